@@ -1,0 +1,34 @@
+"""poolstride: should a CNN downsample with pooling or with a strided convolution?
+
+Public API (imported lazily so ``import poolstride`` stays cheap):
+
+- :func:`make_downsample` / :func:`make_head` — the operator family (``poolstride.layers``)
+- :func:`profile` — per-layer shapes, params, MACs, receptive fields (``poolstride.analysis``)
+- :func:`compare` — multi-seed controlled comparison (``poolstride.experiment``)
+- :func:`swap_downsampling` — rewrite the downsampling of any ``nn.Module``
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from poolstride.errors import PoolstrideError
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "make_downsample": "poolstride.layers",
+    "make_head": "poolstride.layers",
+    "KINDS": "poolstride.layers",
+    "profile": "poolstride.analysis.profile",
+    "compare": "poolstride.experiment.api",
+    "swap_downsampling": "poolstride.surgery",
+}
+
+__all__ = ["PoolstrideError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'poolstride' has no attribute {name!r}")

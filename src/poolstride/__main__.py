@@ -1,0 +1,3 @@
+from poolstride.cli import run
+
+run()
