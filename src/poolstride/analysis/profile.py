@@ -1,0 +1,341 @@
+"""``profile(model, input_shape)``: a per-layer table of shapes, params, MACs, pooling ops,
+activation memory and receptive fields, with totals.
+
+>>> import torchvision
+>>> table = profile(torchvision.models.resnet18(), (3, 64, 64))
+>>> table.totals.params
+11689512
+
+Convention (printed with every table, see :data:`CONVENTION`): MACs are multiply-accumulates
+of conv / linear / matmul layers (bias additions not counted; FLOPs = 2 × MACs, the count of
+``torch.utils.flop_counter.FlopCounterMode``); pooling is one operation per window element per
+output; memory is the bytes of each layer's output at the profiled batch size; receptive
+fields are combined over the traced graph (union over branches) — see
+:mod:`poolstride.analysis.trace`.
+
+Models by name (:func:`resolve_model`): ``torchvision:NAME`` (built with ``weights=None``,
+nothing downloaded), ``timm:NAME`` when timm is installed, or a spec string such as
+``"conv3-32, max2, gap, fc-10"`` (:mod:`poolstride.geometry.spec`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from poolstride.analysis.trace import Layer, Tracer
+from poolstride.errors import PoolstrideError
+from poolstride.geometry.lint import receptive_field_warnings, window_warnings
+from poolstride.geometry.receptive_field import ReceptiveField
+
+__all__ = ["CONVENTION", "LayerRow", "Totals", "ProfileTable", "profile", "resolve_model"]
+
+CONVENTION = (
+    "MACs = multiply-accumulates of conv/linear/matmul (bias not counted; FLOPs = 2 x MACs, as "
+    "torch.utils.flop_counter); pool ops = one per window element per output; memory = bytes of "
+    "each layer's output; RF = receptive field size (union over branches of the traced graph)"
+)
+
+
+@dataclass
+class LayerRow:
+    """One layer of the table (``receptive_field`` is None when unknown or not spatial)."""
+
+    name: str
+    type: str
+    kind: str | None
+    input_shape: tuple[int, ...] | None
+    output_shape: tuple[int, ...] | None
+    params: int
+    macs: int
+    pool_ops: int
+    activation_bytes: int
+    receptive_field: ReceptiveField | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["receptive_field"] = self.receptive_field.to_dict() if self.receptive_field is not None else None
+        d["input_shape"] = list(self.input_shape) if self.input_shape else None
+        d["output_shape"] = list(self.output_shape) if self.output_shape else None
+        d["flops"] = self.flops
+        return d
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-model numbers (params counted once even if a module is used twice)."""
+
+    params: int
+    trainable_params: int
+    param_bytes: int
+    macs: int
+    pool_ops: int
+    activation_bytes: int
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...] | None
+    receptive_field: ReceptiveField | None
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["receptive_field"] = self.receptive_field.to_dict() if self.receptive_field is not None else None
+        d["input_shape"] = list(self.input_shape)
+        d["output_shape"] = list(self.output_shape) if self.output_shape else None
+        d["flops"] = self.flops
+        return d
+
+
+@dataclass
+class ProfileTable:
+    """Rows in execution order plus totals; ``str(table)`` is the Markdown form."""
+
+    model: str
+    rows: list[LayerRow]
+    totals: Totals
+    batch_size: int = 1
+    convention: str = CONVENTION
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "batch_size": self.batch_size,
+            "convention": self.convention,
+            "rows": [r.to_dict() for r in self.rows],
+            "totals": self.totals.to_dict(),
+            "notes": list(self.notes),
+        }
+
+    def to_markdown(self) -> str:
+        header = "| layer | type | output | params | MACs | pool ops | memory | RF |"
+        lines = [f"**{self.model}** — input {_shape(self.totals.input_shape)}, batch {self.batch_size}", "", header,
+                 "|---|---|---|---:|---:|---:|---:|---|"]
+        for r in self.rows:
+            lines.append(
+                f"| {r.name} | {r.kind or r.type} | {_shape(r.output_shape)} | {r.params:,} | {r.macs:,} | "
+                f"{r.pool_ops:,} | {human_bytes(r.activation_bytes)} | {r.receptive_field or ''} |"
+            )
+        t = self.totals
+        lines.append(
+            f"| **total** | | {_shape(t.output_shape)} | {t.params:,} | {t.macs:,} | {t.pool_ops:,} | "
+            f"{human_bytes(t.activation_bytes)} | {t.receptive_field or ''} |"
+        )
+        lines += ["", f"{human_count(t.macs)} MACs = {human_count(t.flops)} FLOPs; {human_count(t.params)} params "
+                  f"({human_bytes(t.param_bytes)}).", "", f"Convention: {self.convention}."]
+        warnings = [f"- {r.name}: {w}" for r in self.rows for w in r.warnings]
+        if warnings:
+            lines += ["", "Warnings:", *warnings]
+        lines += [f"Note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    __str__ = to_markdown
+
+    def grouped(self, depth: int) -> ProfileTable:
+        """Rows merged by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``).
+
+        Contiguous rows with the same prefix become one: costs and memory add up, the output
+        shape and receptive field are the last row's (the group's output).
+        """
+        if depth < 1:
+            raise PoolstrideError(f"depth={depth} is not valid; use an int >= 1")
+        merged: list[LayerRow] = []
+        for row in self.rows:
+            key = ".".join(row.name.split(".")[:depth])
+            if merged and merged[-1].name == key and key != row.name:
+                last = merged[-1]
+                last.output_shape, last.receptive_field = row.output_shape, row.receptive_field
+                last.params += row.params
+                last.macs += row.macs
+                last.pool_ops += row.pool_ops
+                last.activation_bytes += row.activation_bytes
+                last.warnings += row.warnings
+                last.type = "group"
+            else:
+                merged.append(LayerRow(key, row.type if key == row.name else "group", row.kind if key == row.name else None,
+                                       row.input_shape, row.output_shape, row.params, row.macs, row.pool_ops,
+                                       row.activation_bytes, row.receptive_field, list(row.warnings)))
+        return ProfileTable(self.model, merged, self.totals, self.batch_size, self.convention, list(self.notes))
+
+
+def _shape(shape) -> str:
+    return "×".join(map(str, shape)) if shape else "-"
+
+
+def human_count(n: float) -> str:
+    """``4_089_184_256`` -> ``4.09G``."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(int(n))
+
+
+def human_bytes(n: float) -> str:
+    """``1_048_576`` -> ``1.0 MiB``."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def _kind(layer: Layer) -> str | None:
+    module = layer.module
+    if module is not None and isinstance(getattr(module, "kind", None), str):
+        return getattr(module, "variant", None) or module.kind
+    table = {
+        nn.modules.conv._ConvNd: "conv",
+        nn.modules.pooling._MaxPoolNd: "max",
+        nn.modules.pooling._AvgPoolNd: "avg",
+        nn.modules.pooling._LPPoolNd: "lp",
+        nn.modules.pooling._AdaptiveAvgPoolNd: "adaptive-avg",
+        nn.modules.pooling._AdaptiveMaxPoolNd: "adaptive-max",
+        nn.Linear: "linear",
+    }
+    for cls, kind in table.items():
+        if isinstance(module, cls):
+            if kind == "conv" and module.groups > 1 and module.groups == module.in_channels:
+                return "dwconv"
+            return kind
+    return None
+
+
+def _window_of(layer: Layer):
+    """(input spatial, kernel, stride, padding, dilation, ceil) of the layer's main window."""
+    module = layer.module
+    if module is not None and isinstance(getattr(module, "kind", None), str) and isinstance(getattr(module, "kernel_size", None), tuple):
+        if layer.input_shape is None or len(layer.input_shape) < 3:
+            return None
+        return (layer.input_shape[2:], module.kernel_size, module.stride, module.padding, module.dilation,
+                bool(getattr(module, "ceil_mode", False)))
+    for call in layer.calls:
+        g = call.window
+        if g is not None and call.input_spatial is not None and g.op != "conv_transpose":
+            return (call.input_spatial, g.kernel, g.stride, g.padding, g.dilation, g.ceil_mode)
+    return None
+
+
+def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]:
+    rows = []
+    flagged: set[int] = set()  # axes already warned about receptive field > input
+    for layer in layers:
+        warnings: list[str] = []
+        geometry = _window_of(layer)
+        if geometry is not None:
+            warnings += window_warnings(*geometry)
+        rf = layer.receptive_field
+        if rf is not None and rf.dim == len(input_spatial) and rf.dim > 0:
+            over = [a for a, (r, n) in enumerate(zip(rf.size, input_spatial)) if r > n]
+            if over and not set(over) <= flagged:
+                warnings += receptive_field_warnings(rf.size, input_spatial)
+                flagged |= set(over)
+        rows.append(
+            LayerRow(layer.name, layer.type, _kind(layer), layer.input_shape, layer.output_shape, layer.params,
+                     layer.macs, layer.pool_ops, layer.output_bytes, rf, warnings)
+        )
+    return rows
+
+
+def _parse_input(input_shape) -> tuple[int, ...]:
+    if isinstance(input_shape, str):
+        from poolstride.geometry.spec import parse_shape
+
+        return parse_shape(input_shape)
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise PoolstrideError(f"input_shape={input_shape!r} is not valid; expected (C, L) or (C, H, W) without the batch, e.g. (3, 224, 224)") from None
+    if not shape or min(shape) < 1:
+        raise PoolstrideError(f"input_shape={input_shape!r} is not valid; sizes must be >= 1, e.g. (3, 224, 224)")
+    return shape
+
+
+def resolve_model(name: str, input_shape=None) -> nn.Module:
+    """A model from a name: ``torchvision:NAME``, ``timm:NAME`` or a spec string."""
+    if not isinstance(name, str) or not name.strip():
+        raise PoolstrideError(f"model {name!r} is not valid; use torchvision:NAME, timm:NAME or a spec like 'conv3-32, max2, gap'")
+    text = name.strip()
+    source = text.split(":", 1)[0].lower()
+    if source in ("torchvision", "timm") and "," not in text:
+        from poolstride.zoo import load_model
+
+        return load_model(text)
+    if input_shape is None:
+        raise PoolstrideError(f"spec {text!r} needs an input shape, e.g. --input 3x32x32")
+    from poolstride.geometry.spec import build_spec
+
+    return build_spec(text, input_shape)
+
+
+def profile(
+    model: nn.Module | str,
+    input_shape,
+    *,
+    batch_size: int = 1,
+    depth: int | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> ProfileTable:
+    """Profile ``model`` (an ``nn.Module``, or a name for :func:`resolve_model`) on one batch.
+
+    ``input_shape`` is ``(C, L)`` or ``(C, H, W)`` without the batch (or ``"3x224x224"``), or an
+    example input tensor (used as is, batch included). ``depth`` merges rows by module path
+    prefix (:meth:`ProfileTable.grouped`). The model runs once in eval mode without gradients
+    and is left in the training mode it had.
+    """
+    label = model if isinstance(model, str) else type(model).__name__
+    if isinstance(input_shape, torch.Tensor):
+        x = input_shape
+        shape = tuple(x.shape[1:])
+        batch_size = x.shape[0]
+    else:
+        shape = _parse_input(input_shape)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise PoolstrideError(f"batch_size={batch_size!r} is not valid; use an int >= 1")
+        x = None
+    if isinstance(model, str):
+        model = resolve_model(model, shape)
+    if not isinstance(model, nn.Module):
+        raise PoolstrideError(f"model of type {type(model).__name__} is not valid; pass an nn.Module or a model name")
+    if x is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        x = torch.randn(batch_size, *shape, dtype=dtype, device=device)
+    tracer = Tracer(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out, rf = tracer.run(x)
+    except PoolstrideError:
+        raise
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PoolstrideError(f"{label} does not run on input {_shape((batch_size, *shape))}: {first}") from None
+    finally:
+        model.train(was_training)
+    y = out if isinstance(out, torch.Tensor) else next((o for o in (out if isinstance(out, (tuple, list)) else ()) if isinstance(o, torch.Tensor)), None)
+    params = list({id(p): p for p in model.parameters()}.values())
+    rows = _rows(tracer.layers, shape[1:])
+    totals = Totals(
+        params=sum(p.numel() for p in params),
+        trainable_params=sum(p.numel() for p in params if p.requires_grad),
+        param_bytes=sum(p.numel() * p.element_size() for p in params),
+        macs=sum(r.macs for r in rows),
+        pool_ops=sum(r.pool_ops for r in rows),
+        activation_bytes=sum(r.activation_bytes for r in rows),
+        input_shape=shape,
+        output_shape=tuple(y.shape[1:]) if y is not None else None,
+        receptive_field=rf if rf is not None and rf.dim > 0 else None,
+    )
+    table = ProfileTable(label, rows, totals, batch_size)
+    if depth is not None:
+        table = table.grouped(depth)
+    return table

@@ -1,0 +1,245 @@
+"""Record one forward pass as a dataflow graph of torch calls, grouped into layers.
+
+Every call at the ``torch`` / ``torch.nn.functional`` level is seen through a
+``TorchFunctionMode``; each output tensor remembers the receptive field computed from the
+tensors it was made from, so branches are combined where they actually meet (a residual
+``add`` takes the union of its two inputs), whatever the order of the Python code. Module
+forward hooks say which module each call belongs to.
+
+Why not only ``torch.fx.symbolic_trace``: it cannot follow data-dependent Python control flow
+(poolstride's own operators check input shapes in ``forward``) nor custom autograd functions,
+while a recorded forward pass sees exactly what ran. The cost is one real forward pass at batch
+size 1 (no gradients).
+
+A *layer* (one row of the profile) is a leaf module, or a poolstride operator taken as a whole
+(a module with a ``kind`` attribute: ``blur-max`` is one row, not its three inner calls), or a
+call made directly in some ``forward`` (a residual ``add``, ``torch.flatten``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from poolstride.analysis.ops import op_cost, window
+from poolstride.analysis.receptive_field import op_receptive_field
+from poolstride.geometry.receptive_field import ReceptiveField
+
+# Calls that only look at or re-wrap a tensor: never a row of their own.
+_BOOKKEEPING = {
+    "__get__", "size", "dim", "numel", "contiguous", "detach", "clone", "to", "type", "float",
+    "double", "half", "cpu", "cuda", "requires_grad_", "__getitem__", "__len__", "__iter__", "__bool__",
+    "__format__", "__repr__", "item", "tolist", "is_contiguous", "stride", "storage_offset", "data_ptr",
+    "__setstate__", "__reduce_ex__", "element_size", "get_device", "has_names", "__index__", "__int__",
+    "__hash__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "is_floating_point",
+    "_is_view", "numpy", "__array__", "dtype", "device", "shape", "ndim",
+}
+
+
+@dataclass
+class Call:
+    """One recorded torch call (already attributed to a layer)."""
+
+    name: str
+    macs: int
+    pool_ops: int
+    window: object | None
+    input_spatial: tuple[int, ...] | None
+
+
+@dataclass
+class Layer:
+    """One row in the making: a unit module call or a free-standing torch call."""
+
+    name: str
+    type: str
+    module: nn.Module | None
+    input_shape: tuple[int, ...] | None = None
+    output_shape: tuple[int, ...] | None = None
+    output_bytes: int = 0
+    params: int = 0
+    macs: int = 0
+    pool_ops: int = 0
+    receptive_field: ReceptiveField | None = None
+    calls: list[Call] = field(default_factory=list)
+
+
+def is_unit(module: nn.Module) -> bool:
+    """A module shown as one row: a leaf, or a poolstride operator/head (has a ``kind`` str)."""
+    return isinstance(getattr(module, "kind", None), str) or not any(True for _ in module.children())
+
+
+class _Recorder(TorchFunctionMode):
+    def __init__(self, tracer: Tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = getattr(func, "__name__", None) or str(func)
+        if name not in _BOOKKEEPING:
+            self.tracer.record(name, args, kwargs, out)
+        return out
+
+
+class Tracer:
+    """Runs the model once and collects :class:`Layer` records in execution order."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.names = {id(m): n for n, m in model.named_modules()}
+        self.layers: list[Layer] = []
+        self.fields: dict[int, ReceptiveField | None] = {}
+        self._alive: list[torch.Tensor] = []  # keeps ids unique while the pass runs
+        self._stack: list[nn.Module] = []
+        self._unit: Layer | None = None
+        self._unit_depth = 0
+
+    # -- receptive fields of tensors ------------------------------------------------------
+    def field_of(self, tensor: torch.Tensor):
+        key = id(tensor)
+        return (key in self.fields, self.fields.get(key))
+
+    def _set_field(self, tensor: torch.Tensor, rf: ReceptiveField | None) -> None:
+        self.fields[id(tensor)] = rf
+        self._alive.append(tensor)
+
+    # -- module hooks ---------------------------------------------------------------------
+    def _pre(self, module, args):
+        self._stack.append(module)
+        if self._unit is None and is_unit(module):
+            x = next((a for a in args if isinstance(a, torch.Tensor)), None)
+            self._unit = Layer(
+                name=self.names.get(id(module), type(module).__name__) or "(model)",
+                type=type(module).__name__,
+                module=module,
+                input_shape=tuple(x.shape) if x is not None else None,
+            )
+            self._unit_input = x
+            self._unit_depth = len(self._stack)
+
+    def _post(self, module, args, out):
+        if self._unit is not None and self._unit.module is module and len(self._stack) == self._unit_depth:
+            layer, self._unit = self._unit, None
+            y = _first_tensor_out(out)
+            layer.params = sum(p.numel() for p in module.parameters())
+            if y is not None:
+                layer.output_shape = tuple(y.shape)
+                layer.output_bytes = y.numel() * y.element_size()
+                rf = self._declared_field(module, self._unit_input, y)
+                if rf is not None:
+                    self._set_field(y, rf)
+                known, rf = self.field_of(y)
+                layer.receptive_field = rf if known else None
+            self.layers.append(layer)
+        self._stack.pop()
+
+    def _declared_field(self, module, x, y) -> ReceptiveField | None:
+        """poolstride operators declare their whole-operator window; use it over inner calls."""
+        if not isinstance(getattr(module, "kind", None), str) or x is None:
+            return None
+        known, rf = self.field_of(x)
+        if not known or rf is None or rf.dim == 0:
+            return None
+        kernel = getattr(module, "kernel_size", None)
+        if str(module.kind).startswith("adaptive") or kernel is None or not isinstance(kernel, tuple):
+            if y.ndim == x.ndim:
+                return rf.adaptive(tuple(x.shape[2:]), tuple(y.shape[2:]))
+            return rf.collapse(tuple(x.shape[2:]))
+        return rf.through(module.kernel_size, module.stride, module.padding, module.dilation)
+
+    # -- calls ----------------------------------------------------------------------------
+    def record(self, name: str, args: tuple, kwargs: dict, out) -> None:
+        y = _first_tensor_out(out)
+        if y is None:
+            return
+        rf = op_receptive_field(name, args, kwargs, y, self.field_of)
+        depends = any(self.field_of(t)[0] for t in _arg_tensors(args, kwargs))
+        if depends:
+            for t in _all_tensors_out(out):
+                self._set_field(t, rf)
+        macs, pool_ops = op_cost(name, args, kwargs, out)
+        geometry = window(name, args, kwargs)
+        x = next(iter(_arg_tensors(args, kwargs)), None)
+        spatial = tuple(x.shape[2:]) if geometry is not None and x is not None else None
+        call = Call(name, macs, pool_ops, geometry, spatial)
+        if self._unit is not None:
+            self._unit.macs += macs
+            self._unit.pool_ops += pool_ops
+            self._unit.calls.append(call)
+            return
+        if not depends:
+            return  # constants built in forward (masks, filters): not a layer of the network
+        owner = self._stack[-1] if self._stack else None
+        prefix = self.names.get(id(owner), "") if owner is not None else ""
+        params = sum(a.numel() for a in (*args, *kwargs.values()) if isinstance(a, nn.Parameter))
+        self.layers.append(
+            Layer(
+                name=f"{prefix}.{name}" if prefix else name,
+                type=name,
+                module=None,
+                input_shape=tuple(x.shape) if x is not None else None,
+                output_shape=tuple(y.shape),
+                output_bytes=y.numel() * y.element_size(),
+                params=params,
+                macs=macs,
+                pool_ops=pool_ops,
+                receptive_field=rf if depends else None,
+                calls=[call],
+            )
+        )
+
+    def run(self, x: torch.Tensor):
+        dim = x.ndim - 2
+        self._set_field(x, ReceptiveField.identity(dim) if dim >= 1 else ReceptiveField.identity(0))
+        handles = []
+        for module in self.model.modules():
+            handles.append(module.register_forward_pre_hook(self._pre))
+            handles.append(module.register_forward_hook(self._post))
+        try:
+            with _Recorder(self):
+                out = self.model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        y = _first_tensor_out(out)
+        known, rf = self.field_of(y) if y is not None else (False, None)
+        return out, (rf if known else None)
+
+
+def _first_tensor_out(out) -> torch.Tensor | None:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        for o in out:
+            if isinstance(o, torch.Tensor):
+                return o
+    if isinstance(out, dict):
+        for o in out.values():
+            if isinstance(o, torch.Tensor):
+                return o
+    return None
+
+
+def _all_tensors_out(out):
+    if isinstance(out, torch.Tensor):
+        yield out
+    elif isinstance(out, (tuple, list)):
+        yield from (o for o in out if isinstance(o, torch.Tensor))
+
+
+def _arg_tensors(args, kwargs):
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, torch.Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from (t for t in a if isinstance(t, torch.Tensor))
+
+
+def numel(shape) -> int:
+    return math.prod(shape) if shape else 0

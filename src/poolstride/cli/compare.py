@@ -1,0 +1,131 @@
+"""``poolstride compare``: train each downsampling choice over seeds and compare them.
+
+With no arguments: MNIST-1D, the ``simple`` CNN, variants max, avg, conv, blur-max and none,
+3 seeds, the default budget; prints a table of means with 95% CIs and plain-words verdicts
+against the baseline (the first variant). Results go to ``--out`` (default
+``runs/<dataset>-<model>``): ``runs.sqlite`` (one row per run), ``results.json``,
+``results.csv``, ``summary.csv`` and ``config.yaml``. Re-running the same command skips the
+runs already finished there.
+"""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from poolstride.experiment.config import (
+    AUGMENTS,
+    DEVICES,
+    MATCHES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TESTS,
+    parse_seeds,
+)
+
+_EXAMPLES = """
+\b
+Examples:
+  poolstride compare
+  poolstride compare --variants max,conv,conv:k3 --seeds 5 --train-size 1000
+  poolstride compare --dataset digits --model lenet5 --match params --out runs/digits
+  poolstride compare --config grid.yaml --steps 3000
+"""
+
+
+def _choice(values):
+    return click.Choice(list(values), case_sensitive=False)
+
+
+@click.command(epilog=_EXAMPLES, context_settings={"max_content_width": 100})
+@click.option("--dataset", "-d", help="Dataset name (mnist1d, shapes2d, digits, mnist, "
+              "fashion-mnist, cifar10, cifar100, svhn, folder:PATH).  [default: mnist1d]")
+@click.option("--model", "-m", help="Backbone (simple, allcnn-a/b/c, resnet20, lenet5). "
+              " [default: simple]")
+@click.option("--variants", "-v", help="Comma-separated downsampling kinds, options after ':' "
+              "(max,avg,conv:k3,blur-max:filt5).  [default: max,avg,conv,blur-max,none]")
+@click.option("--seeds", "-s", help="A count (3), a list (0,1,2) or a range (0-4).  [default: 3]")
+@click.option("--baseline", help="Variant the others are compared with.  [default: first]")
+@click.option("--steps", type=int, help="Optimiser steps per run.  [default: 1500]")
+@click.option("--epochs", type=int, help="Passes over the training set instead of --steps.")
+@click.option("--batch-size", type=int, help="Training batch size.  [default: 128]")
+@click.option("--lr", type=float, help="Peak learning rate.  [default: 0.003]")
+@click.option("--optimizer", type=_choice(OPTIMIZERS), help="[default: adam]")
+@click.option("--schedule", type=_choice(SCHEDULES), help="[default: cosine]")
+@click.option("--weight-decay", type=float, help="[default: 0]")
+@click.option("--augment", type=_choice(AUGMENTS), help="Random shift/crop and/or flip. "
+              " [default: none]")
+@click.option("--train-size", type=int, help="Use a stratified subset of the training set.")
+@click.option("--head", help="Global head: gap, gmp, avgmax, catavgmax, flatten. "
+              " [default: gap]")
+@click.option("--width", type=int, help="Base channel count of the model.")
+@click.option("--depth", type=int, help="Number of downsampling stages (model-dependent).")
+@click.option("--match", type=_choice(MATCHES), help="Scale each variant's width to the "
+              "baseline's params or MACs.  [default: none]")
+@click.option("--test", type=_choice(TESTS), help="Paired test: t or wilcoxon.  [default: t]")
+@click.option("--device", type=_choice(DEVICES), help="[default: auto = cuda if present]")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where datasets are kept.")
+@click.option("--download/--no-download", default=None,
+              help="Let torchvision datasets download (needs network).")
+@click.option("--workers", "-j", type=int, help="Runs in parallel (local processes). "
+              " [default: 1]")
+@click.option("--out", "-o", type=click.Path(file_okay=False),
+              help="Run directory.  [default: runs/<dataset>-<model>]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="YAML file of options; command-line options override it.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def compare(config_file, quiet, seeds, variants, out, **options):
+    """Train each downsampling choice over seeds with one budget and compare them."""
+    from rich.console import Console
+
+    from poolstride.experiment.api import make_config
+    from poolstride.experiment.config import load_config_file
+    from poolstride.experiment.results import Results
+    from poolstride.experiment.runner import environment, run_grid
+    from poolstride.experiment.store import Store
+
+    base = load_config_file(config_file) if config_file else {}
+    overrides = {k: v.lower() if isinstance(v, str) and k in _LOWER else v
+                 for k, v in options.items() if v is not None}
+    if seeds is not None:
+        overrides["seeds"] = parse_seeds(seeds)
+    if variants is not None:
+        overrides["variants"] = variants
+    cfg = make_config(base, **overrides)
+    if out is None:
+        out = base.get("out") or f"runs/{_slug(cfg.dataset)}-{_slug(cfg.model)}"
+    cfg = cfg.replace(out=str(out))
+
+    console = Console(stderr=False)
+    n_runs = len(cfg.variants) * len(cfg.seeds)
+    env = environment()
+    console.print(
+        f"[bold]poolstride compare[/]: {cfg.dataset}, model {cfg.model}, "
+        f"variants {', '.join(cfg.variants)}; {len(cfg.seeds)} seeds ({n_runs} runs), "
+        f"{_budget(cfg)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g} "
+        f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {env['threads']} threads")
+    store = Store(cfg.out)
+    try:
+        records = run_grid(cfg.runs(), store, workers=cfg.workers, progress=not quiet,
+                           console=console)
+    finally:
+        store.close()
+    results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
+    results.save(cfg.out)
+    from poolstride.experiment.api import _yaml
+
+    (results.out / "config.yaml").write_text(_yaml(cfg.to_dict()))
+    console.print()
+    results.render(console)
+
+
+_LOWER = {"optimizer", "schedule", "augment", "match", "test", "device"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.rstrip("/").split("/")[-1] if ":" in text else text)
+
+
+def _budget(cfg) -> str:
+    return f"{cfg.steps} steps" if cfg.steps is not None else f"{cfg.epochs} epochs"

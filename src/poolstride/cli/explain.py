@@ -1,0 +1,145 @@
+"""``poolstride explain``: walk through pooling or a strided convolution step by step.
+
+``poolstride explain [max|avg|conv] --input "1 3 2 1; 2 9 1 1" --kernel 2 --stride 2``
+prints each window, its values, the value chosen (max), the average or the dot product, and
+the output filling in; ``--backward`` adds where the gradient goes; ``--gif FILE`` writes the
+animation. ``poolstride explain shift`` shows what a one-pixel shift does after pooling.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from poolstride.errors import PoolstrideError, unknown
+
+TOPICS = ("max", "avg", "conv", "shift")
+
+
+def _emit(lines, plain: bool | None) -> None:
+    from poolstride.explain.render import to_string
+
+    if plain is None:  # colour only when a person is looking at a terminal
+        plain = not sys.stdout.isatty()
+    click.echo(to_string(lines, plain=plain), nl=False, color=not plain)
+
+
+@click.command("explain")
+@click.argument("topic", required=False, default="max", metavar="[max|avg|conv|shift]")
+@click.option(
+    "--input",
+    "-i",
+    "input_text",
+    default=None,
+    help='Matrix, rows separated by ";" (e.g. "1 3 2 1; 2 9 1 1"); one row = 1-D. '
+    "Default: the 4x4 example (shift: an 8x8 digit).",
+)
+@click.option(
+    "--kernel",
+    "-k",
+    default=None,
+    help="Kernel size: 2 or 2x3. Default: 2 (conv: the weights' shape).",
+)
+@click.option(
+    "--stride",
+    "-s",
+    default=None,
+    help="Stride: 2 or 2x1. Default: the kernel (pooling) or 2 (conv).",
+)
+@click.option(
+    "--padding", "-p", default="0", show_default=True, help="Zero padding per side: 1 or 1x0."
+)
+@click.option("--dilation", "-d", default="1", show_default=True, help="Dilation (max, conv).")
+@click.option("--ceil-mode", is_flag=True, help="Round the output size up (max, avg).")
+@click.option(
+    "--count-include-pad/--no-count-include-pad",
+    default=True,
+    show_default=True,
+    help="avg: count padding zeros in the divisor.",
+)
+@click.option(
+    "--kernel-weights",
+    "-w",
+    default=None,
+    help='conv kernel, e.g. "1 0; 0 -1". Default: +1 top-left, -1 bottom-right.',
+)
+@click.option("--backward", "-b", is_flag=True, help="Also show where the gradient goes.")
+@click.option(
+    "--grad", "-g", default=None, help="Upstream gradient, the output's shape. Default: all ones."
+)
+@click.option(
+    "--gif",
+    "gif_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write an animated GIF of the window sliding (with --backward: the gradient).",
+)
+@click.option("--pattern", default="7", show_default=True, help='shift: the 8x8 digit, "7" or "1".')
+@click.option(
+    "--direction", default="right", show_default=True, help="shift: right, left, down or up."
+)
+@click.option("--pixels", default=1, show_default=True, type=int, help="shift: how far to shift.")
+@click.option(
+    "--plain/--color",
+    default=None,
+    help="Plain text (for pipes) or colour. Default: colour only on a terminal.",
+)
+def explain(
+    topic,
+    input_text,
+    kernel,
+    stride,
+    padding,
+    dilation,
+    ceil_mode,
+    count_include_pad,
+    kernel_weights,
+    backward,
+    grad,
+    gif_path,
+    pattern,
+    direction,
+    pixels,
+    plain,
+):
+    """Step-by-step walkthrough of max/avg pooling or a strided convolution (numbers from PyTorch).
+
+    \b
+    poolstride explain                           # 2x2 max pooling of the 4x4 example
+    poolstride explain avg -i "1 2 3 4 5 6" -k 3 -s 2 -p 1 --backward
+    poolstride explain conv -w "1 0; 0 -1" --gif conv.gif
+    poolstride explain shift --pattern 1
+    """
+    if topic not in TOPICS:
+        raise unknown("topic", topic, TOPICS)
+    if topic == "shift":
+        from poolstride.explain.shift import shift_demo
+
+        if gif_path or backward or kernel_weights or grad:
+            raise PoolstrideError(
+                "--gif, --backward, --kernel-weights and --grad are for max/avg/conv, not 'shift'"
+            )
+        demo = shift_demo(input_text, pattern=pattern, pixels=pixels, direction=direction)
+        _emit(demo.lines(), plain)
+        return
+
+    from poolstride.explain.render import render_walkthrough
+    from poolstride.explain.walkthrough import walkthrough
+
+    w = walkthrough(
+        input_text,
+        op=topic,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+        weights=kernel_weights,
+        grad=grad,
+    )
+    _emit(render_walkthrough(w, backward=backward), plain)
+    if gif_path:
+        frames = w.write_gif(gif_path, backward=backward)
+        click.echo(f"wrote {gif_path} ({frames} frames)", err=True)

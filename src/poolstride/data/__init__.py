@@ -1,0 +1,27 @@
+"""Datasets as in-memory tensors: ``load_dataset(name) -> Dataset``.
+
+Names: ``mnist1d`` (default, generated locally), ``shapes2d`` (generated), ``digits``
+(scikit-learn), ``mnist``, ``fashion-mnist``, ``cifar10``, ``cifar100``, ``svhn``
+(torchvision, ``download=True`` to fetch), ``folder:PATH`` (ImageFolder layout).
+"""
+
+from poolstride.data.dataset import (
+    Dataset,
+    cache_dir,
+    default_data_dir,
+    standardize,
+    stratified_indices,
+    subsample_train,
+)
+from poolstride.data.load import DATASETS, load_dataset
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "cache_dir",
+    "default_data_dir",
+    "load_dataset",
+    "standardize",
+    "stratified_indices",
+    "subsample_train",
+]

@@ -1,0 +1,193 @@
+"""The :class:`Dataset` record every loader returns, and the operations shared by loaders.
+
+A dataset is held fully in memory as tensors: the experiments here are small (MNIST-1D,
+CIFAR-sized images), so the training loop can index batches directly and every seed sees
+exactly the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from poolstride.errors import PoolstrideError
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """An in-memory classification dataset.
+
+    Attributes:
+        name: the name it was loaded under (``"mnist1d"``, ``"folder:/data/pets"``, ...).
+        x_train, x_test: float32 tensors ``(N, C, L)`` (1D) or ``(N, C, H, W)`` (2D).
+        y_train, y_test: int64 tensors ``(N,)`` with labels in ``[0, num_classes)``.
+        num_classes: number of classes.
+        input_shape: one example's shape, ``(C, L)`` or ``(C, H, W)``.
+        class_names: one name per class, index = label.
+        normalization: how inputs were scaled, in words (reports print it).
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    input_shape: tuple[int, ...]
+    class_names: tuple[str, ...]
+    normalization: str = field(default="")
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.dtype != torch.float32 or y.dtype != torch.int64:
+                raise PoolstrideError(
+                    f"dataset {self.name!r}: x_{split} must be float32 and y_{split} int64, "
+                    f"got {x.dtype} and {y.dtype}"
+                )
+            if x.ndim not in (3, 4) or tuple(x.shape[1:]) != tuple(self.input_shape):
+                raise PoolstrideError(
+                    f"dataset {self.name!r}: x_{split} has shape {tuple(x.shape)}, "
+                    f"expected (N, *{tuple(self.input_shape)}) with 1 or 2 spatial dims"
+                )
+            if y.shape != (x.shape[0],):
+                raise PoolstrideError(
+                    f"dataset {self.name!r}: y_{split} has shape {tuple(y.shape)}, "
+                    f"expected ({x.shape[0]},)"
+                )
+        if len(self.class_names) != self.num_classes:
+            raise PoolstrideError(
+                f"dataset {self.name!r}: {len(self.class_names)} class names for "
+                f"{self.num_classes} classes"
+            )
+
+    @property
+    def dim(self) -> int:
+        """Number of spatial dimensions: 1 for sequences, 2 for images."""
+        return len(self.input_shape) - 1
+
+    @property
+    def train_size(self) -> int:
+        return int(self.x_train.shape[0])
+
+    @property
+    def test_size(self) -> int:
+        return int(self.x_test.shape[0])
+
+    def describe(self) -> str:
+        """One line for logs and reports."""
+        shape = "x".join(str(s) for s in self.input_shape)
+        return (
+            f"{self.name}: {self.train_size} train / {self.test_size} test, input {shape}, "
+            f"{self.num_classes} classes"
+        )
+
+
+def stratified_indices(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Pick ``size`` indices of ``labels`` keeping class proportions, deterministic in ``seed``.
+
+    Each class ``c`` with ``n_c`` examples gets ``floor(size * n_c / N)`` picks; the few left
+    over go to the classes with the largest remainders (ties broken by class index), so the
+    result has exactly ``size`` indices, returned sorted.
+    """
+    labels = np.asarray(labels)
+    total = len(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = size * counts / total
+    take = np.floor(exact).astype(int)
+    leftover = size - int(take.sum())
+    order = np.lexsort((classes, -(exact - take)))  # largest remainder first
+    take[order[:leftover]] += 1
+    rng = np.random.default_rng(seed)
+    picked = [
+        rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+        for c, k in zip(classes, take)
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def subsample_train(dataset: Dataset, train_size: int | None, seed: int) -> Dataset:
+    """Return ``dataset`` with a stratified subset of ``train_size`` training examples."""
+    if train_size is None:
+        return dataset
+    if isinstance(train_size, bool) or not isinstance(train_size, int) or train_size < 1:
+        raise PoolstrideError(f"train_size must be a positive integer, got {train_size!r}")
+    available = dataset.train_size
+    if train_size > available:
+        raise PoolstrideError(
+            f"train_size={train_size} is larger than the {available} training examples "
+            f"of {dataset.name!r}"
+        )
+    if train_size < dataset.num_classes:
+        raise PoolstrideError(
+            f"train_size={train_size} is smaller than the number of classes "
+            f"({dataset.num_classes}) of {dataset.name!r}; stratified sampling needs at least one per class"
+        )
+    if train_size == available:
+        return dataset
+    idx = torch.from_numpy(stratified_indices(dataset.y_train.numpy(), train_size, seed))
+    return replace(dataset, x_train=dataset.x_train[idx], y_train=dataset.y_train[idx])
+
+
+def standardize(x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel standardisation with the training split's statistics.
+
+    ``x' = (x - mean_c) / std_c`` where mean and std are taken over all training examples
+    and positions of channel ``c``; the same constants are applied to the test split, so
+    nothing about the test data leaks into training.
+    """
+    reduce = [d for d in range(x_train.ndim) if d != 1]
+    mean = x_train.mean(dim=reduce, keepdim=True, dtype=torch.float64)
+    std = x_train.to(torch.float64).std(dim=reduce, keepdim=True).clamp_min(1e-8)
+    mean, std = mean.float(), std.float()
+    return ((x_train - mean) / std).float(), ((x_test - mean) / std).float()
+
+
+IMAGE_NORMALIZATION = (
+    "pixels scaled to [0, 1], then standardised per channel with the training split's mean/std"
+)
+
+
+def cache_dir() -> Path:
+    """Where generated data is cached: ``$POOLSTRIDE_CACHE_DIR``, else ``$XDG_CACHE_HOME/poolstride``,
+    else ``~/.cache/poolstride``."""
+    if env := os.environ.get("POOLSTRIDE_CACHE_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "poolstride"
+
+
+def default_data_dir() -> Path:
+    """Where downloadable datasets live unless ``data_dir`` is given:
+    ``$POOLSTRIDE_DATA_DIR``, else ``<cache_dir>/data``."""
+    if env := os.environ.get("POOLSTRIDE_DATA_DIR"):
+        return Path(env).expanduser()
+    return cache_dir() / "data"
+
+
+def load_cached_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """Read an ``.npz`` cache file, or None when absent or unreadable (then it is rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def save_cached_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an ``.npz`` atomically (temp file + rename) so parallel runs never read half a file.
+
+    A cache that cannot be written (read-only home) is not an error: the data is just rebuilt
+    next time.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass

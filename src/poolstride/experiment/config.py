@@ -1,0 +1,303 @@
+"""One frozen dataclass per run, and the grid that expands into runs.
+
+:class:`RunConfig` holds every choice that can change a run's numbers (dataset, model,
+downsampling variant, seed, optimiser, schedule, budget, augmentation, metric settings). It
+is saved as JSON beside the run's metrics, and :attr:`RunConfig.key` — a hash of exactly
+those fields — identifies the run in the store, so re-running the same command skips what
+is already finished. Execution details that do not change the numbers' meaning (device,
+data folder) are recorded but left out of the key.
+
+:class:`CompareConfig` is the grid: the same training fields plus ``variants`` and
+``seeds``; :meth:`CompareConfig.runs` expands it into ``len(variants) * len(seeds)``
+run configs that differ only in variant and seed (identical budget for every variant).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from poolstride.errors import PoolstrideError, unknown
+
+#: The default grid: the classic pooling choices, the learned strided conv, the
+#: anti-aliased pooling of Zhang (2019), and "none" (no downsampling) as the control.
+DEFAULT_VARIANTS: tuple[str, ...] = ("max", "avg", "conv", "blur-max", "none")
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("cosine", "step", "constant")
+AUGMENTS = ("none", "shift", "flip", "shift+flip")
+DEVICES = ("auto", "cpu", "cuda")
+MATCHES = ("none", "params", "macs")
+TESTS = ("t", "wilcoxon")
+
+# Fields recorded with the run but not part of its identity: where the data lives and which
+# device ran it do not change what the run *is* (results are compared across machines).
+_NOT_IN_KEY = frozenset({"data_dir", "device", "download"})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run (saved with its results).
+
+    Budget: ``steps`` optimiser steps if given, else ``epochs`` passes over the training
+    set (``epochs * (n_train // batch_size)`` steps). Learning rate follows ``schedule``:
+    ``cosine`` decays ``lr`` to 0 as ``lr * (1 + cos(pi * t / T)) / 2``; ``step`` multiplies
+    it by 0.1 at 50% and 75% of the budget; ``constant`` keeps it.
+    """
+
+    variant: str = "max"
+    seed: int = 0
+    dataset: str = "mnist1d"
+    model: str = "simple"
+    head: str = "gap"
+    width: int | None = None
+    depth: int | None = None
+    match: str = "none"
+    match_reference: str | None = None
+    train_size: int | None = None
+    data_seed: int = 0
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    steps: int | None = 1500
+    epochs: int | None = None
+    batch_size: int = 128
+    augment: str = "none"
+    max_shift: int = 4
+    log_every: int = 50
+    eval_points: int = 10
+    shift_samples: int = 1000
+    data_dir: str | None = None
+    download: bool = False
+    device: str = "auto"
+
+    def __post_init__(self):
+        validate_run_fields(self)
+
+    @property
+    def key(self) -> str:
+        """16-hex-digit hash of the fields that define the run (not device/data_dir)."""
+        payload = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def identity(self) -> dict[str, Any]:
+        """The fields hashed into :attr:`key`."""
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Rebuild a config saved by :meth:`to_dict` (unknown keys are an error)."""
+        names = {f.name for f in fields(cls)}
+        bad = sorted(set(data) - names)
+        if bad:
+            raise unknown("run config field", bad[0], names)
+        return cls(**dict(data))
+
+
+def validate_run_fields(cfg: Any) -> None:
+    """Check the choice-valued and numeric fields shared by RunConfig and CompareConfig."""
+    for name, valid in (
+        ("optimizer", OPTIMIZERS),
+        ("schedule", SCHEDULES),
+        ("augment", AUGMENTS),
+        ("device", DEVICES),
+        ("match", MATCHES),
+    ):
+        if getattr(cfg, name) not in valid:
+            raise unknown(name, getattr(cfg, name), valid)
+    if cfg.steps is None and cfg.epochs is None:
+        raise PoolstrideError("give a training budget: steps or epochs (both are None)")
+    for name in ("steps", "epochs", "batch_size", "train_size", "log_every", "eval_points",
+                 "shift_samples", "width", "depth"):
+        value = getattr(cfg, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
+    if cfg.max_shift < 0:
+        raise PoolstrideError(f"max_shift must be >= 0, got {cfg.max_shift!r}")
+    if not cfg.lr > 0:
+        raise PoolstrideError(f"lr must be > 0, got {cfg.lr!r}")
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """A comparison grid: training fields shared by every run, plus variants and seeds.
+
+    ``seeds`` is a count (``3`` means seeds 0, 1, 2) or an explicit list. ``baseline`` is
+    the variant every other one is compared against (default: the first). ``test`` is the
+    paired test (``t`` or ``wilcoxon``), Holm-corrected across variants per metric.
+    """
+
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    baseline: str | None = None
+    test: str = "t"
+    out: str | None = None
+    workers: int = 1
+    dataset: str = "mnist1d"
+    model: str = "simple"
+    head: str = "gap"
+    width: int | None = None
+    depth: int | None = None
+    match: str = "none"
+    train_size: int | None = None
+    data_seed: int = 0
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    steps: int | None = 1500
+    epochs: int | None = None
+    batch_size: int = 128
+    augment: str = "none"
+    max_shift: int = 4
+    log_every: int = 50
+    eval_points: int = 10
+    shift_samples: int = 1000
+    data_dir: str | None = None
+    download: bool = False
+    device: str = "auto"
+
+    def __post_init__(self):
+        variants = _as_tuple(self.variants, str)
+        if not variants:
+            raise PoolstrideError("variants is empty; give at least one, e.g. max,conv")
+        if len(set(variants)) != len(variants):
+            raise PoolstrideError(f"variants repeat a name: {','.join(variants)}")
+        seeds = self.seeds
+        if isinstance(seeds, int) and not isinstance(seeds, bool):
+            if seeds < 1:
+                raise PoolstrideError(f"seeds must be >= 1, got {seeds}")
+            seeds = tuple(range(seeds))
+        seeds = _as_tuple(seeds, int)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise PoolstrideError(f"seeds must be a count or distinct integers, got {self.seeds!r}")
+        baseline = self.baseline if self.baseline is not None else variants[0]
+        if baseline not in variants:
+            raise PoolstrideError(
+                f"baseline {baseline!r} is not among the variants: {', '.join(variants)}"
+            )
+        if self.test not in TESTS:
+            raise unknown("test", self.test, TESTS)
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise PoolstrideError(f"workers must be a positive integer, got {self.workers!r}")
+        object.__setattr__(self, "variants", variants)
+        object.__setattr__(self, "seeds", seeds)
+        object.__setattr__(self, "baseline", baseline)
+        validate_run_fields(self)
+
+    def runs(self) -> list[RunConfig]:
+        """One RunConfig per (variant, seed), variant-major; identical budget for all."""
+        shared = {f.name: getattr(self, f.name) for f in fields(RunConfig)
+                  if f.name not in ("variant", "seed", "match_reference")}
+        # budget matching scales every variant's model to the baseline's params/MACs
+        ref = self.baseline if self.match != "none" else None
+        return [RunConfig(variant=v, seed=s, match_reference=ref, **shared)
+                for v in self.variants for s in self.seeds]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["variants"] = list(self.variants)
+        data["seeds"] = list(self.seeds)
+        return data
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> CompareConfig:
+        """Build from a dict (YAML keys may use dashes: ``batch-size``); unknown keys error."""
+        names = {f.name for f in fields(cls)}
+        clean: dict[str, Any] = {}
+        for raw_key, value in data.items():
+            name = str(raw_key).replace("-", "_")
+            if name not in names:
+                raise unknown("config key", str(raw_key), sorted(names))
+            clean[name] = value
+        if isinstance(clean.get("variants"), str):
+            clean["variants"] = split_list(clean["variants"])
+        if isinstance(clean.get("seeds"), str):
+            clean["seeds"] = parse_seeds(clean["seeds"])
+        return cls(**clean)
+
+    def replace(self, **changes: Any) -> CompareConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (or JSON) config file into a dict of CompareConfig fields."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise PoolstrideError(f"config file not found: {str(path)!r}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        first = str(err).strip().splitlines()[0]
+        raise PoolstrideError(f"cannot parse config file {str(path)!r}: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PoolstrideError(f"config file {str(path)!r} must hold a mapping of options")
+    return data
+
+
+def split_list(text: str) -> list[str]:
+    """``"max, conv,,avg"`` -> ``["max", "conv", "avg"]``."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_seeds(text: str | int) -> int | list[int]:
+    """``"3"`` -> 3 (a count); ``"0,4,7"`` -> [0, 4, 7]; ``"2-5"`` -> [2, 3, 4, 5]."""
+    if isinstance(text, int):
+        return text
+    text = text.strip()
+    try:
+        if "," in text:
+            return [int(part) for part in split_list(text)]
+        if "-" in text[1:]:
+            lo, hi = text.split("-", 1)
+            return list(range(int(lo), int(hi) + 1))
+        return int(text)
+    except ValueError:
+        raise PoolstrideError(
+            f"cannot read seeds {text!r}; give a count (3), a list (0,1,2) or a range (0-4)"
+        ) from None
+
+
+def _as_tuple(value: Any, kind: type) -> tuple:
+    if isinstance(value, str):
+        value = split_list(value) if kind is str else [value]
+    if not isinstance(value, Sequence):
+        value = [value]
+    out = []
+    for item in value:
+        if kind is int:
+            if isinstance(item, bool) or not isinstance(item, int):
+                try:
+                    item = int(str(item))
+                except ValueError:
+                    raise PoolstrideError(f"seed must be an integer, got {item!r}") from None
+        else:
+            item = str(item).strip()
+        out.append(item)
+    return tuple(out)
+
+
+__all__ = [
+    "AUGMENTS",
+    "DEFAULT_VARIANTS",
+    "CompareConfig",
+    "RunConfig",
+    "load_config_file",
+    "parse_seeds",
+    "split_list",
+]

@@ -1,0 +1,177 @@
+"""Pure-Python planning for the kernels: geometry, memory layout, resampling tables.
+
+Nothing here imports numba. PyTorch is the oracle for every rule below; the tests compare
+against it. Kept local (not in ``poolstride.geometry``) because layers, and therefore the
+kernels they dispatch to, sit left of geometry in the one-way data flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+PLANAR = "planar"  # NCHW: numpy view (N*C, H, W)
+CHANNELS_LAST = "channels_last"  # NHWC: numpy view (N, H, W, C)
+
+
+def tuple_arg(value, dim: int, name: str) -> tuple[int, ...]:
+    """``2`` or ``(2,)`` / ``(2, 2)`` -> a tuple of ``dim`` ints (PyTorch's broadcasting)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,) * dim
+    values = tuple(int(v) for v in value)
+    if len(values) == 1:
+        return values * dim
+    if len(values) != dim:
+        raise ValueError(f"{name} must be an int or {dim} ints, got {value!r}")
+    return values
+
+
+def pool_out_size(
+    size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool
+) -> int:
+    """PyTorch's pooling output size::
+
+        out = floor_or_ceil((size + 2 pad - dilation (kernel - 1) - 1) / stride) + 1
+
+    and, in ceil mode, the last window is dropped if it would start in the right padding.
+    """
+    span = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def is_channels_last(x: torch.Tensor) -> bool:
+    """True when PyTorch's ``suggest_memory_format`` would say channels_last (4D ``x``).
+
+    Port of c10's ``is_channels_last_strides_2d``: strides must grow in the order
+    C, W, H, N (size-1 dims ambiguous, resolved towards NCHW like PyTorch does).
+    """
+    sizes, strides = x.shape, x.stride()
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for d in (1, 3, 2, 0):
+        if sizes[d] == 0 or strides[d] < smallest:
+            return False
+        if d == 0 and smallest == strides[1]:
+            return False
+        smallest = strides[d] * sizes[d] if sizes[d] > 1 else strides[d]
+    return True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a kernel call needs besides the data: shapes, layout and geometry.
+
+    ``in_shape``/``out_shape`` are 4D ``(N, C, H, W)``; 1D problems use ``H = 1``.
+    """
+
+    layout: str
+    dtype: torch.dtype
+    in_shape: tuple[int, int, int, int]
+    out_shape: tuple[int, int, int, int]
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    tables: tuple | None = None  # separable resampling tables (rows..., cols...)
+
+    def to_kernel(self, t: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+        """A 4D tensor in this plan's layout -> (owner tensor, C-contiguous numpy view)."""
+        t = t.detach()
+        if self.layout == PLANAR:
+            t = t.contiguous()
+            n, c, h, w = t.shape
+            return t, t.view(n * c, h, w).numpy()
+        t = t.contiguous(memory_format=torch.channels_last)
+        return t, t.permute(0, 2, 3, 1).numpy()
+
+    def empty(self, shape, dtype=None, zero=False) -> tuple[torch.Tensor, np.ndarray]:
+        """A new 4D tensor of ``shape`` in this plan's layout, with its numpy view."""
+        dtype = dtype or self.dtype
+        if self.layout == PLANAR:
+            t = torch.empty(shape, dtype=dtype)
+            n, c, h, w = shape
+            view = t.view(n * c, h, w)
+        else:
+            t = torch.empty(shape, dtype=dtype, memory_format=torch.channels_last)
+            view = t.permute(0, 2, 3, 1)
+        if zero:
+            t.zero_()
+        return t, view.numpy()
+
+
+def np_dtype(dtype: torch.dtype):
+    """The numpy dtype matching a supported torch float dtype."""
+    return np.float32 if dtype == torch.float32 else np.float64
+
+
+def _pack(entries: list[list[tuple[int, float]]], dtype) -> tuple[np.ndarray, ...]:
+    """Ragged per-output (index, weight) lists -> dense (index, weight, count) arrays."""
+    width = max((len(e) for e in entries), default=0) or 1
+    idx = np.zeros((len(entries), width), dtype=np.int64)
+    wts = np.zeros((len(entries), width), dtype=dtype)
+    cnt = np.zeros(len(entries), dtype=np.int64)
+    for o, e in enumerate(entries):
+        cnt[o] = len(e)
+        for t, (i, w) in enumerate(e):
+            idx[o, t] = i
+            wts[o, t] = w
+    for a in (idx, wts, cnt):
+        a.setflags(write=False)
+    return idx, wts, cnt
+
+
+@lru_cache(maxsize=256)
+def avg_axis_table(size, kernel, stride, pad, ceil_mode, count_include_pad, divisor, np_dtype):
+    """Average pooling along one axis as a resampling table.
+
+    PyTorch's divisor is ``(hend - hstart) * (wend - wstart)`` for a window clipped to the
+    padded input (``count_include_pad``) or to the input itself; either way it factorises
+    into one count per axis, so each axis carries ``1 / count`` (or ``1 / divisor`` on one
+    axis and 1 on the other when ``divisor_override`` is set: ``divisor`` is then that value
+    or 1 here).
+    """
+    out = pool_out_size(size, kernel, stride, pad, 1, ceil_mode)
+    entries = []
+    for o in range(out):
+        start = o * stride - pad
+        end = min(start + kernel, size + pad)
+        pool = end - start
+        lo, hi = max(start, 0), min(end, size)
+        if divisor is not None:
+            weight = 1.0 / divisor
+        else:
+            weight = 1.0 / (pool if count_include_pad else hi - lo)
+        entries.append([(i, weight) for i in range(lo, hi)])
+    return _pack(entries, np_dtype)
+
+
+@lru_cache(maxsize=256)
+def filter_axis_table(size, weights, stride, pad_lo, pad_hi, pad_mode, np_dtype):
+    """A strided 1D filter with reflect or zero padding along one axis as a table.
+
+    ``out[o] = sum_t weights[t] * x[pad(o * stride - pad_lo + t)]`` where ``pad`` reflects
+    (``-1 -> 1``, ``size -> size - 2``, like ``F.pad(mode="reflect")``) or drops taps that
+    fall outside (zero padding).
+    """
+    k = len(weights)
+    out = (size + pad_lo + pad_hi - k) // stride + 1
+    entries = []
+    for o in range(out):
+        row = []
+        for t, w in enumerate(weights):
+            i = o * stride - pad_lo + t
+            if pad_mode == "reflect":
+                i = -i if i < 0 else i
+                i = 2 * (size - 1) - i if i >= size else i
+            elif not 0 <= i < size:
+                continue
+            row.append((i, w))
+        entries.append(row)
+    return _pack(entries, np_dtype)

@@ -1,0 +1,401 @@
+"""Fast CPU pooling behind ``torch.autograd.Function``s, with the PyTorch fallback.
+
+Entry points mirror ``torch.nn.functional`` (the spatial dimension is ``x.ndim - 2``):
+
+- :func:`max_pool` — ``max_pool{1,2}d``: any kernel, stride, padding, dilation, ceil mode,
+  ``return_indices``; outputs and gradients bit-identical to PyTorch.
+- :func:`avg_pool` — ``avg_pool{1,2}d``: any kernel, stride, padding, ceil mode,
+  ``count_include_pad``, ``divisor_override``; equal to PyTorch up to float rounding.
+- :func:`blur_pool` — depthwise binomial (or any separable) filter, reflect or zero padding,
+  then subsample by ``stride``, fused in one pass.
+
+Each returns its output in the input's memory format (NCHW or channels-last, following
+PyTorch's ``suggest_memory_format``). Calls the kernels do not cover go to
+:mod:`poolstride.kernels.fallback` (see :func:`fast_path_reason`). All three ops are linear in
+the gradient, so backward is itself a differentiable Function (double backward works).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from poolstride.kernels import _plan, fallback
+from poolstride.kernels._plan import CHANNELS_LAST, PLANAR, Plan
+
+_FLOATS = (torch.float32, torch.float64)
+_MAX_PLANE = 2**31 - 1  # argmax is stored as int32 h * W + w
+_state = {"enabled": os.environ.get("POOLSTRIDE_KERNELS", "1") != "0", "jit": None}
+
+
+def _jit():
+    """Import the numba kernels on first use (keeps ``import poolstride`` cheap)."""
+    if _state["jit"] is None:
+        try:
+            from poolstride.kernels import _jit as jit_module
+        except ImportError:  # numba missing or broken: the fallback serves every call
+            jit_module = False
+        _state["jit"] = jit_module
+    return _state["jit"]
+
+
+_MIN_WORK_PER_THREAD = 1 << 16  # elements; below this a thread hand-off costs more than it saves
+_pool: list = []
+
+
+def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> None:
+    """``fn(*before, lo, hi, *after)`` over ``[0, count)`` split across threads.
+
+    Uses ``torch.get_num_threads()`` threads (fewer for small ``work``): the calling thread
+    takes the first slice, a persistent pool the rest. The kernels release the GIL.
+    """
+    threads = max(1, min(torch.get_num_threads(), count, work // _MIN_WORK_PER_THREAD))
+    if threads == 1:
+        fn(*before, 0, count, *after)
+        return
+    if not _pool or _pool[0]._max_workers < threads - 1:
+        _pool[:] = [ThreadPoolExecutor(max_workers=threads - 1,
+                                       thread_name_prefix="poolstride-kernel")]
+    bounds = [count * t // threads for t in range(threads + 1)]
+    futures = [_pool[0].submit(fn, *before, bounds[t], bounds[t + 1], *after)
+               for t in range(1, threads)]
+    fn(*before, bounds[0], bounds[1], *after)
+    for future in futures:
+        future.result()
+
+
+def enabled() -> bool:
+    """Whether the fast kernels are used where they apply (env ``POOLSTRIDE_KERNELS=0`` off)."""
+    return bool(_state["enabled"])
+
+
+def set_enabled(flag: bool) -> None:
+    """Switch the fast kernels on or off process-wide (off: PyTorch for every call)."""
+    _state["enabled"] = bool(flag)
+
+
+@contextlib.contextmanager
+def use_kernels(flag: bool = True) -> Iterator[None]:
+    """Context manager: ``with use_kernels(False): ...`` runs PyTorch's ops inside."""
+    before = _state["enabled"]
+    _state["enabled"] = bool(flag)
+    try:
+        yield
+    finally:
+        _state["enabled"] = before
+
+
+def available() -> bool:
+    """True when numba imports, i.e. the fast kernels can run at all."""
+    return bool(_jit())
+
+
+def fast_path_reason(x: torch.Tensor) -> str | None:
+    """Why ``x`` goes to the PyTorch fallback, or None if the fast kernels take it.
+
+    (Geometry PyTorch rejects also goes to the fallback, so PyTorch raises its own error.)
+    """
+    if not _state["enabled"]:
+        return "kernels disabled"
+    if type(x) not in (torch.Tensor, torch.nn.Parameter):
+        return f"tensor subclass {type(x).__name__}"
+    if x.device.type != "cpu" or x.layout != torch.strided:
+        return f"device {x.device.type} / layout {x.layout}"
+    if x.dtype not in _FLOATS:
+        return f"dtype {x.dtype}"
+    if x.ndim not in (3, 4):
+        return f"{x.ndim}D input (need batched 1D or 2D)"
+    if 0 in x.shape[1:]:
+        return "empty channel or spatial dimension"
+    if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return "tracing / compiling"
+    functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    if functorch_active is not None and functorch_active():
+        return "torch.func transform"
+    if not _jit():
+        return "numba unavailable"
+    return None
+
+
+def _as4d(x: torch.Tensor) -> torch.Tensor:
+    # 1D pooling is 2D pooling of an (N, C, 1, L) view, exactly as PyTorch computes it, so
+    # both the kernel and the output layout rule are shared.
+    return x.unsqueeze(-2) if x.ndim == 3 else x
+
+
+def _layout(x4: torch.Tensor) -> str:
+    return CHANNELS_LAST if _plan.is_channels_last(x4) else PLANAR
+
+
+def _from4d(t: torch.Tensor, dim: int) -> torch.Tensor:
+    return t.squeeze(-2) if dim == 1 else t
+
+
+def _geometry(dim, kernel_size, stride, padding, dilation):
+    kernel = _plan.tuple_arg(kernel_size, dim, "kernel_size")
+    stride = kernel if stride is None or stride == () or stride == [] else stride
+    stride = _plan.tuple_arg(stride, dim, "stride")
+    padding = _plan.tuple_arg(padding, dim, "padding")
+    dilation = _plan.tuple_arg(dilation, dim, "dilation")
+    if dim == 1:  # the (N, C, 1, L) view: a 1-tap, stride-1 window over the dummy axis
+        return (1, *kernel), (1, *stride), (0, *padding), (1, *dilation)
+    return kernel, stride, padding, dilation
+
+
+def _valid(shape4, kernel, stride, padding, dilation, ceil_mode, pad_limit) -> list | None:
+    """Output (OH, OW), or None where PyTorch would raise (then the fallback raises)."""
+    out = []
+    for size, k, s, p, d in zip(shape4[2:], kernel, stride, padding, dilation):
+        if k < 1 or s < 1 or d < 1 or p < 0 or p > pad_limit(k, d):
+            return None
+        o = _plan.pool_out_size(size, k, s, p, d, ceil_mode)
+        if o < 1:
+            return None
+        out.append(o)
+    return out
+
+
+# ---------------------------------------------------------------- max pooling
+
+
+class _MaxPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x4, plan: Plan):
+        jit = _jit()
+        _, xa = plan.to_kernel(x4)
+        out, oa = plan.empty(plan.out_shape)
+        idx, ia = plan.empty(plan.out_shape, dtype=torch.int32)
+        work = x4.numel()
+        fast = None
+        if plan.layout == PLANAR:
+            from poolstride.kernels._specialize import specialized
+
+            fast = specialized(plan.kernel, plan.stride, plan.dilation)
+        if fast is not None:
+            _run(fast, (xa, oa, ia), xa.shape[0], plan.padding, work)
+        else:
+            geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
+            if plan.layout == PLANAR:
+                _run(jit.max_fwd_planar, (xa, oa, ia), xa.shape[0], geometry, work)
+            else:
+                rows = oa.shape[0] * oa.shape[1]
+                _run(jit.max_fwd_cl, (xa, oa, ia), rows, geometry, work)
+        ctx.mark_non_differentiable(idx)
+        ctx.save_for_backward(idx)
+        ctx.plan = plan
+        return out, idx
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_idx):
+        (idx,) = ctx.saved_tensors
+        return _MaxScatter.apply(grad_out, idx, ctx.plan), None
+
+
+def _flat(t: torch.Tensor, layout: str) -> torch.Tensor:
+    """(N, C, H, W) in ``layout`` -> planar (N*C, H*W) or channels-last (N, H*W, C) view."""
+    n, c, h, w = t.shape
+    if layout == PLANAR:
+        return t.contiguous().view(n * c, h * w)
+    return t.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(
+        n, h * w, c
+    )
+
+
+def _unflat(t: torch.Tensor, shape, layout: str) -> torch.Tensor:
+    n, c, h, w = shape
+    if layout == PLANAR:
+        return t.view(n, c, h, w)
+    return t.view(n, h, w, c).permute(0, 3, 1, 2)
+
+
+class _MaxScatter(torch.autograd.Function):
+    """grad_in = scatter-add of grad_out at the argmax; its adjoint is a gather."""
+
+    @staticmethod
+    def forward(ctx, grad_out, idx, plan: Plan):
+        jit = _jit()
+        _, ga = plan.to_kernel(grad_out)
+        _, ia = plan.to_kernel(idx)
+        grad_in, gia = plan.empty(plan.in_shape, zero=True)
+        n, c, h, w = plan.in_shape
+        work = grad_in.numel()
+        if plan.layout == PLANAR:
+            _run(jit.max_bwd_planar, (ga, ia, gia.reshape(n * c, h * w)), n * c, (), work)
+        else:
+            _run(jit.max_bwd_cl, (ga, ia, gia.reshape(n, h * w, c)), n, (), work)
+        ctx.save_for_backward(idx)
+        ctx.plan = plan
+        return grad_in
+
+    @staticmethod
+    def backward(ctx, grad_grad_in):
+        (idx,) = ctx.saved_tensors
+        plan = ctx.plan
+        picked = torch.gather(
+            _flat(grad_grad_in, plan.layout), 1, _flat(idx, plan.layout).long()
+        )
+        return _unflat(picked, plan.out_shape, plan.layout), None, None
+
+
+def max_pool(
+    x: torch.Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """``torch.nn.functional.max_pool{1,2}d`` with the fast CPU kernel where it applies.
+
+    ``x``: ``(N, C, L)`` or ``(N, C, H, W)``. Output ``(N, C, *out)`` with PyTorch's size rule;
+    with ``return_indices`` also the int64 flat positions ``h * W + w`` of each maximum.
+    Ties go to the first maximum in row-major window order and NaN wins (the last NaN of the
+    window), exactly as PyTorch's CPU kernel; gradients are bit-identical too.
+    """
+    dim = x.ndim - 2
+    if fast_path_reason(x) is None:
+        kernel, stride_, pad, dil = _geometry(dim, kernel_size, stride, padding, dilation)
+        x4 = _as4d(x)
+        out_hw = _valid(x4.shape, kernel, stride_, pad, dil, ceil_mode,
+                        lambda k, d: ((k - 1) * d + 1) // 2)
+        if out_hw is not None and x4.shape[2] * x4.shape[3] <= _MAX_PLANE:
+            layout = _layout(x4)
+            if dim == 1 and not x.requires_grad and not return_indices:
+                # PyTorch's grad-free max_pool1d has its own kernel, which returns NCL
+                # contiguous output whatever the input's strides.
+                layout = PLANAR
+            plan = Plan(layout, x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
+                        kernel, stride_, pad, dil)
+            out, idx = _MaxPool.apply(x4, plan)
+            out = _from4d(out, dim)
+            if return_indices:
+                return out, _from4d(idx.to(torch.int64), dim)
+            return out
+    return fallback.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
+                             return_indices)
+
+
+# ------------------------------------------------------- separable resampling
+
+
+class _Resample(torch.autograd.Function):
+    """out = R x C^T per plane (tables R, C); backward is the adjoint, and vice versa."""
+
+    @staticmethod
+    def forward(ctx, x4, plan: Plan, adjoint: bool):
+        jit = _jit()
+        _, xa = plan.to_kernel(x4)
+        n, c = plan.in_shape[:2]
+        work = max(x4.numel(), 1) * len(plan.tables[0][0])
+        if adjoint:
+            out, oa = plan.empty(plan.in_shape, zero=True)
+            if plan.layout == PLANAR:
+                _run(jit.resample_bwd_planar, (xa, oa), n * c, plan.tables, work)
+            else:  # output rows overlap in the input: split by sample only
+                _run(jit.resample_bwd_cl, (xa, oa), n, plan.tables, work)
+        else:
+            out, oa = plan.empty(plan.out_shape)
+            if plan.layout == PLANAR:
+                _run(jit.resample_fwd_planar, (xa, oa), n * c, plan.tables, work)
+            else:
+                rows = n * plan.out_shape[2]
+                _run(jit.resample_fwd_cl, (xa, oa), rows, plan.tables, work)
+        ctx.plan = plan
+        ctx.adjoint = adjoint
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _Resample.apply(grad, ctx.plan, not ctx.adjoint), None, None
+
+
+def avg_pool(
+    x: torch.Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+):
+    """``torch.nn.functional.avg_pool{1,2}d`` with the fast CPU kernel where it applies.
+
+    ``out = sum(window) / divisor`` with PyTorch's divisor: the window size clipped to the
+    padded input (``count_include_pad``) or to the input, or ``divisor_override`` (2D only).
+    """
+    dim = x.ndim - 2
+    if fast_path_reason(x) is None and (divisor_override is None or dim == 2):
+        kernel, stride_, pad, _ = _geometry(dim, kernel_size, stride, padding, 1)
+        x4 = _as4d(x)
+        out_hw = _valid(x4.shape, kernel, stride_, pad, (1, 1), ceil_mode, lambda k, d: k // 2)
+        if out_hw is not None and (divisor_override is None or divisor_override != 0):
+            npd = _plan.np_dtype(x.dtype)
+            (h, w), (kh, kw), (sh, sw), (ph, pw) = x4.shape[2:], kernel, stride_, pad
+            rows = _plan.avg_axis_table(h, kh, sh, ph, ceil_mode, count_include_pad,
+                                        None if divisor_override is None else 1, npd)
+            cols = _plan.avg_axis_table(w, kw, sw, pw, ceil_mode, count_include_pad,
+                                        divisor_override, npd)
+            plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
+                        tables=(*rows, *cols))
+            return _from4d(_Resample.apply(x4, plan, False), dim)
+    return fallback.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                             divisor_override)
+
+
+_PAD_MODES = ("reflect", "zeros")
+
+
+def blur_pool(
+    x: torch.Tensor,
+    filt: int | Sequence[float] = 3,
+    stride: int = 2,
+    padding: int | tuple[int, int] | None = None,
+    pad_mode: str = "reflect",
+) -> torch.Tensor:
+    """Fused depthwise blur + subsample (anti-aliased downsampling, Zhang 2019).
+
+    ``x``: ``(N, C, L)`` or ``(N, C, H, W)``. ``filt``: a filter size (normalised binomial
+    weights, 3 -> (1, 2, 1)/4) or explicit 1D weights; 2D uses their outer product.
+    ``padding``: ``(lo, hi)`` on every spatial axis, an int for both, or None for
+    ``((k-1)//2, k//2)``. ``pad_mode``: ``"reflect"`` or ``"zeros"``. Each axis has
+    ``out = (size + lo + hi - k) // stride + 1``. Equal to
+    :func:`poolstride.kernels.fallback.blur_pool` up to float rounding.
+    """
+    weights = fallback.binomial_filter(filt) if isinstance(filt, int) else tuple(
+        float(v) for v in filt)
+    k = len(weights)
+    if padding is None:
+        padding = fallback.blur_padding(k)
+    elif isinstance(padding, int):
+        padding = (padding, padding)
+    lo, hi = (int(p) for p in padding)
+    if pad_mode not in _PAD_MODES:
+        raise ValueError(f"unknown pad_mode {pad_mode!r}; valid: {', '.join(_PAD_MODES)}")
+    if stride < 1 or k < 1 or lo < 0 or hi < 0:
+        raise ValueError(f"blur_pool needs stride >= 1, a filter and padding >= 0; got "
+                         f"stride={stride}, filter of {k}, padding={(lo, hi)}")
+    dim = x.ndim - 2
+    if fast_path_reason(x) is None:
+        x4 = _as4d(x)
+        sizes = x4.shape[3:] if dim == 1 else x4.shape[2:]
+        fits = all(size + lo + hi >= k for size in sizes)
+        if pad_mode == "reflect":
+            fits = fits and all(max(lo, hi) < size for size in sizes)
+        if fits:
+            npd = _plan.np_dtype(x.dtype)
+            h, w = x4.shape[2:]
+            cols = _plan.filter_axis_table(w, weights, stride, lo, hi, pad_mode, npd)
+            if dim == 1:
+                rows = _plan.filter_axis_table(1, (1.0,), 1, 0, 0, "zeros", npd)
+            else:
+                rows = _plan.filter_axis_table(h, weights, stride, lo, hi, pad_mode, npd)
+            out_shape = (*x4.shape[:2], len(rows[2]), len(cols[2]))
+            plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), out_shape,
+                        tables=(*rows, *cols))
+            return _from4d(_Resample.apply(x4, plan, False), dim)
+    return fallback.blur_pool(x, weights, stride, (lo, hi), pad_mode)

@@ -1,0 +1,260 @@
+"""What every downsampling module shares: normalised geometry, input checks, projection.
+
+Geometry is normalised once, at construction, to tuples of length ``dim`` (``kernel_size``,
+``stride``, ``padding``, ``dilation``) plus ``ceil_mode``, so analysis code never meets a bare
+int. For composite operators (blur kinds) the attributes describe the whole operator as one
+window: its total extent, its stride and its left padding, which is what receptive-field
+arithmetic needs.
+
+Output size — ONE rule, PyTorch's (floor unless ``ceil_mode``), per spatial dimension::
+
+    out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+
+With ``ceil_mode=True`` the division rounds up, except that a last window starting in the right
+padding is dropped (as PyTorch). Odd sizes therefore round down: a 2x2/2 pool maps 7 -> 3.
+:meth:`Downsample.output_size` gives the exact size for any module (composites included).
+
+Inputs must be batched: ``(N, C, L)`` for ``dim=1``, ``(N, C, H, W)`` for ``dim=2``. Unlike
+PyTorch's pooling layers, unbatched ``(C, L)`` / ``(C, H, W)`` inputs are rejected (a 3-D tensor
+would be ambiguous between unbatched 2D and batched 1D); add the batch dimension with
+``x.unsqueeze(0)``. Checks at forward time are a few integer comparisons.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from poolstride.errors import PoolstrideError
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
+
+
+def to_tuple(value: Any, dim: int, name: str, owner: str, minimum: int) -> tuple[int, ...]:
+    """Normalise an int or a length-``dim`` sequence of ints to a tuple; check ``>= minimum``."""
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        values = (int(value),) * dim
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == dim
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        values = tuple(int(v) for v in value)
+    else:
+        raise PoolstrideError(
+            f"{owner}: {name} must be an int or a tuple of {dim} ints, got {value!r}"
+        )
+    if min(values) < minimum:
+        raise PoolstrideError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    return values
+
+
+def check_dim(dim: Any, owner: str) -> int:
+    if dim not in (1, 2) or isinstance(dim, bool):
+        raise PoolstrideError(f"{owner}: dim must be 1 or 2, got {dim!r}")
+    return int(dim)
+
+
+def check_factor(factor: Any, owner: str) -> int:
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise PoolstrideError(f"{owner}: factor must be an integer >= 1, got {factor!r}")
+    return int(factor)
+
+
+def effective_kernel(kernel: int, dilation: int) -> int:
+    """Extent of a dilated window: ``dilation * (kernel - 1) + 1``."""
+    return dilation * (kernel - 1) + 1
+
+
+def halving_padding(
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pool_limit: bool = True,
+) -> tuple[int, ...]:
+    """Default padding: ``(effective_kernel - 1) // 2`` when windows overlap, else 0.
+
+    With it an overlapping window (``max:k3`` = 3x3 window, stride 2, padding 1) still maps a
+    size that is a multiple of the stride ``s`` to exactly ``size / s`` (for ``s >= 2``), like
+    the non-overlapping ``k = s`` window; non-overlapping windows are never padded. For pooling
+    (``pool_limit``) it is capped at PyTorch's limit ``kernel_size // 2``, which only bites for
+    dilated windows (``max:k3:d2`` pads 1, not 2).
+    """
+    pads = []
+    for k, s, d in zip(kernel, stride, dilation):
+        eff = effective_kernel(k, d)
+        pad = (eff - 1) // 2 if eff > s else 0
+        pads.append(min(pad, k // 2) if pool_limit else pad)
+    return tuple(pads)
+
+
+def pool_output_length(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool
+) -> int:
+    """PyTorch's pooling output length for one dimension (see the module docstring)."""
+    span = size + 2 * padding - effective_kernel(kernel, dilation)
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def check_padding(owner: str, kernel, padding, dilation) -> None:
+    """PyTorch's pooling limit: padding at most half the kernel size (``padding <= k // 2``).
+
+    PyTorch compares with the kernel size itself, not the dilated extent, so this does too.
+    """
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > k // 2:
+            raise PoolstrideError(
+                f"{owner}: padding {p} is more than half the kernel size {k} (dilation {d}); "
+                f"valid: padding <= {k // 2}"
+            )
+
+
+def conv1x1(dim: int, in_channels: int, out_channels: int, bias: bool = True) -> nn.Module:
+    """A 1x1 (pointwise) convolution, used to change the channel count after a fixed pool."""
+    return _CONV[dim](in_channels, out_channels, kernel_size=1, bias=bias)
+
+
+class Downsample(nn.Module):
+    """Base class: geometry attributes, batched-input checks, optional 1x1 projection.
+
+    Subclasses set ``kind`` and implement :meth:`downsample` (the operator without the
+    projection). If ``out_channels`` differs from ``in_channels`` for a kind that does not
+    change channels itself, a 1x1 convolution ``proj`` follows the operator (as ResNet shortcut
+    "option B" with a pool in front).
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        in_channels: int | None,
+        out_channels: int | None,
+        *,
+        dim: int,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+        project: bool = True,
+    ) -> None:
+        super().__init__()
+        owner = self.kind or type(self).__name__
+        self.dim = check_dim(dim, owner)
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise PoolstrideError(f"{owner}: {name} must be a positive int, got {value!r}")
+        if out_channels is not None and in_channels is None and project:
+            raise PoolstrideError(
+                f"{owner}: out_channels={out_channels} needs in_channels (for the 1x1 projection)"
+            )
+        self.in_channels = in_channels
+        self.out_channels = in_channels if out_channels is None else out_channels
+        self.kernel_size = to_tuple(kernel_size, self.dim, "kernel_size", owner, 1)
+        self.stride = to_tuple(stride, self.dim, "stride", owner, 1)
+        self.padding = to_tuple(padding, self.dim, "padding", owner, 0)
+        self.dilation = to_tuple(dilation, self.dim, "dilation", owner, 1)
+        if not isinstance(ceil_mode, bool):
+            raise PoolstrideError(f"{owner}: ceil_mode must be True or False, got {ceil_mode!r}")
+        self.ceil_mode = ceil_mode
+        self.variant = self.kind
+        self.proj: nn.Module | None = None
+        if project and self.out_channels != in_channels:
+            self.proj = conv1x1(self.dim, in_channels, self.out_channels)
+        self._ndim = self.dim + 2
+        # Smallest spatial size that yields one output (checked at every forward).
+        self.min_size = tuple(
+            max(1, effective_kernel(k, d) - 2 * p)
+            for k, p, d in zip(self.kernel_size, self.padding, self.dilation)
+        )
+
+    @property
+    def factor(self) -> int | tuple[int, ...]:
+        """The downsampling factor (the stride; a tuple only if it differs per dimension)."""
+        return self.stride[0] if len(set(self.stride)) == 1 else self.stride
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Hot path: a handful of int comparisons, then the operator.
+        if x.ndim != self._ndim or (
+            self.in_channels is not None and x.shape[1] != self.in_channels
+        ):
+            raise self._bad_input(x)
+        for size, least in zip(x.shape[2:], self.min_size):
+            if size < least:
+                raise self._bad_input(x)
+        y = self.downsample(x)
+        return y if self.proj is None else self.proj(y)
+
+    def _bad_input(self, x: torch.Tensor) -> PoolstrideError:
+        shape = tuple(x.shape)
+        layout = _LAYOUT[self.dim]
+        if x.ndim != self._ndim:
+            hint = (
+                " (unbatched input? add a batch dimension with x.unsqueeze(0))"
+                if x.ndim == self._ndim - 1
+                else ""
+            )
+            return PoolstrideError(
+                f"{self.describe()} expects a {self._ndim}-D input {layout}, got shape {shape}{hint}"
+            )
+        if self.in_channels is not None and shape[1] != self.in_channels:
+            return PoolstrideError(
+                f"{self.describe()} expects {self.in_channels} input channels, got shape {shape}"
+            )
+        least = "x".join(map(str, self.min_size))
+        return PoolstrideError(
+            f"{self.describe()}: input spatial size {'x'.join(map(str, shape[2:]))} is smaller "
+            f"than the window; valid: at least {least}"
+        )
+
+    def output_size(self, size: Any) -> tuple[int, ...]:
+        """Exact spatial output size for a spatial input size (int or tuple of length dim)."""
+        size = to_tuple(size, self.dim, "size", self.kind, 1)
+        return tuple(
+            pool_output_length(*args, self.ceil_mode)
+            for args in zip(size, self.kernel_size, self.stride, self.padding, self.dilation)
+        )
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def describe(self) -> str:
+        """One line: variant, geometry and channels, e.g. ``max:k3 (k=3x3 s=2x2 p=1x1 ...)``."""
+
+        def fmt(t: tuple[int, ...]) -> str:
+            return "x".join(map(str, t))
+
+        text = (
+            f"{self.variant} (k={fmt(self.kernel_size)} s={fmt(self.stride)} "
+            f"p={fmt(self.padding)} d={fmt(self.dilation)}"
+        )
+        if self.ceil_mode:
+            text += " ceil"
+        if self.in_channels is not None:
+            text += f", {self.in_channels}->{self.out_channels} ch"
+        return text + ")"
+
+    def extra_repr(self) -> str:
+        parts = [
+            f"kind={self.variant!r}",
+            f"dim={self.dim}",
+            f"kernel_size={self.kernel_size}",
+            f"stride={self.stride}",
+            f"padding={self.padding}",
+            f"dilation={self.dilation}",
+            f"ceil_mode={self.ceil_mode}",
+        ]
+        if self.in_channels is not None:
+            parts.append(f"in_channels={self.in_channels}, out_channels={self.out_channels}")
+        return ", ".join(parts)

@@ -1,0 +1,215 @@
+"""Anti-aliased downsampling (Zhang 2019, "Making Convolutional Networks Shift-Invariant Again").
+
+The idea: evaluate the operator densely (stride 1), low-pass it with a fixed binomial filter,
+then subsample. ``filt_size`` n uses the binomial row ``C(n-1, i) / 2**(n-1)`` (n=3:
+[1, 2, 1]/4; in 2D the outer product), padded by reflection, ``(n-1)//2`` on the left and
+``n//2`` on the right.
+
+- ``blur-avg``: blur + subsample (the blur replaces the box filter of average pooling).
+- ``blur-max``: max pooling with a 2-window at stride 1, then blur + subsample.
+- ``blur-conv``: convolution at stride 1 (``kernel_size`` default 3, same padding), then blur +
+  subsample. The module is linear; in Zhang's networks the activation sits between the
+  convolution and the blur (put it there yourself if you want that exact placement).
+
+Output size per dimension: ``out = floor((L1 - 1) / factor) + 1`` where ``L1`` is the size after
+the dense stage (``L`` for blur-avg, ``L - 1`` for blur-max, ``L`` for blur-conv with an odd
+kernel). The geometry attributes describe the composite as one window (total extent, stride
+``factor``, left padding) — what receptive-field arithmetic needs; for even ``filt_size`` the
+right padding is one larger than ``padding``, so use :meth:`output_size` for exact sizes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from poolstride.errors import PoolstrideError
+from poolstride.layers import functional as PF
+from poolstride.layers.base import Downsample, check_factor, to_tuple
+
+_CONV_FN = {1: F.conv1d, 2: F.conv2d}
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+
+
+def binomial_filter(filt_size: int, dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Normalised binomial low-pass filter of shape ``(filt_size,) * dim`` (sums to 1)."""
+    row = torch.tensor([math.comb(filt_size - 1, i) for i in range(filt_size)], dtype=torch.float64)
+    row = row / row.sum()
+    filt = row if dim == 1 else torch.outer(row, row)
+    return filt.to(dtype)
+
+
+def _check_filt(kind: str, filt_size: Any) -> int:
+    if isinstance(filt_size, bool) or not isinstance(filt_size, int) or filt_size < 1:
+        raise PoolstrideError(f"{kind}: filt_size must be an integer >= 1, got {filt_size!r}")
+    return filt_size
+
+
+class BlurPool(nn.Module):
+    """Blur with a binomial filter (reflect padding), then keep every ``stride``-th sample.
+
+    Channel-agnostic: every channel gets the same fixed filter (a non-persistent buffer, so it
+    never appears in ``state_dict``). ``(N, C, *L) -> (N, C, *out)``, ``out = floor((L-1)/s)+1``.
+    """
+
+    def __init__(self, filt_size: int = 3, stride: int = 2, dim: int = 2) -> None:
+        super().__init__()
+        self.filt_size = _check_filt("blur", filt_size)
+        self.stride = stride
+        self.dim = dim
+        left, right = (filt_size - 1) // 2, filt_size // 2
+        # F.pad lists the last dimension first; both dims get the same (left, right).
+        self.pads = (left, right) * dim
+        self.register_buffer(
+            "filt",
+            binomial_filter(filt_size, dim).reshape(1, 1, *(filt_size,) * dim),
+            persistent=False,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c = x.shape[:2]
+        if self.filt_size > 1:
+            x = F.pad(x, self.pads, mode="reflect")
+        # Fold channels into the batch: one shared single-channel filter, no per-channel copies.
+        y = _CONV_FN[self.dim](
+            x.reshape(n * c, 1, *x.shape[2:]), self.filt.to(x.dtype), stride=self.stride
+        )
+        return y.reshape(n, c, *y.shape[2:])
+
+    def extra_repr(self) -> str:
+        return f"filt_size={self.filt_size}, stride={self.stride}, dim={self.dim}"
+
+
+class _BlurDownsample(Downsample):
+    """Shared wiring: a dense stage of extent ``dense_kernel`` / left pad ``dense_pad``, then blur."""
+
+    def _setup(
+        self,
+        in_channels,
+        out_channels,
+        factor,
+        dim,
+        filt_size,
+        dense_kernel,
+        dense_pad,
+        project=True,
+    ) -> None:
+        factor = check_factor(factor, self.kind)
+        filt_size = _check_filt(self.kind, filt_size)
+        super().__init__(
+            in_channels,
+            out_channels,
+            dim=dim,
+            kernel_size=dense_kernel + filt_size - 1,
+            stride=factor,
+            padding=dense_pad + (filt_size - 1) // 2,
+            project=project,
+        )
+        self.filt_size = filt_size
+        self._dense_kernel = dense_kernel
+        self._dense_pad = dense_pad
+        self.blur = BlurPool(filt_size, factor, self.dim)
+        # Smallest input: the dense stage must leave more samples than the reflect padding.
+        least_dense = filt_size // 2 + 1
+        self.min_size = (
+            max(dense_kernel - 2 * dense_pad, least_dense + dense_kernel - 1 - 2 * dense_pad),
+        ) * self.dim
+
+    def output_size(self, size: Any) -> tuple[int, ...]:
+        size = to_tuple(size, self.dim, "size", self.kind, 1)
+        f = self.stride[0]
+        return tuple((s + 2 * self._dense_pad - self._dense_kernel + 1 - 1) // f + 1 for s in size)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, filt_size={self.filt_size}"
+
+
+class BlurAvgPool(_BlurDownsample):
+    """Anti-aliased average pooling (``blur-avg``): binomial blur + subsample. No parameters."""
+
+    kind = "blur-avg"
+
+    def __init__(
+        self,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        *,
+        factor: int = 2,
+        dim: int = 2,
+        filt_size: int = 3,
+    ) -> None:
+        self._setup(in_channels, out_channels, factor, dim, filt_size, dense_kernel=1, dense_pad=0)
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blur(x)
+
+
+class BlurMaxPool(_BlurDownsample):
+    """Anti-aliased max pooling (``blur-max``): max over 2-windows at stride 1, blur, subsample."""
+
+    kind = "blur-max"
+
+    def __init__(
+        self,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        *,
+        factor: int = 2,
+        dim: int = 2,
+        filt_size: int = 3,
+    ) -> None:
+        self._setup(in_channels, out_channels, factor, dim, filt_size, dense_kernel=2, dense_pad=0)
+        self._dense = ((2,) * self.dim, (1,) * self.dim)
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        kernel, stride = self._dense
+        return self.blur(PF.max_pool(x, kernel, stride, 0, 1, False))
+
+
+class BlurConv(_BlurDownsample):
+    """Anti-aliased strided convolution (``blur-conv``): conv at stride 1, blur, subsample.
+
+    ``kernel_size`` (default 3) is the convolution's, padded by ``(kernel_size - 1) // 2``.
+    Learnable (the convolution, attribute ``conv``).
+    """
+
+    kind = "blur-conv"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int | None = None,
+        *,
+        factor: int = 2,
+        dim: int = 2,
+        kernel_size: int = 3,
+        filt_size: int = 3,
+        bias: bool = True,
+    ) -> None:
+        if in_channels is None:
+            raise PoolstrideError(f"{self.kind}: in_channels is required (it has a convolution)")
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
+            raise PoolstrideError(
+                f"{self.kind}: kernel_size must be an integer >= 1, got {kernel_size!r}"
+            )
+        pad = (kernel_size - 1) // 2
+        self._setup(
+            in_channels,
+            out_channels,
+            factor,
+            dim,
+            filt_size,
+            dense_kernel=kernel_size,
+            dense_pad=pad,
+            project=False,
+        )
+        self.conv = _CONV[self.dim](
+            in_channels, self.out_channels, kernel_size, padding=pad, bias=bool(bias)
+        )
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blur(self.conv(x))

@@ -1,0 +1,122 @@
+"""``make_downsample``: one factory for every downsampling kind (string, class or partial)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from poolstride.errors import PoolstrideError
+from poolstride.layers.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
+from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool
+from poolstride.layers.learnable import GatedPool, LpPool, MixedPool, SoftPool
+from poolstride.layers.pooling import AvgPool, MaxPool
+from poolstride.layers.reshaping import NoDownsample, SpaceToDepth, Subsample
+from poolstride.layers.strided import DepthwiseStridedConv, StridedConv
+from poolstride.layers.variant import KIND_OPTIONS, format_variant, parse_variant, valid_tokens
+
+#: Kind name -> module class. Every class takes ``(in_channels, out_channels=None, *,
+#: factor=2, dim=2, **options)`` with the options of :data:`~poolstride.layers.variant.KIND_OPTIONS`.
+DOWNSAMPLE_CLASSES: dict[str, type[nn.Module]] = {
+    cls.kind: cls
+    for cls in (
+        MaxPool,
+        AvgPool,
+        LpPool,
+        SoftPool,
+        MixedPool,
+        GatedPool,
+        BlurMaxPool,
+        BlurAvgPool,
+        BlurConv,
+        StridedConv,
+        DepthwiseStridedConv,
+        SpaceToDepth,
+        Subsample,
+        NoDownsample,
+        AdaptiveMaxPool,
+        AdaptiveAvgPool,
+    )
+}
+
+#: All downsampling kind names, in documentation order.
+KINDS: tuple[str, ...] = tuple(DOWNSAMPLE_CLASSES)
+
+#: Kinds with no learnable parameters (when ``out_channels == in_channels``).
+PARAMETER_FREE_KINDS: tuple[str, ...] = (
+    "max",
+    "avg",
+    "lp",
+    "soft",
+    "blur-max",
+    "blur-avg",
+    "subsample",
+    "none",
+    "adaptive-max",
+    "adaptive-avg",
+)
+
+
+def make_downsample(
+    kind: str | type[nn.Module] | Callable[..., nn.Module],
+    in_channels: int | None,
+    out_channels: int | None = None,
+    factor: int = 2,
+    dim: int = 2,
+    **options: Any,
+) -> nn.Module:
+    """Build a downsampling module ``(N, in_channels, *L) -> (N, out_channels, *out)``.
+
+    Args:
+        kind: a variant string (``"max"``, ``"max:k3"``, ``"conv:k3"``, ``"blur-max:filt5"``;
+            see :mod:`poolstride.layers.variant`), or a module class / ``functools.partial``
+            called as ``kind(in_channels, out_channels, factor=factor, dim=dim, **options)``.
+        in_channels: input channels (may be ``None`` for parameter-free kinds, which then
+            accept any channel count).
+        out_channels: output channels; default ``in_channels``. For a parameter-free kind a
+            different value adds a 1x1 convolution after the operator.
+        factor: downsampling factor (default stride; default kernel for pooling kinds).
+        dim: 1 for ``(N, C, L)`` signals, 2 for ``(N, C, H, W)`` images.
+        **options: keyword options (``kernel_size``, ``stride``, ``padding``, ``dilation``,
+            ``ceil_mode``, ``count_include_pad``, ``p``, ``filt_size``, ``output_size``,
+            ``bias``); must not contradict options given in the string.
+
+    Raises:
+        PoolstrideError: unknown kind (naming the valid kinds and the closest), an option the
+            kind does not take, or impossible geometry.
+    """
+    if isinstance(kind, str):
+        name, parsed = parse_variant(kind)
+        allowed = KIND_OPTIONS[name]
+        for key, value in options.items():
+            if key not in allowed:
+                raise PoolstrideError(
+                    f"option {key}={value!r} does not apply to {name}; valid options: "
+                    f"{', '.join(allowed) or 'none'} (tokens: {valid_tokens(name)})"
+                )
+            if key in parsed and parsed[key] != value:
+                raise PoolstrideError(
+                    f"option {key} given twice with different values: {parsed[key]!r} in "
+                    f"{kind!r} and {value!r} as a keyword"
+                )
+        merged = {**parsed, **options}
+        module = DOWNSAMPLE_CLASSES[name](
+            in_channels, out_channels, factor=factor, dim=dim, **merged
+        )
+        module.variant = format_variant(name, merged)
+        return module
+    if inspect.isclass(kind) or isinstance(kind, functools.partial) or callable(kind):
+        try:
+            return kind(in_channels, out_channels, factor=factor, dim=dim, **options)
+        except TypeError as exc:
+            raise PoolstrideError(
+                f"cannot build downsampling from {kind!r}: it must accept (in_channels, "
+                f"out_channels, *, factor, dim, **options) ({exc})"
+            ) from None
+    raise PoolstrideError(
+        f"downsampling kind must be a string, a module class or a partial, got {kind!r}; "
+        f"valid kinds: {', '.join(KINDS)}"
+    )

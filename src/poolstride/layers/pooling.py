@@ -1,0 +1,142 @@
+"""Fixed max and average pooling (``max``, ``avg``), 1D and 2D, with normalised geometry.
+
+Defaults: ``kernel_size = stride = factor`` (non-overlapping windows). Giving a larger kernel
+(``max:k3``) keeps ``stride = factor`` and pads by ``(effective_kernel - 1) // 2`` so sizes that
+are multiples of the factor still divide exactly (3x3 window, stride 2, padding 1 halves 32 ->
+16); pass ``padding`` (``max:k3:pad0``) to override. Output size per spatial dimension::
+
+    out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+
+(rounded up instead with ``ceil_mode=True``, except that a window starting in the right padding
+is dropped). Padding may be at most half the kernel size (PyTorch's limit, ``padding <= k // 2``;
+it also caps the default padding of dilated windows). Max pooling pads with
+``-inf``; average pooling pads with zeros and, with ``count_include_pad=True`` (the default, as
+PyTorch), divides by the full window size even where it overlaps the padding. Results equal
+``torch.nn.functional.max_pool{1,2}d`` / ``avg_pool{1,2}d`` exactly: both go through
+:mod:`poolstride.layers.functional`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from poolstride.layers import functional as PF
+from poolstride.layers.base import (
+    Downsample,
+    check_factor,
+    check_padding,
+    halving_padding,
+    to_tuple,
+)
+
+
+def resolve_pool_geometry(
+    owner: str,
+    dim: int,
+    factor: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any = 1,
+    check_pad: bool = True,
+) -> tuple[tuple[int, ...], ...]:
+    """Apply the pooling defaults; return (kernel, stride, padding, dilation) tuples."""
+    factor = check_factor(factor, owner)
+    kernel = to_tuple(factor if kernel_size is None else kernel_size, dim, "kernel_size", owner, 1)
+    stride = to_tuple(factor if stride is None else stride, dim, "stride", owner, 1)
+    dilation = to_tuple(dilation, dim, "dilation", owner, 1)
+    if padding is None:
+        padding = halving_padding(kernel, stride, dilation, pool_limit=check_pad)
+    padding = to_tuple(padding, dim, "padding", owner, 0)
+    if check_pad:
+        check_padding(owner, kernel, padding, dilation)
+    return kernel, stride, padding, dilation
+
+
+class MaxPool(Downsample):
+    """Max pooling: each output is the maximum over a ``kernel_size`` window (``max``).
+
+    Shape: ``(N, C, *in)`` -> ``(N, out_channels, *out)`` with ``out`` from the rule above.
+    No parameters (unless ``out_channels != in_channels``: then a 1x1 conv follows).
+    """
+
+    kind = "max"
+
+    def __init__(
+        self,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        *,
+        factor: int = 2,
+        dim: int = 2,
+        kernel_size: Any = None,
+        stride: Any = None,
+        padding: Any = None,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> None:
+        kernel, stride, padding, dilation = resolve_pool_geometry(
+            self.kind, dim, factor, kernel_size, stride, padding, dilation
+        )
+        super().__init__(
+            in_channels,
+            out_channels,
+            dim=dim,
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            ceil_mode=ceil_mode,
+        )
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        return PF.max_pool(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+        )
+
+
+class AvgPool(Downsample):
+    """Average pooling: each output is the mean over a ``kernel_size`` window (``avg``).
+
+    ``count_include_pad`` decides whether zero padding counts in the divisor (PyTorch's default
+    ``True``; token ``nocip`` sets it False). No dilation (PyTorch has none for average pooling).
+    """
+
+    kind = "avg"
+
+    def __init__(
+        self,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        *,
+        factor: int = 2,
+        dim: int = 2,
+        kernel_size: Any = None,
+        stride: Any = None,
+        padding: Any = None,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        kernel, stride, padding, _ = resolve_pool_geometry(
+            self.kind, dim, factor, kernel_size, stride, padding
+        )
+        super().__init__(
+            in_channels,
+            out_channels,
+            dim=dim,
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            ceil_mode=ceil_mode,
+        )
+        self.count_include_pad = bool(count_include_pad)
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        return PF.avg_pool(
+            x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
+        )
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, count_include_pad={self.count_include_pad}"

@@ -1,0 +1,128 @@
+"""All-CNN models A, B and C (Springenberg et al., 2015, "Striving for Simplicity"), with
+the downsampling at both pooling sites chosen by ``kind``.
+
+Base networks (Table 1 of the paper; ``w`` = ``width``, 96 by default; ``site`` = a
+downsampling site)::
+
+    A: conv5 w              | site | conv5 2w              | site | conv3 2w (valid), conv1 2w, conv1 classes
+    B: conv5 w, conv1 w     | site | conv5 2w, conv1 2w    | site | conv3 2w (valid), conv1 2w, conv1 classes
+    C: conv3 w, conv3 w     | site | conv3 2w, conv3 2w    | site | conv3 2w (valid), conv1 2w, conv1 classes
+
+Every convolution is followed by a ReLU except the last (class maps; the paper's ReLU on
+the class scores is dropped because it clips negative logits); the class maps go through
+``head`` (``gap`` = the paper's global average), and a linear layer is added only when the
+head's feature count differs from the number of classes (``flatten``, ``catavgmax``).
+A 32×32 input gives 16 → 8 → 6×6 class maps, as in the paper.
+
+The paper's four variants of each network map onto ``kind`` (and one flag):
+
+=============  ========================================  =====================================
+paper          what it does at each pooling site          here
+=============  ========================================  =====================================
+Model X        3×3 max-pool, stride 2                      ``kind="max:k3"``
+Strided-CNN-X  pool removed; the conv before it strided    ``kind="subsample"`` (a stride-1 conv
+                                                           then keeping every 2nd output *is* a
+                                                           stride-2 conv: same function, same
+                                                           parameters)
+ConvPool-CNN-X extra 3×3 conv, then the 3×3 max-pool       ``kind="max:k3", extra_conv=True``
+All-CNN-X      3×3 conv with stride 2 replaces the pool    ``kind="conv:k3"``
+=============  ========================================  =====================================
+
+(:data:`ALLCNN_VARIANTS` holds this table.) Every site is followed by a ReLU: a no-op after
+pooling non-negative maps, and the paper's ReLU after its stride-2 convolution. Any other
+kind (``avg``, ``blur-max``, ...) can be put at the sites the same way. ConvPool-CNN-X and
+All-CNN-X have identical parameter counts by construction — the control the paper used.
+Dropout and the paper's training schedule are left to the training loop.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from poolstride.errors import PoolstrideError, unknown
+from poolstride.models.common import (
+    Classifier,
+    ClassifierHead,
+    check_classes,
+    check_input_shape,
+    check_positive,
+    conv,
+    downsample,
+    trace_features,
+)
+
+DEFAULT_WIDTH = 96
+
+#: paper variant -> (kind, extra_conv)
+ALLCNN_VARIANTS: dict[str, tuple[str, bool]] = {
+    "base": ("max:k3", False),
+    "strided": ("subsample", False),
+    "convpool": ("max:k3", True),
+    "allconv": ("conv:k3", False),
+}
+
+# Per letter: the kernel sizes of the convolutions in front of each pooling site.
+_STAGES = {"a": (5,), "b": (5, 1), "c": (3, 3)}
+
+
+def _conv_relu(dim, cin, cout, k, padding):
+    return [conv(dim, cin, cout, k, padding=padding), nn.ReLU(inplace=True)]
+
+
+def allcnn_variant(variant: str) -> tuple[str, bool]:
+    """``(kind, extra_conv)`` for a paper variant name (``base strided convpool allconv``)."""
+    if variant not in ALLCNN_VARIANTS:
+        raise unknown("All-CNN variant", variant, ALLCNN_VARIANTS)
+    return ALLCNN_VARIANTS[variant]
+
+
+def build_allcnn(
+    letter: str,
+    kind,
+    input_shape,
+    num_classes: int,
+    *,
+    head: str = "gap",
+    width: int | None = None,
+    depth: int | None = None,
+    extra_conv: bool = False,
+) -> Classifier:
+    """Build All-CNN ``letter`` (``a``, ``b`` or ``c``) with ``kind`` at both pooling sites."""
+    letter = letter.lower()
+    name = f"allcnn-{letter}"
+    if letter not in _STAGES:
+        raise unknown("All-CNN model", name, [f"allcnn-{x}" for x in _STAGES])
+    if depth is not None:
+        raise PoolstrideError(f"{name} has a fixed depth; depth={depth!r} is only for 'simple'")
+    shape = check_input_shape(name, input_shape)
+    num_classes = check_classes(name, num_classes)
+    dim = len(shape) - 1
+    width = check_positive(name, "width", width, DEFAULT_WIDTH)
+    widths = (width, 2 * width)
+
+    stages = []
+    cin = shape[0]
+    for cout in widths:
+        layers = []
+        for k in _STAGES[letter]:
+            layers += _conv_relu(dim, cin, cout, k, k // 2)
+            cin = cout
+        if extra_conv:  # ConvPool-CNN: a 3x3 conv in front of the pool, the All-CNN control
+            layers += _conv_relu(dim, cout, cout, 3, 1)
+        # Not in place after the site: some kinds return a view of their input.
+        layers += [downsample(kind, cout, cout, dim), nn.ReLU()]
+        stages.append(nn.Sequential(*layers))
+    top = 2 * width
+    stages.append(
+        nn.Sequential(
+            *_conv_relu(dim, top, top, 3, 0),  # valid 3x3: 8x8 -> 6x6 for 32x32 inputs
+            *_conv_relu(dim, top, top, 1, 0),
+            conv(dim, top, num_classes, 1),
+        )
+    )
+    features = nn.Sequential(*stages)
+    out = trace_features(name, kind, features, shape, depth_hint=False)
+    head_module = ClassifierHead(head, out[0], out[1:], num_classes, dim, skip_linear_if_equal=True)
+    model = Classifier(name, kind, features, head_module)
+    model.extra_conv = extra_conv
+    return model

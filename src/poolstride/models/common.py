@@ -1,0 +1,176 @@
+"""Pieces shared by the model builders: n-d layer factories, the classifier head, and the
+input-size check that turns "a feature map shrank below 1" into a one-line error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from poolstride.errors import PoolstrideError
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+
+
+def conv(dim: int, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, bias=True):
+    """``nn.Conv1d`` or ``nn.Conv2d`` by ``dim``."""
+    return _CONV[dim](cin, cout, k, stride=stride, padding=padding, bias=bias)
+
+
+def batchnorm(dim: int, channels: int) -> nn.Module:
+    return _BN[dim](channels)
+
+
+def downsample(kind, in_channels: int, out_channels: int | None, dim: int) -> nn.Module:
+    """One downsampling site: ``make_downsample(kind, ...)`` with factor 2 — the only way the
+    models here build one, so the kind string means the same thing everywhere."""
+    from poolstride.layers import make_downsample
+
+    return make_downsample(kind, in_channels, out_channels, factor=2, dim=dim)
+
+
+def check_input_shape(model: str, input_shape: Sequence[int]) -> tuple[int, ...]:
+    """Validate ``(C, L)`` or ``(C, H, W)`` and return it as a tuple of ints."""
+    try:
+        shape = tuple(int(s) for s in input_shape)
+        ok = len(shape) in (2, 3) and all(s >= 1 for s in shape) and all(
+            int(s) == s for s in input_shape
+        )
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise PoolstrideError(
+            f"{model}: input_shape must be (C, L) or (C, H, W) of positive ints, got {input_shape!r}"
+        )
+    return shape
+
+
+def check_positive(model: str, what: str, value, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PoolstrideError(f"{model}: {what} must be a positive integer, got {value!r}")
+    return value
+
+
+def scaled(base: int, width: int, default_width: int) -> int:
+    """Channels of a layer that has ``base`` channels at the default width, scaled to ``width``."""
+    return max(1, round(base * width / default_width))
+
+
+def is_downsampling(module: nn.Module) -> bool:
+    """True for a module built by ``make_downsample`` that actually reduces resolution."""
+    stride = getattr(module, "stride", None)
+    return (
+        isinstance(getattr(module, "kind", None), str)
+        and isinstance(stride, tuple)
+        and any(s > 1 for s in stride)
+    )
+
+
+def _contains_downsampling(module: nn.Module) -> bool:
+    return any(is_downsampling(m) for m in module.modules())
+
+
+def trace_features(
+    model: str, kind, features: nn.Sequential, input_shape: tuple[int, ...], depth_hint: bool
+) -> tuple[int, ...]:
+    """Run ``features`` on one zero input and return the output shape ``(C, *spatial)``.
+
+    If any stage fails or leaves a zero-sized map, raise a :class:`PoolstrideError` naming
+    the model, the input size and how many downsamplings fit. Runs in eval mode without
+    gradients (so BatchNorm running statistics are untouched), then restores the mode.
+    """
+    total = sum(_contains_downsampling(stage) for stage in features)
+    passed = 0
+    was_training = features.training
+    features.eval()
+    x = torch.zeros(1, *input_shape)
+    try:
+        with torch.no_grad():
+            for stage in features:
+                try:
+                    x = stage(x)
+                    ok = all(s >= 1 for s in x.shape[2:])
+                except (RuntimeError, ValueError):
+                    ok = False
+                if not ok:
+                    size = "x".join(map(str, input_shape[1:]))
+                    fits = f"the maximum depth that fits is {passed}" if depth_hint else (
+                        f"only {passed} of its {total} downsamplings fit"
+                    )
+                    raise PoolstrideError(
+                        f"{model} with kind {str(kind)!r}: input size {size} is too small — a "
+                        f"feature map shrinks below 1 ({fits}); use a larger input"
+                        + (" or a smaller depth" if depth_hint else "")
+                    )
+                passed += _contains_downsampling(stage)
+    finally:
+        features.train(was_training)
+    return tuple(x.shape[1:])
+
+
+class ClassifierHead(nn.Module):
+    """``make_head(head)`` (``(N, C, *spatial) -> (N, F)``) followed by ``Linear(F, classes)``.
+
+    ``skip_linear_if_equal``: for All-CNN, whose last 1x1 convolution already produces one map
+    per class, the linear layer is left out whenever ``F == num_classes`` (gap, gmp, avgmax).
+    ``hidden``: an extra ``Linear(F, hidden) → ReLU`` in front (LeNet-5's F6 layer).
+    """
+
+    def __init__(
+        self,
+        head: str,
+        channels: int,
+        spatial: tuple[int, ...],
+        num_classes: int,
+        dim: int,
+        skip_linear_if_equal: bool = False,
+        hidden: int | None = None,
+    ) -> None:
+        super().__init__()
+        from poolstride.layers import head_features, make_head
+
+        self.kind = head
+        self.pool = make_head(head, channels, dim=dim)
+        self.num_features = int(head_features(head, channels, spatial))
+        if hidden is not None:
+            self.fc: nn.Module = nn.Sequential(
+                nn.Linear(self.num_features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_classes)
+            )
+        elif skip_linear_if_equal and self.num_features == num_classes:
+            self.fc = nn.Identity()
+        else:
+            self.fc = nn.Linear(self.num_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(x))
+
+
+class Classifier(nn.Module):
+    """``head(features(x))``: every model here has this shape, so tools can find the parts.
+
+    Attributes: ``model_name``, ``kind`` (the downsampling kind string), ``features``
+    (an ``nn.Sequential`` of stages) and ``head`` (:class:`ClassifierHead`).
+    """
+
+    def __init__(self, model_name: str, kind, features: nn.Sequential, head: ClassifierHead):
+        super().__init__()
+        self.model_name = model_name
+        self.kind = str(kind)
+        self.features = features
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def extra_repr(self) -> str:
+        return f"model={self.model_name!r}, kind={self.kind!r}"
+
+
+def check_classes(model: str, num_classes) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise PoolstrideError(f"{model}: num_classes must be a positive integer, got {num_classes!r}")
+    return num_classes

@@ -1,0 +1,94 @@
+"""``build_model``: one entry point from a model name and a downsampling kind to an ``nn.Module``."""
+
+from __future__ import annotations
+
+import inspect
+
+from torch import nn
+
+from poolstride.errors import PoolstrideError, unknown
+
+#: Model names accepted by :func:`build_model`.
+MODELS: tuple[str, ...] = ("simple", "allcnn-a", "allcnn-b", "allcnn-c", "resnet20", "lenet5")
+
+#: The kind that reproduces each model as published (``simple``: max pooling, the usual
+#: baseline; All-CNN: the paper's 3×3 stride-2 max-pool; ResNet-20: its strided convolutions;
+#: LeNet-5: average subsampling).
+DEFAULT_KINDS: dict[str, str] = {
+    "simple": "max",
+    "allcnn-a": "max:k3",
+    "allcnn-b": "max:k3",
+    "allcnn-c": "max:k3",
+    "resnet20": "subsample",
+    "lenet5": "avg",
+}
+
+
+def _builder(name: str):
+    if name == "simple":
+        from poolstride.models.simple import build_simple
+
+        return build_simple
+    if name.startswith("allcnn-"):
+        from functools import partial
+
+        from poolstride.models.allcnn import build_allcnn
+
+        return partial(build_allcnn, name[-1])
+    if name == "resnet20":
+        from poolstride.models.resnet import build_resnet20
+
+        return build_resnet20
+    from poolstride.models.lenet import build_lenet5
+
+    return build_lenet5
+
+
+def build_model(
+    name: str,
+    kind,
+    input_shape,
+    num_classes: int,
+    *,
+    head: str = "gap",
+    width: int | None = None,
+    depth: int | None = None,
+    **options,
+) -> nn.Module:
+    """Build model ``name`` with every downsampling site made by ``make_downsample(kind, ...)``.
+
+    Args:
+        name: one of :data:`MODELS`.
+        kind: a downsampling kind string with optional options (``"max"``, ``"conv:k3"``, ...),
+            or anything else ``make_downsample`` accepts. ``None`` means the model's
+            published kind (:data:`DEFAULT_KINDS`).
+        input_shape: ``(C, L)`` for 1D models or ``(C, H, W)`` for 2D; every model is built
+            in either dimension.
+        num_classes: number of outputs.
+        head: global head (``gap gmp avgmax catavgmax flatten``) before the final linear layer.
+        width: base channel count (``simple`` 32, All-CNN 96, ResNet-20 16, LeNet-5 6);
+            other layers scale with it.
+        depth: number of conv blocks of ``simple`` (default 3); the others have a fixed depth.
+        **options: builder options — ``simple``: kernel_size, batch_norm;
+            All-CNN: extra_conv (the paper's ConvPool control).
+
+    Returns:
+        A module mapping ``(N, *input_shape)`` to logits ``(N, num_classes)``, with
+        ``features`` and ``head`` parts and ``model_name``/``kind`` attributes.
+    """
+    if not isinstance(name, str) or name.lower() not in MODELS:
+        raise unknown("model", str(name), MODELS)
+    name = name.lower()
+    if kind is None:
+        kind = DEFAULT_KINDS[name]
+    builder = _builder(name)
+    accepted = set(inspect.signature(builder).parameters) - {
+        "letter", "kind", "input_shape", "num_classes", "head", "width", "depth"
+    }
+    bad = sorted(set(options) - accepted)
+    if bad:
+        raise unknown(f"option for model {name!r}:", bad[0], accepted or {"(none)"})
+    model = builder(kind, input_shape, num_classes, head=head, width=width, depth=depth, **options)
+    if not isinstance(model, nn.Module):  # pragma: no cover - builders always return modules
+        raise PoolstrideError(f"model {name!r} did not build")
+    return model

@@ -1,0 +1,71 @@
+"""``simple``: a plain CNN for 1D sequences or 2D images — the default for MNIST-1D.
+
+Architecture (``depth`` blocks at constant ``width`` channels, 1D or 2D from the input)::
+
+    [conv k×k (same padding) → BatchNorm → ReLU → downsample(kind) → ReLU] × depth → head → linear
+
+Defaults: ``width=32``, ``depth=3``, kernel 5 for 1D and 3 for 2D. The channel count stays
+constant so that the only thing that changes between kinds is the downsampling operator
+(and its own parameters, if any).
+
+Why a ReLU after every downsampling site: after max/avg/blur pooling of non-negative
+activations it changes nothing, while a learned downsampling (``conv``, ``dwconv``,
+``space-to-depth``, ``blur-conv``) is a linear map that would otherwise be composed directly
+with the next convolution — the same choice as All-CNN's "stride-2 conv + ReLU".
+
+With kind ``none`` no block changes resolution (the head then pools the full-size map).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from poolstride.models.common import (
+    Classifier,
+    ClassifierHead,
+    batchnorm,
+    check_classes,
+    check_input_shape,
+    check_positive,
+    conv,
+    downsample,
+    trace_features,
+)
+
+DEFAULT_WIDTH = 32
+DEFAULT_DEPTH = 3
+
+
+def build_simple(
+    kind,
+    input_shape,
+    num_classes: int,
+    *,
+    head: str = "gap",
+    width: int | None = None,
+    depth: int | None = None,
+    kernel_size: int | None = None,
+    batch_norm: bool = True,
+) -> Classifier:
+    """Build the ``simple`` CNN; ``input_shape`` ``(C, L)`` gives 1D layers, ``(C, H, W)`` 2D."""
+    name = "simple"
+    shape = check_input_shape(name, input_shape)
+    num_classes = check_classes(name, num_classes)
+    dim = len(shape) - 1
+    width = check_positive(name, "width", width, DEFAULT_WIDTH)
+    depth = check_positive(name, "depth", depth, DEFAULT_DEPTH)
+    k = check_positive(name, "kernel_size", kernel_size, 5 if dim == 1 else 3)
+
+    stages = []
+    cin = shape[0]
+    for _ in range(depth):
+        layers = [conv(dim, cin, width, k, padding=k // 2, bias=not batch_norm)]
+        if batch_norm:
+            layers.append(batchnorm(dim, width))
+        # Not in place: some kinds return a view of their input (subsample, none).
+        layers += [nn.ReLU(inplace=True), downsample(kind, width, width, dim), nn.ReLU()]
+        stages.append(nn.Sequential(*layers))
+        cin = width
+    features = nn.Sequential(*stages)
+    out = trace_features(name, kind, features, shape, depth_hint=True)
+    return Classifier(name, kind, features, ClassifierHead(head, out[0], out[1:], num_classes, dim))

@@ -1,0 +1,153 @@
+"""`poolstride explain`: output, exit codes, GIF files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from poolstride.cli import main
+from poolstride.explain import walkthrough
+from poolstride.explain.animate import INTRO_FRAMES, OUTRO_FRAMES
+
+
+def run(capsys, *args):
+    code = main(["explain", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_is_the_seed_example(capsys):
+    code, out, err = run(capsys, "--plain")
+    assert code == 0, err
+    assert "output (2x2):\n   9  2\n   6  3\n" in out
+    assert out.count("step ") == 4
+
+
+def test_input_option_and_backward(capsys):
+    code, out, _ = run(
+        capsys,
+        "max",
+        "--input",
+        "1 3 2 1; 2 9 1 1; 1 3 2 3; 5 6 1 2",
+        "--backward",
+        "--grad",
+        "1 2; 3 4",
+        "--plain",
+    )
+    assert code == 0
+    assert "out[1,1] g=4: 4 -> input[2,3]" in out
+    assert "input gradient dL/dx (PyTorch autograd)" in out
+
+
+def test_avg_conv_and_1d(capsys):
+    code, out, _ = run(
+        capsys,
+        "avg",
+        "-i",
+        "1 2 3 4 5 6 7",
+        "-k",
+        "3",
+        "-s",
+        "2",
+        "-p",
+        "1",
+        "--ceil-mode",
+        "--no-count-include-pad",
+        "--plain",
+    )
+    assert code == 0 and "(1 + 2) / 2 = 1.5" in out
+    code, out, _ = run(
+        capsys,
+        "conv",
+        "-w",
+        "1 2 1; 2 4 2; 1 2 1",
+        "-s",
+        "1",
+        "-i",
+        "1 1 1 1 1; 1 1 1 1 1; 1 1 1 1 1; 1 1 1 1 1; 1 1 1 1 1",
+        "--plain",
+    )
+    assert code == 0 and "output (3x3):\n   16  16  16\n" in out  # 5x5, f=3, s=1 -> 3x3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--input", "1 2; 3"], "ragged rows"),
+        (["--input", "1 two"], "'two' in row 1 is not a number"),
+        (["--stride", "0"], "stride=0 is invalid"),
+        (["--kernel", "5"], "larger than the padded input"),
+        (["conv", "--kernel-weights", "1 2 3"], "kernel weights have shape 3"),
+        (["conv", "--kernel", "3", "--kernel-weights", "1 0; 0 1"], "kernel is 3x3"),
+        (["--grad", "1 2 3"], "grad has shape 3"),
+        (["pool"], "unknown topic 'pool'"),
+        (["shift", "--pattern", "8"], "unknown pattern '8'"),
+        (["shift", "--direction", "sideways"], "unknown direction"),
+        (["shift", "--backward"], "not 'shift'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err + out
+
+
+def test_bad_input_through_the_console_script_has_no_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "poolstride", "explain", "--input", "1 2; 3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "ragged rows" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, n_outputs",
+    [
+        ([], 4),
+        (["conv", "-k", "3", "-p", "1", "--backward"], 4),
+        (["avg", "-i", "1 2 3 4 5 6 7", "-k", "3", "-s", "2", "-p", "1", "--ceil-mode"], 4),
+        (["max", "-i", "1 2; 3 4", "--backward"], 1),
+    ],
+)
+def test_gif_is_animated_with_one_frame_per_output(capsys, tmp_path, args, n_outputs):
+    path = tmp_path / "walk.gif"
+    code, _, err = run(capsys, *args, "--gif", str(path), "--plain")
+    assert code == 0, err
+    with Image.open(path) as im:
+        assert im.format == "GIF"
+        assert im.is_animated
+        assert im.n_frames == INTRO_FRAMES + n_outputs + OUTRO_FRAMES
+    assert f"({INTRO_FRAMES + n_outputs + OUTRO_FRAMES} frames)" in err
+
+
+def test_gif_frames_differ_as_the_window_moves(tmp_path):
+    path = tmp_path / "w.gif"
+    walkthrough().write_gif(path)
+    with Image.open(path) as im:
+        frames = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames.append(im.convert("RGB").tobytes())
+    assert len(set(frames)) == len(frames)
+
+
+def test_shift_command(capsys):
+    code, out, _ = run(capsys, "shift", "--plain")
+    assert code == 0
+    assert 'shift an 8x8 "7" by one pixel right: 12 of 64 input values change' in out
+    for label in ("max 2x2, stride 2", "avg 2x2, stride 2", "subsample", "blur-max"):
+        assert label in out
+    code, out, _ = run(capsys, "shift", "--pattern", "1", "--direction", "down", "--plain")
+    assert code == 0 and '8x8 "1"' in out
+
+
+def test_colour_flag_emits_ansi(capsys):
+    code, out, _ = run(capsys, "--color")
+    assert code == 0 and "\x1b[" in out
