@@ -62,6 +62,8 @@ def test_shape_follows_the_rule_and_gradients_flow(
     if length < 1:
         with pytest.raises(PoolstrideError, match="smaller than the window"):
             module(x)
+        with pytest.raises(PoolstrideError, match="smaller than the window"):
+            module.output_size(size)
         return
     y = module(x)
     out_c = channels if out_channels is None else out_channels

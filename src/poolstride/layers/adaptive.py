@@ -52,7 +52,7 @@ class _AdaptivePool(Downsample):
         self.min_size = (1,) * self.dim if self.target_size is None else self.target_size
 
     def output_size(self, size: Any) -> tuple[int, ...]:
-        size = to_tuple(size, self.dim, "size", self.kind, 1)
+        size = self._checked_size(size)
         if self.target_size is not None:
             return self.target_size
         return tuple(max(1, s // f) for s, f in zip(size, self.stride))

@@ -176,6 +176,12 @@ class Downsample(nn.Module):
             for k, p, d in zip(self.kernel_size, self.padding, self.dilation)
         )
 
+    def _move_proj_last(self) -> None:
+        """Re-register ``proj`` after submodules a subclass added, so ``named_modules()`` lists
+        them in execution order (operator first, then the 1x1 projection)."""
+        if self._modules.get("proj") is not None:
+            self._modules["proj"] = self._modules.pop("proj")
+
     @property
     def factor(self) -> int | tuple[int, ...]:
         """The downsampling factor (the stride; a tuple only if it differs per dimension)."""
@@ -212,15 +218,28 @@ class Downsample(nn.Module):
             return PoolstrideError(
                 f"{self.describe()} expects {self.in_channels} input channels, got shape {shape}"
             )
-        least = "x".join(map(str, self.min_size))
+        return self._too_small(shape[2:])
+
+    def _too_small(self, size: tuple[int, ...]) -> PoolstrideError:
         return PoolstrideError(
-            f"{self.describe()}: input spatial size {'x'.join(map(str, shape[2:]))} is smaller "
-            f"than the window; valid: at least {least}"
+            f"{self.describe()}: input spatial size {'x'.join(map(str, size))} is smaller "
+            f"than the window; valid: at least {'x'.join(map(str, self.min_size))}"
         )
 
-    def output_size(self, size: Any) -> tuple[int, ...]:
-        """Exact spatial output size for a spatial input size (int or tuple of length dim)."""
+    def _checked_size(self, size: Any) -> tuple[int, ...]:
+        """``size`` as a tuple, or the forward pass's error if it is smaller than the window."""
         size = to_tuple(size, self.dim, "size", self.kind, 1)
+        if any(s < least for s, least in zip(size, self.min_size)):
+            raise self._too_small(size)
+        return size
+
+    def output_size(self, size: Any) -> tuple[int, ...]:
+        """Exact spatial output size for a spatial input size (int or tuple of length dim).
+
+        Raises :class:`PoolstrideError` exactly where the forward pass would (input smaller
+        than the window), so shape inference needs no tensors.
+        """
+        size = self._checked_size(size)
         return tuple(
             pool_output_length(*args, self.ceil_mode)
             for args in zip(size, self.kernel_size, self.stride, self.padding, self.dilation)

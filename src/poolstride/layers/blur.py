@@ -20,27 +20,21 @@ right padding is one larger than ``padding``, so use :meth:`output_size` for exa
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from poolstride.errors import PoolstrideError
 from poolstride.layers import functional as PF
-from poolstride.layers.base import Downsample, check_factor, to_tuple
+from poolstride.layers.base import Downsample, check_factor
 
-_CONV_FN = {1: F.conv1d, 2: F.conv2d}
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 
 
 def binomial_filter(filt_size: int, dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Normalised binomial low-pass filter of shape ``(filt_size,) * dim`` (sums to 1)."""
-    row = torch.tensor([math.comb(filt_size - 1, i) for i in range(filt_size)], dtype=torch.float64)
-    row = row / row.sum()
-    filt = row if dim == 1 else torch.outer(row, row)
-    return filt.to(dtype)
+    return PF.binomial_weight(_check_filt("binomial_filter", filt_size), dim, dtype)
 
 
 def _check_filt(kind: str, filt_size: Any) -> int:
@@ -61,9 +55,6 @@ class BlurPool(nn.Module):
         self.filt_size = _check_filt("blur", filt_size)
         self.stride = stride
         self.dim = dim
-        left, right = (filt_size - 1) // 2, filt_size // 2
-        # F.pad lists the last dimension first; both dims get the same (left, right).
-        self.pads = (left, right) * dim
         self.register_buffer(
             "filt",
             binomial_filter(filt_size, dim).reshape(1, 1, *(filt_size,) * dim),
@@ -71,14 +62,7 @@ class BlurPool(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c = x.shape[:2]
-        if self.filt_size > 1:
-            x = F.pad(x, self.pads, mode="reflect")
-        # Fold channels into the batch: one shared single-channel filter, no per-channel copies.
-        y = _CONV_FN[self.dim](
-            x.reshape(n * c, 1, *x.shape[2:]), self.filt.to(x.dtype), stride=self.stride
-        )
-        return y.reshape(n, c, *y.shape[2:])
+        return PF.blur_pool(x, self.filt_size, self.stride, self.filt)
 
     def extra_repr(self) -> str:
         return f"filt_size={self.filt_size}, stride={self.stride}, dim={self.dim}"
@@ -113,6 +97,7 @@ class _BlurDownsample(Downsample):
         self._dense_kernel = dense_kernel
         self._dense_pad = dense_pad
         self.blur = BlurPool(filt_size, factor, self.dim)
+        self._move_proj_last()
         # Smallest input: the dense stage must leave more samples than the reflect padding.
         least_dense = filt_size // 2 + 1
         self.min_size = (
@@ -120,7 +105,7 @@ class _BlurDownsample(Downsample):
         ) * self.dim
 
     def output_size(self, size: Any) -> tuple[int, ...]:
-        size = to_tuple(size, self.dim, "size", self.kind, 1)
+        size = self._checked_size(size)
         f = self.stride[0]
         return tuple((s + 2 * self._dense_pad - self._dense_kernel + 1 - 1) // f + 1 for s in size)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -108,7 +106,7 @@ def make_downsample(
         )
         module.variant = format_variant(name, merged)
         return module
-    if inspect.isclass(kind) or isinstance(kind, functools.partial) or callable(kind):
+    if callable(kind):  # a module class, a functools.partial of one, or any factory function
         try:
             return kind(in_channels, out_channels, factor=factor, dim=dim, **options)
         except TypeError as exc:

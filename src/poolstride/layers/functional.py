@@ -1,14 +1,18 @@
-"""The single dispatch point for windowed max / average pooling.
+"""The single dispatch point for windowed max / average pooling (and the blur of blur kinds).
 
 Every max or average pooling computed by ``poolstride.layers`` (``max``, ``avg``, ``lp``,
 ``mixed``, ``gated``, ``blur-max``) calls :func:`max_pool` or :func:`avg_pool` below, never
-``torch.nn.functional`` directly. The fast CPU kernels in ``poolstride.kernels`` plug in HERE
-and only here: keep these two functions tiny (argument order and semantics are exactly those of
-``torch.nn.functional.max_pool{1,2}d`` / ``avg_pool{1,2}d``; the spatial dimension is
-``x.ndim - 2``, so inputs are batched ``(N, C, L)`` or ``(N, C, H, W)``).
+``torch.nn.functional`` directly; the binomial blur + subsample of the ``blur-*`` kinds calls
+:func:`blur_pool`. The fast CPU kernels in ``poolstride.kernels`` plug in HERE and only here:
+keep these functions tiny (argument order and semantics of the first two are exactly those of
+``torch.nn.functional.max_pool{1,2}d`` / ``avg_pool{1,2}d``; :func:`blur_pool` matches
+``poolstride.kernels.blur_pool(x, filt_size, stride)``). The spatial dimension is
+``x.ndim - 2``: inputs are batched ``(N, C, L)`` or ``(N, C, H, W)``.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +22,7 @@ from poolstride.errors import PoolstrideError
 # Indexed by x.ndim (batched 1D -> 3, batched 2D -> 4).
 _MAX_POOL = {3: F.max_pool1d, 4: F.max_pool2d}
 _AVG_POOL = {3: F.avg_pool1d, 4: F.avg_pool2d}
+_CONV = {3: F.conv1d, 4: F.conv2d}
 
 
 def _unsupported(x: torch.Tensor) -> PoolstrideError:
@@ -54,3 +59,34 @@ def avg_pool(
     if op is None:
         raise _unsupported(x)
     return op(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def binomial_weight(filt_size: int, dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Normalised binomial filter ``C(n-1, i) / 2**(n-1)`` (outer product in 2D), sums to 1."""
+    row = torch.tensor([math.comb(filt_size - 1, i) for i in range(filt_size)], dtype=torch.float64)
+    row = row / row.sum()
+    return (row if dim == 1 else torch.outer(row, row)).to(dtype)
+
+
+def blur_pool(
+    x: torch.Tensor, filt_size: int, stride: int, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Binomial blur (reflect padding ``((n-1)//2, n//2)`` per axis) then keep every
+    ``stride``-th sample. DISPATCH POINT (poolstride.kernels hooks here).
+
+    ``weight``: the ``(1, 1, *(filt_size,) * dim)`` filter if the caller holds one (a module
+    buffer, already on the right device); built from ``filt_size`` otherwise.
+    """
+    conv = _CONV.get(x.ndim)
+    if conv is None:
+        raise _unsupported(x)
+    dim = x.ndim - 2
+    if weight is None:
+        weight = binomial_weight(filt_size, dim, x.dtype).to(x.device)
+        weight = weight.reshape(1, 1, *weight.shape)
+    if filt_size > 1:
+        x = F.pad(x, ((filt_size - 1) // 2, filt_size // 2) * dim, mode="reflect")
+    n, c = x.shape[:2]
+    # Fold channels into the batch: one shared single-channel filter, no per-channel copies.
+    y = conv(x.reshape(n * c, 1, *x.shape[2:]), weight.to(x.dtype), stride=stride)
+    return y.reshape(n, c, *y.shape[2:])

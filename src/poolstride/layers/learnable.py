@@ -1,7 +1,8 @@
 """Pooling between max and average: ``lp``, ``soft``, ``mixed``, ``gated``.
 
 All share the pooling geometry defaults (``kernel_size = stride = factor``; a larger kernel
-keeps the stride and pads by ``(kernel_size - 1) // 2``) and the floor output-size rule.
+keeps the stride and pads by ``(kernel_size - 1) // 2``, except ``lp``, which never pads) and
+the floor output-size rule.
 
 - ``lp`` (power-average, Sermanet 2012): ``out = (sum_window x**p) ** (1/p)``, computed exactly
   as ``torch.nn.functional.lp_pool{1,2}d`` (no padding; ``p`` default 2). As there, non-integer

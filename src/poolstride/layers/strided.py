@@ -122,6 +122,7 @@ class DepthwiseStridedConv(Downsample):
             groups=in_channels,
             bias=bool(bias),
         )
+        self._move_proj_last()
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
