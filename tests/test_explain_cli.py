@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -151,3 +154,27 @@ def test_shift_command(capsys):
 def test_colour_flag_emits_ansi(capsys):
     code, out, _ = run(capsys, "--color")
     assert code == 0 and "\x1b[" in out
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "explain.md"
+
+
+def doc_examples():
+    """(command args, pasted output) of every ``$ poolstride explain ...`` block in the docs."""
+    blocks = re.findall(r"```\n\$ poolstride (explain[^\n]*)\n(.*?)```", DOCS.read_text(), re.S)
+    return [(shlex.split(cmd), out) for cmd, out in blocks]
+
+
+@pytest.mark.parametrize("args, pasted", doc_examples())
+def test_docs_show_real_output(capsys, args, pasted):
+    code = main(args)
+    out = capsys.readouterr().out
+    assert code == 0
+    for chunk in pasted.split("...\n"):  # "..." marks lines left out of the docs
+        assert chunk.strip("\n") in out
+
+
+def test_docs_contain_the_seed_examples():
+    text = DOCS.read_text()
+    assert "$ poolstride explain --plain" in text and "output (2x2):\n   9  2\n   6  3" in text
+    assert "-k 3 -s 1 --plain" in text and "output (3x3):" in text

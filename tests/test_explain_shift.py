@@ -111,3 +111,12 @@ def test_seven_story_numbers():
 def test_bad_shift_input(kwargs, match):
     with pytest.raises(PoolstrideError, match=match):
         shift_demo(**kwargs)
+
+
+def test_even_shift_moves_pooled_grid_by_whole_cells():
+    demo = shift_demo(pattern="1", pixels=2, direction="down")
+    errors = {r.op: r.equivariance_error for r in demo.results}
+    for op in ("max", "avg", "subsample"):
+        assert errors[op] == pytest.approx(0.0, abs=1e-12)
+    assert "An even shift moves the stride-2 grid" in demo.render_text()
+    assert all(r.equivariance_error is None for r in shift_demo().results)

@@ -93,7 +93,9 @@ def test_narration_matches_pytorch(cfg, seed):
             assert (where == "input") == inside
             if inside:
                 assert v == float(x[c])
-        if op == "max":
+        if op == "max" and not inputs:  # a dilated window entirely in padding
+            assert step.output == -math.inf and step.chosen is None
+        elif op == "max":
             assert step.values[step.chosen] == step.output == max(inputs)
             # PyTorch's tie rule: the first maximum in row-major window order
             assert step.chosen == step.values.index(step.output)
@@ -126,7 +128,9 @@ def test_narration_matches_pytorch(cfg, seed):
     assert torch.allclose(total, xg.grad, atol=1e-12)
     if op == "max":  # all of each output's gradient goes to the picked cell
         for step, b in zip(wt.steps, wt.backward_steps):
-            if b.upstream != 0:
+            if step.chosen is None:
+                assert b.targets == ()
+            elif b.upstream != 0:
                 assert b.targets == ((step.cells[step.chosen], b.upstream),)
 
 
@@ -216,3 +220,12 @@ def test_bad_input_is_one_line_poolstride_error(kwargs, match):
     with pytest.raises(PoolstrideError, match=match) as info:
         walkthrough(**kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_dilated_max_window_entirely_in_padding():
+    wt = walkthrough([0.0], kernel=2, stride=1, padding=1, dilation=2)
+    assert wt.output.tolist() == [-math.inf]  # what PyTorch returns
+    assert wt.steps[0].chosen is None and wt.backward_steps[0].targets == ()
+    text = wt.render_text(backward=True)
+    assert "lies entirely in padding; PyTorch outputs -inf" in text
+    assert "goes nowhere" in text

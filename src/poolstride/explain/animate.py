@@ -72,6 +72,12 @@ def _outline(ax, x0: float, rows, cols, coords) -> None:
             )
 
 
+def _shape_title(name: str, shape: tuple[int, ...]) -> str:
+    return (
+        f"{name}, length {shape[0]}" if len(shape) == 1 else f"{name} {'x'.join(map(str, shape))}"
+    )
+
+
 def _frame(w: Walkthrough, i: int | None, done: int, backward: bool, caption: str) -> Image.Image:
     """Render one frame; ``i`` is the current step (None: none), ``done`` steps are filled."""
     size = tuple(w.input.shape)
@@ -125,7 +131,7 @@ def _frame(w: Walkthrough, i: int | None, done: int, backward: bool, caption: st
                 return "", WHITE, None
             return fmt(float(w.output[c])), CURRENT if k == i else WHITE, None
 
-        _draw_grid(ax, 0, in_rows, in_cols, in_cell, f"input {'x'.join(map(str, size))}")
+        _draw_grid(ax, 0, in_rows, in_cols, in_cell, _shape_title("input", size))
         if step:
             _outline(ax, 0, in_rows, in_cols, step.cells)
         _draw_grid(
@@ -134,7 +140,7 @@ def _frame(w: Walkthrough, i: int | None, done: int, backward: bool, caption: st
             out_rows,
             out_cols,
             out_cell,
-            f"output {'x'.join(map(str, w.output.shape))}",
+            _shape_title("output", tuple(w.output.shape)),
         )
     else:
         grad = np.zeros(size)

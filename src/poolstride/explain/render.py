@@ -166,7 +166,7 @@ def _size_lines(w: Walkthrough) -> list[Text]:
 
 def _window_label(w: Walkthrough, step: ForwardStep) -> str:
     parts = []
-    names = ["cols"] if w.dim == 1 else ["rows", "cols"]
+    names = ["positions"] if w.dim == 1 else ["rows", "cols"]
     for ax, name in enumerate(names):
         coords = sorted({c[ax] for c in step.cells})
         span = f"{coords[0]}..{coords[-1]}" if len(coords) > 1 else f"{coords[0]}"
@@ -180,6 +180,11 @@ def _arithmetic(w: Walkthrough, step: ForwardStep) -> Text:
     out = fmt(step.output)
     if w.op == "max":
         vals = [v for v in step.values if v is not None]
+        if step.chosen is None:
+            line = Text("max over no input cells = ")
+            line.append(out, style=STYLE_CHOSEN)
+            line.append("  (the dilated window lies entirely in padding; PyTorch outputs -inf)")
+            return line
         line = Text(f"max({', '.join(fmt(v) for v in vals)}) = ")
         line.append(out, style=STYLE_CHOSEN)
         line.append(f"  -> taken from input{cell_name(step.cells[step.chosen])}")
@@ -281,8 +286,11 @@ def render_backward(w: Walkthrough) -> list[Text]:
     for step, b in zip(w.steps, w.backward_steps):
         text = f"  out{cell_name(b.index)} g={fmt(b.upstream)}: "
         if w.op == "max":
-            ((c, amt),) = b.targets or (((step.cells[step.chosen]), 0.0),)
-            text += f"{fmt(amt)} -> input{cell_name(c)}"
+            if step.chosen is None:
+                text += "goes nowhere (the window lies entirely in padding)"
+            else:
+                ((c, amt),) = b.targets or ((step.cells[step.chosen], 0.0),)
+                text += f"{fmt(amt)} -> input{cell_name(c)}"
         elif w.op == "avg":
             share = b.upstream / step.divisor
             text += f"{fmt(b.upstream)}/{step.divisor} = {fmt(share)} to each of " + ", ".join(
@@ -311,12 +319,12 @@ def render_backward(w: Walkthrough) -> list[Text]:
     lines += _plain_grid(w.grad_input, mark=lambda c: "current" if c in shared else "")
     never = w.input.numel() - len(counts)
     if never:
-        lines.append(
-            Text(
-                f"{never} input cell(s) receive no gradient at all"
-                + (" (never the maximum of any window)." if w.op == "max" else ".")
-            )
-        )
+        why = {
+            "max": "never the maximum of any window",
+            "avg": "no window covers them",
+            "conv": "no window covers them, or only with weight 0",
+        }[w.op]
+        lines.append(Text(f"{never} input cell(s) receive no gradient at all ({why})."))
     return lines
 
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from rich.text import Text
 
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.explain.parse import parse_matrix
+from poolstride.layers import make_downsample
 
 # 8x8 digits with an empty border, so a one-pixel shift loses no ink.
 PATTERNS = {
@@ -50,25 +50,14 @@ _TOL = 1e-9  # a value "changes" when it moves by more than float rounding
 
 
 def downsample(x: torch.Tensor, op: str) -> torch.Tensor:
-    """Halve a (H, W) or (L,) float64 tensor with ``op`` (one of SHIFT_OPS)."""
-    dim = x.ndim
-    xb = x.reshape(1, 1, *x.shape)
-    pool_max, pool_avg = (F.max_pool1d, F.avg_pool1d) if dim == 1 else (F.max_pool2d, F.avg_pool2d)
-    conv = F.conv1d if dim == 1 else F.conv2d
-    if op == "max":
-        y = pool_max(xb, 2, 2)
-    elif op == "avg":
-        y = pool_avg(xb, 2, 2)
-    elif op == "subsample":
-        y = conv(xb, torch.ones((1, 1) + (1,) * dim, dtype=x.dtype), stride=2)
-    elif op == "blur-max":
-        taps = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype) / 4
-        blur = taps if dim == 1 else torch.outer(taps, taps)
-        y = pool_max(xb, 2, 1)
-        y = conv(F.pad(y, (1, 1) * dim, mode="reflect"), blur.reshape(1, 1, *blur.shape), stride=2)
-    else:
+    """Halve a (H, W) or (L,) float64 tensor with ``op`` (one of SHIFT_OPS).
+
+    The operators are poolstride's own (``make_downsample``), the same ones ``compare`` trains.
+    """
+    if op not in SHIFT_OPS:
         raise unknown("shift op", op, SHIFT_OPS)
-    return y[0, 0]
+    layer = make_downsample(op, 1, dim=x.ndim).to(x.dtype)
+    return layer(x.reshape(1, 1, *x.shape))[0, 0]
 
 
 def shift(x: torch.Tensor, pixels: int, direction: str) -> torch.Tensor:
@@ -99,6 +88,8 @@ class ShiftResult:
     op: str
     before: torch.Tensor
     after: torch.Tensor
+    # even shifts only: ||after - shift(before, pixels / 2)|| / ||before||, 0 = perfectly equivariant
+    equivariance_error: float | None = None
 
     @property
     def changed(self) -> torch.Tensor:
@@ -190,15 +181,23 @@ class ShiftDemo:
                     f"  {OP_LABELS[r.op]:38}{r.n_changed:>9}{r.before.numel():>5}{r.relative_change:>18.2f}"
                 )
             )
-        lines += [
-            Text(""),
-            Text(
-                "A stride-2 output grid cannot follow a one-pixel move: the content lands between two "
-                "output positions, so the pooled values change instead of moving (aliasing). "
-                "Blurring before subsampling spreads the change over more cells, each by less: "
-                "compare the relative change, not only the counts."
-            ),
-        ]
+        if self.pixels % 2:
+            story = [
+                "A stride-2 output grid cannot follow an odd shift: the content lands between",
+                "two output positions, so the pooled values change instead of moving (aliasing).",
+                "Blurring before subsampling spreads the change over more cells, each by less:",
+                "compare the relative change ||y(shifted) - y(x)|| / ||y(x)||, not only the counts.",
+            ]
+        else:
+            story = [
+                "An even shift moves the stride-2 grid by whole cells: the pooled values move with",
+                "the content (compare the grids), so what changes is the position, not the values.",
+                "Aliasing shows with odd shifts; try --pixels 1.",
+                f"Error against the output shifted by {self.pixels // 2}: "
+                + ", ".join(f"{r.op} {r.equivariance_error:.2f}" for r in self.results),
+                "(0 = follows exactly; padding at the borders adds error).",
+            ]
+        lines += [Text("")] + [Text(line) for line in story]
         return lines
 
 
@@ -237,5 +236,16 @@ def shift_demo(
         if op not in SHIFT_OPS:
             raise unknown("shift op", op, SHIFT_OPS)
     shifted = shift(x, pixels, direction)
-    results = tuple(ShiftResult(op, downsample(x, op), downsample(shifted, op)) for op in ops)
+    results = []
+    for op in ops:
+        before, after = downsample(x, op), downsample(shifted, op)
+        err = None
+        if (
+            pixels % 2 == 0
+        ):  # the output grid can follow: compare with the output shifted by pixels/2
+            norm = float(before.norm())
+            moved = shift(before, pixels // 2, direction)
+            err = float((after - moved).norm()) / norm if norm else float("nan")
+        results.append(ShiftResult(op, before, after, err))
+    results = tuple(results)
     return ShiftDemo(name, x, shifted, pixels, direction, results)

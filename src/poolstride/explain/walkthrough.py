@@ -166,7 +166,8 @@ def _per_axis(value, dim: int, what: str, default=None) -> Coord | None:
         v = v * dim
     if len(v) != dim:
         raise PoolstrideError(
-            f"{what}={value!r} has {len(v)} values but the input is {dim}-D; give 1 or {dim}"
+            f"{what}={value!r} has {len(v)} values but the input is {dim}-D; "
+            + ("give one value" if dim == 1 else f"give 1 or {dim}")
         )
     return tuple(v)
 
@@ -361,7 +362,11 @@ def walkthrough(
         wts = tuple(float(v) for v in w.flatten()) if op == "conv" else None
         if op == "max":
             flat = int(indices[index])
-            chosen = cells.index(tuple(divmod(flat, size[1])) if dim == 2 else (flat,))
+            picked = tuple(divmod(flat, size[1])) if dim == 2 else (flat,)
+            # a dilated window can lie entirely in padding: PyTorch then outputs -inf and its
+            # index points at no cell of the window, so nothing is chosen
+            if "input" in where:
+                chosen = cells.index(picked)
         elif op == "avg":
             counted = ("input", "padding") if count_include_pad else ("input",)
             divisor = sum(wh in counted for wh in where)
