@@ -6,6 +6,7 @@ Public API (imported lazily so ``import poolstride`` stays cheap):
 - :func:`profile` — per-layer shapes, params, MACs, receptive fields (``poolstride.analysis``)
 - :func:`compare` — multi-seed controlled comparison (``poolstride.experiment``)
 - :func:`swap_downsampling` — rewrite the downsampling of any ``nn.Module``
+- :func:`walkthrough` — step-by-step explanation of a pooling window or strided kernel
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _LAZY = {
     "profile": "poolstride.analysis.profile",
     "compare": "poolstride.experiment.api",
     "swap_downsampling": "poolstride.surgery",
+    "walkthrough": "poolstride.explain",
 }
 
 __all__ = ["PoolstrideError", "__version__", *_LAZY]

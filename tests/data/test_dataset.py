@@ -103,3 +103,12 @@ def test_standardize_uses_training_statistics_per_channel():
     mean = x_train.mean(dim=(0, 2, 3)).view(1, 3, 1, 1)
     std = x_train.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
     assert torch.allclose(b, (x_test - mean) / std, atol=1e-5)
+
+
+def test_standardize_copies_unless_told_otherwise():
+    x_train, x_test = torch.randn(10, 2, 5) + 3, torch.randn(4, 2, 5)
+    before = x_train.clone()
+    a, _ = standardize(x_train, x_test)
+    assert torch.equal(x_train, before)
+    b, c = standardize(x_train, x_test, inplace=True)
+    assert b is x_train and c is x_test and torch.allclose(b, a)

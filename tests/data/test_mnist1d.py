@@ -1,31 +1,35 @@
 import random
 
 import numpy as np
-import pytest
 import torch
 
 from poolstride.data import cache_dir, load_dataset
 from poolstride.data import mnist1d as m1d
 
 
-@pytest.fixture(scope="module")
-def reference():
-    """The mnist1d package's own generator, called directly (the oracle)."""
+def test_mnist1d_matches_the_package_generator():
+    """Same arrays as the mnist1d package's own make_dataset (the oracle), on a smaller set."""
     from mnist1d.data import get_dataset_args, make_dataset
 
-    return make_dataset(get_dataset_args())
-
-
-def test_mnist1d_matches_the_package_generator(reference):
-    ds = load_dataset("mnist1d")
-    assert ds.input_shape == (1, 40) and ds.num_classes == 10
-    assert (ds.train_size, ds.test_size) == (4000, 1000)
-    assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
+    args = get_dataset_args()
+    args.num_samples = 500
+    reference = make_dataset(args)
+    ds = load_dataset("mnist1d", num_samples=500)
     np.testing.assert_allclose(ds.x_train[:, 0].numpy(), reference["x"], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(ds.x_test[:, 0].numpy(), reference["x_test"], rtol=1e-6, atol=1e-6)
     assert np.array_equal(ds.y_train.numpy(), reference["y"])
     assert np.array_equal(ds.y_test.numpy(), reference["y_test"])
+
+
+def test_mnist1d_default_is_the_published_size():
+    ds = load_dataset("mnist1d")
+    assert ds.input_shape == (1, 40) and ds.num_classes == 10
+    assert (ds.train_size, ds.test_size) == (4000, 1000)
+    assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
     assert ds.class_names == tuple("0123456789")
+    assert torch.bincount(ds.y_train).min() > 350  # roughly balanced, as generated
+    everything = torch.cat([ds.x_train, ds.x_test])
+    assert abs(everything.mean().item()) < 1e-4 and abs(everything.std().item() - 1) < 1e-3
 
 
 def test_mnist1d_second_call_reads_the_cache(monkeypatch):

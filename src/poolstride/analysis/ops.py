@@ -6,7 +6,8 @@ The profiler sees calls at the ``torch.nn.functional`` level (``conv2d``, ``max_
 and counts their cost under the project's convention:
 
 - **MACs** (multiply-accumulates) for convolutions, transposed convolutions, linear layers,
-  matrix products and attention; bias additions are not counted. FLOPs = 2 × MACs, which is
+  matrix products and attention (``scaled_dot_product_attention``,
+  ``multi_head_attention_forward``); bias additions are not counted. FLOPs = 2 × MACs, which is
   what ``torch.utils.flop_counter.FlopCounterMode`` reports for the same ops.
 - **Pooling ops**: one operation per window element per output (``out.numel() * prod(kernel)``);
   adaptive pooling counts the elements of each of its (variable) windows; a global reduction
@@ -147,6 +148,15 @@ def op_cost(name: str, args: tuple, kwargs: dict, out) -> tuple[int, int]:
                 return tensors[0].shape[0] * out.numel() * inner, 0
             return out.numel() * inner, 0
         return 0, 0
+    if name == "multi_head_attention_forward":
+        # Composite call (its inner matmuls are not seen separately): in-projections of q, k, v,
+        # scores q k^T and weights x v over all heads (E = heads x head_dim), out-projection.
+        q, k, v = args[:3]
+        length, source = q.shape[0], k.shape[0]
+        batch = q.shape[1] if q.ndim == 3 else 1
+        embed = q.shape[-1]
+        projections = length * embed + source * k.shape[-1] + source * v.shape[-1] + length * embed
+        return batch * (projections * embed + 2 * length * source * embed), 0
     if name == "scaled_dot_product_attention":
         q, k, v = args[:3]
         batch = math.prod(q.shape[:-2])

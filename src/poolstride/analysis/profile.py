@@ -140,6 +140,40 @@ class ProfileTable:
 
     __str__ = to_markdown
 
+    def to_rich(self, checks: dict | None = None, title: str | None = None):
+        """A ``rich.table.Table`` (``checks``: row name -> measured-RF verdict text)."""
+        from rich.table import Table
+
+        table = Table(title=title or f"{self.model} — input {_shape(self.totals.input_shape)}, batch {self.batch_size}",
+                      caption=f"Convention: {self.convention}", caption_justify="left")
+        for col, justify in (("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right"),
+                             ("MACs", "right"), ("pool ops", "right"), ("memory", "right"), ("RF", "left"),
+                             ("jump", "right")):
+            table.add_column(col, justify=justify, no_wrap=col in ("layer", "output"))
+        if checks is not None:
+            table.add_column("RF measured", justify="left")
+        for r in self.rows:
+            rf = r.receptive_field
+            cells = [r.name, r.kind or r.type, _shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}",
+                     f"{r.pool_ops:,}", human_bytes(r.activation_bytes), str(rf) if rf else "",
+                     _jump(rf)]
+            if checks is not None:
+                cells.append(checks.get(r.name, ""))
+            table.add_row(*cells, style="yellow" if r.warnings else None)
+        t = self.totals
+        cells = ["total", "", _shape(t.output_shape), f"{t.params:,}", f"{t.macs:,}", f"{t.pool_ops:,}",
+                 human_bytes(t.activation_bytes), str(t.receptive_field or ""), _jump(t.receptive_field)]
+        table.add_section()
+        table.add_row(*cells, *([""] if checks is not None else []), style="bold")
+        return table
+
+    def summary(self) -> str:
+        """One line: params, MACs, FLOPs, pooling ops, activation memory."""
+        t = self.totals
+        return (f"{human_count(t.params)} params ({human_bytes(t.param_bytes)}), {human_count(t.macs)} MACs = "
+                f"{human_count(t.flops)} FLOPs, {human_count(t.pool_ops)} pool ops, "
+                f"{human_bytes(t.activation_bytes)} activations at batch {self.batch_size}")
+
     def grouped(self, depth: int) -> ProfileTable:
         """Rows merged by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``).
 
@@ -165,6 +199,15 @@ class ProfileTable:
                                        row.input_shape, row.output_shape, row.params, row.macs, row.pool_ops,
                                        row.activation_bytes, row.receptive_field, list(row.warnings)))
         return ProfileTable(self.model, merged, self.totals, self.batch_size, self.convention, list(self.notes))
+
+
+def _jump(rf) -> str:
+    if rf is None:
+        return ""
+    from poolstride.geometry.receptive_field import _fmt
+
+    values = {_fmt(j) for j in rf.jump}
+    return values.pop() if len(values) == 1 else "x".join(_fmt(j) for j in rf.jump)
 
 
 def _shape(shape) -> str:
@@ -232,7 +275,10 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
         if geometry is not None:
             warnings += window_warnings(*geometry)
         rf = layer.receptive_field
-        if rf is not None and rf.dim == len(input_spatial) and rf.dim > 0:
+        spatial_out = layer.output_shape is not None and len(layer.output_shape) == len(input_spatial) + 2 and any(
+            n > 1 for n in layer.output_shape[2:])
+        # A global pool or flatten sees everything by design: only maps that keep space are linted.
+        if rf is not None and rf.dim == len(input_spatial) and rf.dim > 0 and spatial_out:
             over = [a for a, (r, n) in enumerate(zip(rf.size, input_spatial)) if r > n]
             if over and not set(over) <= flagged:
                 warnings += receptive_field_warnings(rf.size, input_spatial)
@@ -338,4 +384,28 @@ def profile(
     table = ProfileTable(label, rows, totals, batch_size)
     if depth is not None:
         table = table.grouped(depth)
+    return table
+
+
+def spec_table(spec: str, input_shape) -> ProfileTable:
+    """Profile of a spec string with one row per item (named ``"3 max2"``).
+
+    The spec is built with :func:`poolstride.geometry.spec.build_spec` and profiled like any
+    model; each row's output shape is also checked against the pure-geometry prediction.
+    """
+    from poolstride.geometry.spec import build_spec, parse_shape, parse_spec, spec_shapes
+
+    items = parse_spec(spec)
+    shape = parse_shape(input_shape)
+    predicted = [s for _, s in spec_shapes(items, shape)]
+    table = profile(build_spec(items, shape), shape).grouped(1)
+    table.model = ", ".join(item.text for item in items)
+    for row in table.rows:
+        index = int(row.name)
+        row.name = f"{index + 1} {items[index].text}"
+        if row.output_shape is not None and tuple(row.output_shape[1:]) != predicted[index]:
+            raise PoolstrideError(  # a bug, not a user error: geometry and PyTorch disagree
+                f"internal: item {index + 1} {items[index].text!r} gives {row.output_shape[1:]} but "
+                f"geometry predicts {predicted[index]}; please report"
+            )
     return table

@@ -26,6 +26,7 @@ borders, into padding.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from fractions import Fraction
 
 import torch
@@ -46,7 +47,7 @@ from poolstride.errors import PoolstrideError
 from poolstride.geometry.output_size import pool_output_shape
 from poolstride.geometry.receptive_field import ReceptiveField
 
-__all__ = ["op_receptive_field", "measure_receptive_field", "predicted_interval"]
+__all__ = ["op_receptive_field", "measure_receptive_field", "predicted_interval", "check_receptive_fields", "FieldCheck"]
 
 
 def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, field_of) -> ReceptiveField | None:
@@ -231,3 +232,51 @@ def measure_receptive_field(
             extent.append((int(hits.min()), int(hits.max())) if len(hits) else (0, -1))
         result[label] = tuple(extent)
     return result
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """Predicted vs measured input interval of a layer's centre unit (clipped to the input)."""
+
+    name: str
+    predicted: tuple[tuple[int, int], ...]
+    measured: tuple[tuple[int, int], ...]
+    clipped: tuple[bool, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Equal intervals; where the field was clipped at a border, the measured one may be
+        inside it (a dilated kernel's hole can fall on the first or last input)."""
+        clipped = self.clipped or (False,) * len(self.predicted)
+        return all(
+            p == m or (c and p[0] <= m[0] <= m[1] <= p[1])
+            for p, m, c in zip(self.predicted, self.measured, clipped)
+        )
+
+
+def check_receptive_fields(model: nn.Module, table, input_shape, names: list[str] | None = None) -> list[FieldCheck]:
+    """Measure the receptive field of the conv/pooling layers of a profile ``table`` and compare.
+
+    Rows compared: named modules with a known, exact receptive field and a spatial output
+    (first call of each module), restricted to ``names`` when given. The cost is one backward
+    pass per layer, so use a small input.
+    """
+    spatial = tuple(input_shape[1:])
+    modules = dict(model.named_modules())
+    chosen, seen = {}, set()
+    for row in table.rows:
+        rf = row.receptive_field
+        if row.name in seen or row.name not in modules or rf is None or not rf.exact or rf.dim != len(spatial):
+            continue
+        seen.add(row.name)
+        if names is not None and row.name not in names:
+            continue
+        if names is None and row.kind is None:
+            continue
+        if row.output_shape is None or len(row.output_shape) != len(spatial) + 2:
+            continue
+        centre = tuple((n - 1) // 2 for n in row.output_shape[2:])
+        clipped = tuple(lo < 0 or hi > n - 1 for (lo, hi), n in zip(rf.interval(centre), spatial))
+        chosen[row.name] = (modules[row.name], predicted_interval(rf, row.output_shape[2:], spatial), clipped)
+    measured = measure_receptive_field(model, input_shape, {n: m for n, (m, *_) in chosen.items()})
+    return [FieldCheck(n, chosen[n][1], measured[n], chosen[n][2]) for n in chosen if n in measured]

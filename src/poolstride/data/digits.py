@@ -27,7 +27,7 @@ def load_digits_dataset() -> Dataset:
     x_tr, x_te, y_tr, y_te = train_test_split(
         images, labels, test_size=TEST_FRACTION, stratify=labels, random_state=SPLIT_SEED
     )
-    x_train, x_test = standardize(torch.from_numpy(x_tr), torch.from_numpy(x_te))
+    x_train, x_test = standardize(torch.from_numpy(x_tr), torch.from_numpy(x_te), inplace=True)
     return Dataset(
         name="digits",
         x_train=x_train,

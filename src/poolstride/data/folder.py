@@ -138,7 +138,7 @@ def load_folder(
     size = _size_arg(image_size) or common
     x_train = _decode([p for p, _ in train], size, grey)
     x_test = _decode([p for p, _ in test], size, grey)
-    x_train, x_test = standardize(x_train, x_test)
+    x_train, x_test = standardize(x_train, x_test, inplace=True)
     return Dataset(
         name=name,
         x_train=x_train,

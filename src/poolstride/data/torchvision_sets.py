@@ -92,7 +92,7 @@ def load_torchvision(name: str, data_dir: str | Path | None, download: bool) -> 
     test_set = _open(name, spec, root, False, download)
     x_train, y_train = _arrays(train_set)
     x_test, y_test = _arrays(test_set)
-    x_train, x_test = standardize(x_train, x_test)
+    x_train, x_test = standardize(x_train, x_test, inplace=True)
     classes = getattr(train_set, "classes", None) or [str(i) for i in range(10)]  # SVHN: digits
     return Dataset(
         name=name,

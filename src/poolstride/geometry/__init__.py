@@ -33,8 +33,11 @@ _LAZY = {
     "parse_spec": "poolstride.geometry.spec",
     "build_spec": "poolstride.geometry.spec",
     "SpecItem": "poolstride.geometry.spec",
-    "shape_table": "poolstride.geometry.spec",
-    "lint": "poolstride.geometry.lint",
+    "SpecNet": "poolstride.geometry.spec",
+    "spec_shapes": "poolstride.geometry.spec",
+    "parse_shape": "poolstride.geometry.spec",
+    "window_warnings": "poolstride.geometry.lint",
+    "receptive_field_warnings": "poolstride.geometry.lint",
 }
 
 __all__ = [

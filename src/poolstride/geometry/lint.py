@@ -50,35 +50,45 @@ def window_warnings(
             f"{lost.numerator}/{lost.denominator} are discarded"
         )
     else:
+        gaps: dict[tuple, list[str]] = {}
         for axis, e, s in zip(axes, effective, ss):
             if s > e:
-                warnings.append(f"stride {s} > kernel extent {e} along {axis}: {s - e} of every {s} inputs are never in a window")
+                gaps.setdefault((e, s), []).append(axis)
+        for (e, s), names in gaps.items():
+            warnings.append(
+                f"stride {s} > kernel extent {e} along {','.join(names)}: {s - e} of every {s} inputs are never in a window"
+            )
     if not ceil_mode:
+        drops: dict[tuple, list[str]] = {}
         for axis, n, k, s, p, e in zip(axes, spatial, ks, ss, ps, effective):
             span = n + 2 * p - e
             if span < 0:
                 continue
             out = span // s + 1
             # Inputs from where the (discarded) next window would start; the regular gap of a
-            # stride > kernel layer before it is already reported above.
-            first_uncovered = max(out * s - p, (out - 1) * s + e - p)
-            dropped = n - first_uncovered
+            # stride > kernel layer before it is reported above.
+            dropped = n - max(out * s - p, (out - 1) * s + e - p)
             if dropped > 0:
-                warnings.append(
-                    f"floor mode drops the last {dropped} of {n} inputs along {axis} "
-                    f"(kernel {k}, stride {s}, padding {p}); use ceil_mode, padding or a size that fits"
-                )
+                drops.setdefault((dropped, n, k, s, p), []).append(axis)
+        for (dropped, n, k, s, p), names in drops.items():
+            warnings.append(
+                f"floor mode drops the last {dropped} of {n} inputs along {','.join(names)} "
+                f"(kernel {k}, stride {s}, padding {p}); use ceil_mode, padding or a size that fits"
+            )
     return warnings
 
 
 def receptive_field_warnings(size: Sequence, spatial: Sequence[int]) -> list[str]:
-    """Warn when receptive-field ``size`` exceeds the input ``spatial`` size along some axis."""
+    """Warn (once, all axes together) when receptive-field ``size`` exceeds the input ``spatial``."""
     axes = AXES(len(spatial))
-    out = []
-    for axis, r, n in zip(axes, size, spatial):
-        if Fraction(r) > n:
-            out.append(f"receptive field {_num(r)} exceeds the input size {n} along {axis}: units see padding beyond the border")
-    return out
+    over = [i for i, (r, n) in enumerate(zip(size, spatial)) if Fraction(r) > n]
+    if not over:
+        return []
+    which = ",".join(axes[i] for i in over)
+    return [
+        f"receptive field {'x'.join(_num(r) for r in size)} exceeds the input "
+        f"{'x'.join(map(str, spatial))} along {which}: units now see zero padding beyond the border"
+    ]
 
 
 def _fmt(values) -> str:

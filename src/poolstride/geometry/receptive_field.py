@@ -19,8 +19,9 @@ sees what its widest path sees. (Combining layers in forward order instead, as s
 under-counts residual nets.)
 
 Adaptive pooling has windows of varying length; it is modelled with the longest window as
-kernel and ``in / out`` as stride (exact when ``out`` divides ``in``; otherwise the largest
-receptive field over units). Global pooling is adaptive pooling to 1.
+kernel and ``in / out`` as stride. That is exact when ``out`` divides ``in`` (global pooling
+included); otherwise the field is marked ``exact=False`` (printed with a leading ``≈``): the
+size is the largest over units and positions are approximate.
 
 >>> rf = ReceptiveField.identity(2).through(kernel=3, stride=1, padding=1)
 >>> rf.size, rf.jump, rf.start
@@ -57,6 +58,7 @@ class ReceptiveField:
     size: tuple[Number, ...]
     jump: tuple[Number, ...]
     start: tuple[Number, ...]
+    exact: bool = True  # False after adaptive pooling with uneven windows or a merge of different jumps
 
     @classmethod
     def identity(cls, dim: int) -> ReceptiveField:
@@ -95,7 +97,7 @@ class ReceptiveField:
             size.append(_num(r + (e - 1) * j))
             jump.append(_num(j * Fraction(s)))
             start.append(_num(c + (Fraction(e - 1, 2) - p) * j))
-        return ReceptiveField(tuple(size), tuple(jump), tuple(start))
+        return ReceptiveField(tuple(size), tuple(jump), tuple(start), self.exact)
 
     def adaptive(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> ReceptiveField:
         """Receptive field after adaptive pooling from ``in_shape`` to ``out_shape``."""
@@ -105,6 +107,7 @@ class ReceptiveField:
                 f"{self.dim}-d receptive field"
             )
         size, jump, start = [], [], []
+        exact = self.exact and all(int(n) % int(m) == 0 for n, m in zip(in_shape, out_shape))
         for r, j, c, n, m in zip(self.size, self.jump, self.start, in_shape, out_shape):
             windows = adaptive_windows(int(n), int(m))
             longest = max(end - beg for beg, end in windows)
@@ -113,7 +116,7 @@ class ReceptiveField:
             size.append(_num(r + (longest - 1) * j))
             jump.append(_num(j * Fraction(int(n), int(m))))
             start.append(_num(c + Fraction(first - 1, 2) * j))
-        return ReceptiveField(tuple(size), tuple(jump), tuple(start))
+        return ReceptiveField(tuple(size), tuple(jump), tuple(start), exact)
 
     def collapse(self, in_shape: Sequence[int]) -> ReceptiveField:
         """Everything seen by a map of ``in_shape`` units (global pooling, flatten + linear)."""
@@ -123,8 +126,9 @@ class ReceptiveField:
     def merge(fields: Iterable[ReceptiveField]) -> ReceptiveField:
         """Union over branches that meet (add, cat, mul): the widest path wins.
 
-        The interval of unit 0 is the union of the branches' intervals; the jump is the
-        largest (branches that meet normally share it).
+        The interval of unit 0 is the union of the branches' intervals; the jump is the first
+        branch's (branches that meet normally share it; when they do not, e.g. a
+        squeeze-excitation gate times a feature map, the result is marked inexact).
         """
         fields = [f for f in fields if f is not None]
         if not fields:
@@ -140,16 +144,17 @@ class ReceptiveField:
             hi = max(f.interval()[axis][1] for f in fields)
             size.append(_num(Fraction(hi) - lo + 1))
             start.append(_num((Fraction(lo) + hi) / 2))
-            jump.append(_num(max(Fraction(f.jump[axis]) for f in fields)))
-        return ReceptiveField(tuple(size), tuple(jump), tuple(start))
+            jump.append(fields[0].jump[axis])
+        exact = all(f.exact for f in fields) and len({f.jump for f in fields}) == 1
+        return ReceptiveField(tuple(size), tuple(jump), tuple(start), exact)
 
     def to_dict(self) -> dict:
         """Plain-JSON form (floats for fractional values)."""
         conv = lambda xs: [int(x) if Fraction(x).denominator == 1 else float(x) for x in xs]  # noqa: E731
-        return {"size": conv(self.size), "jump": conv(self.jump), "start": conv(self.start)}
+        return {"size": conv(self.size), "jump": conv(self.jump), "start": conv(self.start), "exact": self.exact}
 
     def __str__(self) -> str:
-        return "×".join(_fmt(r) for r in self.size)
+        return ("" if self.exact else "≈") + "×".join(_fmt(r) for r in self.size)
 
     def describe(self) -> str:
         """``7×7 j2 c0.5``-style summary: size, jump and start (per axis when they differ)."""

@@ -134,19 +134,25 @@ def max_fwd_cl(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
 @njit(**_OPTS)
 def max_bwd_planar(grad_out, idx, grad_in, lo, hi):
     """grad_in (P, H*W), zeroed; grad_in[p, idx] += grad_out in output scan order."""
-    planes = grad_out.shape[0]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    size = grad_in.shape[1]
     for p in range(lo, hi):
         gp = grad_in[p]
         for oh in range(oh_count):
             for ow in range(ow_count):
-                gp[idx[p, oh, ow]] += grad_out[p, oh, ow]
+                i = idx[p, oh, ow]
+                # A dilated window can miss the input entirely (its index points past the
+                # plane); it has no input to route gradient to. PyTorch's NCHW kernel also
+                # skips it (its channels-last kernel writes out of bounds).
+                if 0 <= i < size:
+                    gp[i] += grad_out[p, oh, ow]
 
 
 @njit(**_OPTS)
 def max_bwd_cl(grad_out, idx, grad_in, lo, hi):
     """grad_in (N, H*W, C), zeroed; grad_in[n, idx, c] += grad_out in output scan order."""
     batch, oh_count, ow_count, channels = grad_out.shape
+    size = grad_in.shape[1]
     for n in range(lo, hi):
         gn = grad_in[n]
         for oh in range(oh_count):
@@ -154,13 +160,14 @@ def max_bwd_cl(grad_out, idx, grad_in, lo, hi):
                 g = grad_out[n, oh, ow]
                 ix = idx[n, oh, ow]
                 for c in range(channels):
-                    gn[ix[c], c] += g[c]
+                    i = ix[c]
+                    if 0 <= i < size:  # see max_bwd_planar
+                        gn[i, c] += g[c]
 
 
 @njit(**_OPTS)
 def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
     """out[p, oh, ow] = sum_i sum_j row_w[oh,i] col_w[ow,j] x[p, rows[oh,i], cols[ow,j]]."""
-    planes = x.shape[0]
     oh_count, ow_count = out.shape[1], out.shape[2]
     for p in range(lo, hi):
         xp = x[p]
@@ -183,7 +190,6 @@ def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
 @njit(**_OPTS)
 def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
     """Adjoint of resample_fwd_planar; grad_in (P, H, W) zeroed, accumulated in place."""
-    planes = grad_out.shape[0]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     for p in range(lo, hi):
         gp = grad_in[p]

@@ -146,11 +146,14 @@ def _geometry(dim, kernel_size, stride, padding, dilation):
     return kernel, stride, padding, dilation
 
 
-def _valid(shape4, kernel, stride, padding, dilation, ceil_mode, pad_limit) -> list | None:
-    """Output (OH, OW), or None where PyTorch would raise (then the fallback raises)."""
+def _valid(shape4, kernel, stride, padding, dilation, ceil_mode) -> list | None:
+    """Output (OH, OW), or None where PyTorch would raise (then the fallback raises).
+
+    PyTorch's limit is ``padding <= kernel // 2`` (the kernel, not the dilated window).
+    """
     out = []
     for size, k, s, p, d in zip(shape4[2:], kernel, stride, padding, dilation):
-        if k < 1 or s < 1 or d < 1 or p < 0 or p > pad_limit(k, d):
+        if k < 1 or s < 1 or d < 1 or p < 0 or p > k // 2:
             return None
         o = _plan.pool_out_size(size, k, s, p, d, ceil_mode)
         if o < 1:
@@ -261,8 +264,7 @@ def max_pool(
     if fast_path_reason(x) is None:
         kernel, stride_, pad, dil = _geometry(dim, kernel_size, stride, padding, dilation)
         x4 = _as4d(x)
-        out_hw = _valid(x4.shape, kernel, stride_, pad, dil, ceil_mode,
-                        lambda k, d: ((k - 1) * d + 1) // 2)
+        out_hw = _valid(x4.shape, kernel, stride_, pad, dil, ceil_mode)
         if out_hw is not None and x4.shape[2] * x4.shape[3] <= _MAX_PLANE:
             layout = _layout(x4)
             if dim == 1 and not x.requires_grad and not return_indices:
@@ -332,7 +334,7 @@ def avg_pool(
     if fast_path_reason(x) is None and (divisor_override is None or dim == 2):
         kernel, stride_, pad, _ = _geometry(dim, kernel_size, stride, padding, 1)
         x4 = _as4d(x)
-        out_hw = _valid(x4.shape, kernel, stride_, pad, (1, 1), ceil_mode, lambda k, d: k // 2)
+        out_hw = _valid(x4.shape, kernel, stride_, pad, (1, 1), ceil_mode)
         if out_hw is not None and (divisor_override is None or divisor_override != 0):
             npd = _plan.np_dtype(x.dtype)
             (h, w), (kh, kw), (sh, sw), (ph, pw) = x4.shape[2:], kernel, stride_, pad

@@ -8,12 +8,13 @@ matches a baseline's parameters or MACs.
 
 from poolstride.models.allcnn import ALLCNN_VARIANTS, allcnn_variant
 from poolstride.models.budget import BUDGETS, count_macs, count_params, match_budget, model_cost
-from poolstride.models.registry import DEFAULT_KINDS, MODELS, build_model
+from poolstride.models.registry import DEFAULT_KINDS, DEFAULT_WIDTHS, MODELS, build_model
 
 __all__ = [
     "ALLCNN_VARIANTS",
     "BUDGETS",
     "DEFAULT_KINDS",
+    "DEFAULT_WIDTHS",
     "MODELS",
     "allcnn_variant",
     "build_model",

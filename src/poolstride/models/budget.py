@@ -70,7 +70,9 @@ def match_budget(
 
     Raises:
         PoolstrideError: when no integer width brings the cost within ``tolerance`` (relative)
-            of the baseline's — e.g. a variant that costs more than the baseline even at width 1.
+            of the baseline's — e.g. a variant that costs more than the baseline even at width 1,
+            or very narrow models, where one channel more or less moves the cost by more than
+            the tolerance (cost grows ~quadratically: a step of about 2/width).
     """
     if by not in BUDGETS:
         raise unknown("budget", by, BUDGETS)

@@ -24,6 +24,17 @@ DEFAULT_KINDS: dict[str, str] = {
 }
 
 
+#: Base width of each model at its published size (the ``width`` argument's default).
+DEFAULT_WIDTHS: dict[str, int] = {
+    "simple": 32,
+    "allcnn-a": 96,
+    "allcnn-b": 96,
+    "allcnn-c": 96,
+    "resnet20": 16,
+    "lenet5": 6,
+}
+
+
 def _builder(name: str):
     if name == "simple":
         from poolstride.models.simple import build_simple

@@ -39,9 +39,16 @@ class Change:
 
 
 def _signed(value: int) -> str:
-    if value == 0:
-        return "0"
-    return f"{value:+,}"
+    """``+1,234`` / ``-56`` / ``0`` (exact: tables show every digit, like torchinfo)."""
+    return "0" if value == 0 else f"{value:+,}"
+
+
+def _short(value: int) -> str:
+    """``+29.5M`` / ``-147k`` / ``+36,864``: compact signed counts for narrow tables."""
+    for unit, scale in (("G", 10**9), ("M", 10**6)):
+        if abs(value) >= scale:
+            return f"{value / scale:+.1f}{unit}"
+    return _signed(value)
 
 
 @dataclass
@@ -88,30 +95,30 @@ class Changes:
             f"{len(self.changed)} of {len(self.rows)} sites changed"
         )
 
-    def _table(self) -> tuple[list[str], list[list[str]]]:
-        header = ["site", "action", "before", "after", "in -> out", "Δparams", "ΔMACs", "Δpool ops"]
+    def _table(self, exact: bool = True) -> tuple[list[str], list[list[str]]]:
+        fmt = _signed if exact else _short
+        header = ["site", "before", "after", "output", "Δparams", "ΔMACs", "Δpool ops"]
         body = []
         for r in self.rows:
-            action = r.action if not r.reason else f"{r.action} ({r.reason})"
-            shapes = f"{format_shape(r.input_shape)} -> {format_shape(r.output_shape)}"
+            after = r.after if r.changed else "unchanged"
+            if r.action in ("kept", "restored") and r.reason:
+                after += f" ({r.reason})"
+            out = format_shape(r.output_shape[1:]) if r.output_shape else "-"
             body.append(
-                [
-                    r.path, action, r.before, r.after, shapes,
-                    _signed(r.d_params), _signed(r.d_macs), _signed(r.d_pool_ops),
-                ]
+                [r.path, r.before, after, out, fmt(r.d_params), fmt(r.d_macs), fmt(r.d_pool_ops)]
             )
         t = self.totals
         body.append(
-            ["total", f"{t['changed']}/{t['sites']} changed", "", "", "",
-             _signed(t["d_params"]), _signed(t["d_macs"]), _signed(t["d_pool_ops"])]
+            [f"total ({t['changed']} of {t['sites']} changed)", "", "", "",
+             fmt(t["d_params"]), fmt(t["d_macs"]), fmt(t["d_pool_ops"])]
         )
         return header, body
 
     def footnote(self) -> str:
         return (
-            "MACs: multiply-accumulates of conv/linear layers (FLOPs = 2 x MACs); pool ops: one "
-            "per window element per output; both per example at the traced input; shapes "
-            "include the batch dimension of 1."
+            "Per example at the traced input. MACs: multiply-accumulates of convolutions "
+            "(blur filters included) and linear layers, FLOPs = 2 x MACs; pool ops: one per "
+            "window element per output; output: C x spatial of the site."
         )
 
     def to_markdown(self) -> str:
@@ -128,7 +135,7 @@ class Changes:
         """A ``rich.table.Table`` (print it with ``rich.console.Console().print``)."""
         from rich.table import Table
 
-        header, body = self._table()
+        header, body = self._table(exact=False)
         table = Table(title=self.title(), caption=self.footnote(), caption_justify="left")
         for h in header:
             table.add_column(h, justify="right" if h.startswith("Δ") else "left")

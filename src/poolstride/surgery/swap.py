@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import itertools
 from collections.abc import Iterable
 
 import torch
@@ -37,7 +38,14 @@ from poolstride.errors import PoolstrideError
 from poolstride.surgery.changes import Change, Changes
 from poolstride.surgery.cost import module_cost
 from poolstride.surgery.modules import SplitStride, TrailingPad
-from poolstride.surgery.sites import Site, find_sites, mark_original, module_dim, operator_kind
+from poolstride.surgery.sites import (
+    Site,
+    as_tuple,
+    find_sites,
+    mark_original,
+    module_dim,
+    operator_kind,
+)
 from poolstride.surgery.trace import Trace, format_shape, trace_shapes
 
 ORIGINAL = "original"
@@ -105,6 +113,10 @@ def describe(module: nn.Module) -> str:
         return text
     if hasattr(module, "variant") and hasattr(module, "stride"):  # a poolstride.layers module
         text = f"{module.variant} s{t(module.stride)}"
+        if not str(module.variant).startswith("blur") and hasattr(module, "kernel_size"):
+            # composite blur kinds describe themselves by their variant; others by the window
+            text = f"{module.variant} k{t(module.kernel_size)} s{t(module.stride)}"
+            text += f" p{t(module.padding)}" if t(getattr(module, "padding", 0)) != "0" else ""
         if module.in_channels is not None and module.out_channels != module.in_channels:
             text += f" {module.in_channels}->{module.out_channels}"
         return text
@@ -148,37 +160,49 @@ def _build_down(site: Site, kind: str, options: dict, target: str, channels: int
             target, channels, channels, factor=factor, dim=site.dim, **extra, **more
         )
 
-    candidates = [make()]
-    if "ceil_mode" in layers.KIND_OPTIONS[kind] and "ceil_mode" not in options:
-        candidates.append(make(ceil_mode=True))
+    # Ways to round like the original, tried in order: the kind's defaults, ceil_mode, the
+    # original window's padding (a padded 2x2/2 pool maps 8 -> 5), both.
+    variations: list[dict] = [{}]
+    allowed = layers.KIND_OPTIONS[kind]
+    if "ceil_mode" in allowed and "ceil_mode" not in options:
+        variations.append({"ceil_mode": True})
+    pad = getattr(site.original, "padding", 0)
+    if site.role == "pool" and "padding" in allowed and "padding" not in options and pad:
+        pad = as_tuple(pad, site.dim)
+        variations += [{**v, "padding": pad} for v in list(variations)]
+    candidates = []
     tried = None
-    for down in candidates:
+    for more in variations:
+        try:
+            down = make(**more)
+        except PoolstrideError:  # e.g. padding larger than half the new window
+            continue
+        candidates.append(down)
         got = _output_size(down, in_shape)
         tried = tried or got
         if got == want:
             return down
-    # Off by one in some dimension: extend / crop the input end by less than one stride.
-    down = candidates[0]
-    amounts = []
-    for d in range(site.dim):
-        fits = None
-        for delta in sorted(range(-stride[d] + 1, stride[d]), key=lambda v: (abs(v), -v)):
-            probe = list(in_shape)
-            probe[2 + d] += delta
-            if probe[2 + d] < 1:
+    # Off by one or two outputs in some dimension: extend the input end by replication (less
+    # than two strides) or crop it (less than one stride) -- only for an operator that
+    # downsamples by the site's stride ('none' cannot stand in for a stride-2 site).
+    down = candidates[0] if candidates else make()
+    same_stride = tuple(as_tuple(getattr(down, "stride", 1), site.dim)) == tuple(stride)
+    if same_stride:
+        # Dimensions are searched jointly: an operator may reject a probe whose other
+        # dimensions are still too small (blur's reflect padding on a 2x2 map).
+        ranges = [sorted(range(-s + 1, 2 * s), key=lambda v: (abs(v), -v)) for s in stride]
+        for amounts in sorted(itertools.product(*ranges), key=lambda a: sum(map(abs, a))):
+            probe = (*in_shape[:2], *(n + a for n, a in zip(in_shape[2:], amounts)))
+            if min(probe) < 1 or not any(amounts):
                 continue
-            got = _output_size(down, tuple(probe))
-            if got is not None and got[1] == want[1] and got[2 + d] == want[2 + d]:
-                fits = delta
-                break
-        if fits is None:
-            raise PoolstrideError(
-                f"cannot swap {site.path!r} ({describe(site.original)}) to {target!r}: the "
-                f"site maps {format_shape(site.input_shape)} -> {format_shape(site.output_shape)} "
-                f"but {target!r} gives {format_shape(_with_channels(tried, in_shape, site))}"
-            )
-        amounts.append(fits)
-    return nn.Sequential(TrailingPad(tuple(amounts)), down)
+            if _output_size(down, probe) == want:
+                return nn.Sequential(TrailingPad(tuple(amounts)), down)
+    gives = _with_channels(tried, in_shape, site)
+    raise PoolstrideError(
+        f"cannot swap {site.path!r} ({describe(site.original)}) to {target!r}: the site maps "
+        f"{format_shape(site.input_shape)} -> {format_shape(site.output_shape)} but {target!r} "
+        + (f"gives {format_shape(gives)}" if gives else "cannot take its input (too small)")
+    )
 
 
 def _with_channels(shape, in_shape, site: Site):
@@ -209,6 +233,8 @@ def _rewrite(site: Site, live: nn.Module, kind: str, options: dict, target: str)
         ):
             return _restore(site, live), "kept", f"already {operator_kind(site.original)}"
         down = _build_down(site, kind, options, target, in_shape[1], in_shape, want)
+        if _geometry(down) is not None and _geometry(down) == _geometry(site.original):
+            return _restore(site, live), "kept", "same operator and geometry"
         return mark_original(down, site.original), "replaced", ""
 
     # A strided convolution: keep its weights, move the striding to a separate operator.
@@ -228,6 +254,24 @@ def _rewrite(site: Site, live: nn.Module, kind: str, options: dict, target: str)
         dense = _output_size(conv, in_shape)
         down = _build_down(site, kind, options, target, conv.out_channels, dense, want)
     return SplitStride(conv, down, stride=site.stride, down_first=pointwise), "split", ""
+
+
+def _geometry(module: nn.Module) -> tuple | None:
+    """(kind, kernel, stride, padding, dilation, ceil, count_include_pad) of a max/avg pool."""
+    kind = operator_kind(module).split(":")[0]
+    if kind not in ("max", "avg") or not hasattr(module, "kernel_size"):
+        return None
+    dim = module_dim(module)
+    stride = module.stride if module.stride is not None else module.kernel_size
+    return (
+        kind,
+        as_tuple(module.kernel_size, dim),
+        as_tuple(stride, dim),
+        as_tuple(module.padding, dim),
+        as_tuple(getattr(module, "dilation", 1), dim),
+        bool(module.ceil_mode),
+        bool(getattr(module, "count_include_pad", True)),
+    )
 
 
 def _restore(site: Site, live: nn.Module) -> nn.Module:
