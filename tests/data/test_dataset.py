@@ -27,6 +27,7 @@ def test_dataset_is_frozen_and_describes_itself():
         ds.name = "other"
     assert ds.dim == 1 and ds.train_size == 30 and ds.test_size == 10
     assert ds.describe() == "toy: 30 train / 10 test, input 1x8, 3 classes"
+    assert repr(ds) == "Dataset(name='toy', train=30, test=10, input_shape=(1, 8), num_classes=3)"
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,9 @@ def test_stratified_indices_keep_class_proportions(counts, frac, seed):
 
 def test_stratified_indices_depend_on_seed():
     labels = np.arange(1000) % 10
-    assert not np.array_equal(stratified_indices(labels, 100, 0), stratified_indices(labels, 100, 1))
+    assert not np.array_equal(
+        stratified_indices(labels, 100, 0), stratified_indices(labels, 100, 1)
+    )
 
 
 def test_subsample_train_is_stratified_and_leaves_test_alone():
@@ -86,8 +89,13 @@ def test_subsample_train_is_stratified_and_leaves_test_alone():
 
 @pytest.mark.parametrize(
     "size, match",
-    [(301, "larger than the 300"), (0, "positive integer"), (2, "smaller than the number"),
-     (10.5, "positive integer"), (True, "positive integer")],
+    [
+        (301, "larger than the 300"),
+        (0, "positive integer"),
+        (2, "smaller than the number"),
+        (10.5, "positive integer"),
+        (True, "positive integer"),
+    ],
 )
 def test_subsample_train_errors(size, match):
     with pytest.raises(PoolstrideError, match=match):

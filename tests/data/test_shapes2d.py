@@ -25,8 +25,14 @@ AREA = {
 def test_raster_area_matches_geometry(shape, angle):
     label = torch.tensor([SHAPES.index(shape)])
     r = 10.0
-    cov = raster_shapes(label, torch.tensor([24.0]), torch.tensor([24.0]),
-                        torch.tensor([r]), torch.tensor([angle]), 48)
+    cov = raster_shapes(
+        label,
+        torch.tensor([24.0]),
+        torch.tensor([24.0]),
+        torch.tensor([r]),
+        torch.tensor([angle]),
+        48,
+    )
     assert cov.min() >= 0 and cov.max() <= 1
     assert cov.sum().item() == pytest.approx(AREA[shape] * r * r, rel=0.03)
     # Nothing drawn outside the circumscribed circle (corners of a rotated square: r * 0.8 * sqrt 2).

@@ -157,6 +157,8 @@ def op_cost(name: str, args: tuple, kwargs: dict, out) -> tuple[int, int]:
         embed = q.shape[-1]
         projections = length * embed + source * k.shape[-1] + source * v.shape[-1] + length * embed
         return batch * (projections * embed + 2 * length * source * embed), 0
+    if name == "einsum":
+        return einsum_macs(args[0], [a for a in args[1:] if isinstance(a, torch.Tensor)] or list(args[1])), 0
     if name == "scaled_dot_product_attention":
         q, k, v = args[:3]
         batch = math.prod(q.shape[:-2])
@@ -178,6 +180,42 @@ def op_cost(name: str, args: tuple, kwargs: dict, out) -> tuple[int, int]:
         if x is not None and x.ndim >= 3 and reduces_spatial(x, out):
             return 0, x.numel()
     return 0, 0
+
+
+def einsum_macs(equation: str, operands) -> int:
+    """MACs of an einsum evaluated left to right, pair by pair (as ``torch.einsum`` does without
+    an optimised path): a pairwise product that sums over some index costs the product of the
+    sizes of all its indices; one that sums nothing is an elementwise multiply (no MACs)."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands) or len(terms) < 2:
+        return 0
+    spare = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    ellipsis = [next(spare) for _ in range(max(t.ndim for t in operands))]
+    sizes: dict[str, int] = {}
+    expanded = []
+    for term, tensor in zip(terms, operands):
+        if "..." in term:
+            n = tensor.ndim - (len(term) - 3)
+            term = term.replace("...", "".join(ellipsis[len(ellipsis) - n:]))
+        expanded.append(term)
+        for letter, size in zip(term, tensor.shape):
+            sizes[letter] = max(sizes.get(letter, 1), int(size))
+    if arrow:
+        used = "".join(c for c in ellipsis if any(c in term for term in expanded))
+        rhs = rhs.replace("...", used)
+    else:
+        letters = "".join(expanded)
+        rhs = "".join(sorted(set(c for c in letters if letters.count(c) == 1)))
+    macs, current = 0, expanded[0]
+    for i, term in enumerate(expanded[1:], start=1):
+        needed = set(rhs).union(*expanded[i + 1:])
+        both = set(current) | set(term)
+        if both - needed:  # something is summed: a real product-accumulate (else a broadcast mul)
+            macs += math.prod(sizes[c] for c in both)
+        current = "".join(c for c in sorted(both) if c in needed)
+    return macs
 
 
 def _adaptive_out(bound: dict, x: torch.Tensor) -> tuple:

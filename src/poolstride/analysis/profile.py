@@ -328,15 +328,17 @@ def profile(
     batch_size: int = 1,
     depth: int | None = None,
     dtype: torch.dtype = torch.float32,
+    name: str | None = None,
 ) -> ProfileTable:
     """Profile ``model`` (an ``nn.Module``, or a name for :func:`resolve_model`) on one batch.
 
     ``input_shape`` is ``(C, L)`` or ``(C, H, W)`` without the batch (or ``"3x224x224"``), or an
     example input tensor (used as is, batch included). ``depth`` merges rows by module path
     prefix (:meth:`ProfileTable.grouped`). The model runs once in eval mode without gradients
-    and is left in the training mode it had.
+    and is left in the training mode it had. ``name`` labels the table (default: the model's
+    class or the name it was given by).
     """
-    label = model if isinstance(model, str) else type(model).__name__
+    label = name or (model if isinstance(model, str) else type(model).__name__)
     if isinstance(input_shape, torch.Tensor):
         x = input_shape
         shape = tuple(x.shape[1:])

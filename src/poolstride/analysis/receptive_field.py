@@ -38,68 +38,181 @@ from poolstride.analysis.ops import (
     ADAPTIVE,
     CONV_T,
     MAX_POOL,
-    REDUCE,
     bind,
-    reduces_spatial,
     window,
 )
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.output_size import pool_output_shape
 from poolstride.geometry.receptive_field import ReceptiveField
 
-__all__ = ["op_receptive_field", "measure_receptive_field", "predicted_interval", "check_receptive_fields", "FieldCheck"]
+__all__ = ["Field", "op_receptive_field", "measure_receptive_field", "predicted_interval", "check_receptive_fields", "FieldCheck"]
 
 
-def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, field_of) -> ReceptiveField | None:
-    """Receptive field of ``out`` given the fields of the op's tensor inputs.
+@dataclass(frozen=True)
+class Field:
+    """What a traced tensor knows about the input: its receptive field and where its spatial
+    axes are (``axes[k]`` = tensor dimension of input axis ``k``; ``None`` once the spatial
+    axes are gone, e.g. after global pooling or flatten). ``rf`` None = unknown."""
 
-    ``field_of(tensor)`` returns ``(known, field)``: ``known`` False for tensors that do not
-    depend on the input (weights, constants), ``field`` None when it is unknown.
+    rf: ReceptiveField | None
+    axes: tuple[int, ...] | None
+
+    @classmethod
+    def of_input(cls, x: torch.Tensor) -> Field:
+        dim = max(x.ndim - 2, 0)
+        return cls(ReceptiveField.identity(dim), tuple(range(2, x.ndim)) if dim else None)
+
+
+UNKNOWN = Field(None, None)
+# Ops that keep the shape but move values across space (not pointwise).
+_SPATIAL_MIXERS = {"flip", "fliplr", "flipud", "roll", "rot90", "cumsum", "cumprod", "softmax", "log_softmax",
+                   "cummax", "cummin", "sort", "argsort", "interpolate", "upsample", "grid_sample"}
+_LAYOUT = {"permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis"}
+_RESHAPE = {"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as", "reshape_as"}
+
+
+def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, field_of) -> Field:
+    """The :class:`Field` of ``out`` given those of the op's tensor inputs.
+
+    ``field_of(tensor)`` returns the input's :class:`Field`, or None for tensors that do not
+    depend on the model input (weights, constants).
     """
-    inputs = [t for t in _tensors(args, kwargs) if field_of(t)[0]]
-    if not inputs:
-        return None
-    fields = [field_of(t)[1] for t in inputs]
-    if any(f is None for f in fields):
-        return None
-    main, rf = inputs[0], fields[0]
-    if rf.dim == 0:  # an input without spatial axes (an MLP): nothing to track
-        return rf
+    inputs = [(t, field_of(t)) for t in _tensors(args, kwargs)]
+    inputs = [(t, f) for t, f in inputs if f is not None]
+    if not inputs or any(f.rf is None for _, f in inputs):
+        return UNKNOWN
+    spatial = [(t, f) for t, f in inputs if f.axes is not None]
+    if not spatial:  # feature vectors (or an MLP input): every output sees what the inputs saw
+        return Field(_merge([f.rf for _, f in inputs]), None)
+    if name in _SPATIAL_MIXERS:
+        return UNKNOWN
+    main, field = _main_input(spatial, out)
+    rf, axes = field.rf, field.axes
+    dims = tuple(main.shape[a] for a in axes)
     geometry = window(name, args, kwargs)
-    if geometry is not None:
-        return rf.through(geometry.kernel, geometry.stride, geometry.padding, geometry.dilation)
-    if name in CONV_T:
+    if geometry is not None or name in ADAPTIVE or name in CONV_T or name == "pad":
+        if axes != tuple(range(main.ndim - rf.dim, main.ndim)):
+            return UNKNOWN  # windows run over the trailing axes: the spatial ones must be there
+        if geometry is not None:
+            return Field(rf.through(geometry.kernel, geometry.stride, geometry.padding, geometry.dilation), axes)
+        if name in ADAPTIVE:
+            return Field(rf.adaptive(dims, tuple(out.shape[-rf.dim:])), axes)
+        if name == "pad":
+            pads = tuple(bind(name, args, kwargs)["pad"])
+            lefts = [0] * rf.dim
+            for axis in range(min(len(pads) // 2, rf.dim)):
+                lefts[rf.dim - 1 - axis] = pads[2 * axis]
+            return Field(rf.through(1, 1, tuple(lefts)), axes)
+        return UNKNOWN  # transposed convolutions: not modelled
+    if name == "__getitem__" and out.ndim == main.ndim and len(args) > 1:
+        sliced = _sliced(rf, main, axes, args[1])
+        return Field(sliced, axes) if sliced is not None else UNKNOWN
+    if name in _LAYOUT:
+        order = _permutation(name, args, kwargs, main.ndim)
+        return Field(rf, tuple(order.index(a) for a in axes)) if order is not None else UNKNOWN
+    if out.ndim == main.ndim and tuple(out.shape[a] for a in axes) == dims:
+        # Pointwise in space (activations, norms, add, mul, cat over channels, a Linear over
+        # channels-last, a view that only splits channels): the union of the inputs, a
+        # broadcast map of size 1 (a squeeze-excitation gate) counting as the whole map.
+        ordered = [(main, field)] + [(t, f) for t, f in inputs if t is not main]  # main's jump is kept
+        merged = [f.rf if f.axes is None or _full(t, out, f.axes) else _collapsed_field(t, f) for t, f in ordered]
+        return Field(_merge(merged), axes)
+    moved = _reshaped_axes(main, axes, out)
+    if moved is not None:
+        return Field(_merge([f.rf for _, f in inputs]), moved)
+    if _all_spatial_gone(main, axes, out):
+        return Field(_merge([_collapsed_field(t, f) for t, f in inputs]), None)
+    return UNKNOWN
+
+
+def _main_input(spatial, out):
+    """The input whose spatial extent the output keeps (``x`` in ``gate * x``), else the first."""
+    for t, f in spatial:
+        if t.ndim == out.ndim and _full(t, out, f.axes):
+            return t, f
+    return spatial[0]
+
+
+def _full(t: torch.Tensor, out: torch.Tensor, axes) -> bool:
+    return t.ndim == out.ndim and all(a < out.ndim and t.shape[a] == out.shape[a] for a in axes)
+
+
+def _collapsed_field(t: torch.Tensor, f: Field) -> ReceptiveField:
+    """A map reduced or broadcast over space sees all of itself (a field over its whole extent)."""
+    if f.axes is None:
+        return f.rf
+    return f.rf.collapse(tuple(t.shape[a] for a in f.axes))
+
+
+def _permutation(name: str, args, kwargs, ndim: int) -> list[int] | None:
+    """``order`` with output dimension ``i`` = input dimension ``order[i]``."""
+    try:
+        if name == "permute":
+            dims = args[1:] if len(args) > 2 or (len(args) == 2 and isinstance(args[1], int)) else (
+                args[1] if len(args) > 1 else kwargs["dims"])
+            return [int(d) % ndim for d in dims]
+        if name in ("movedim", "moveaxis"):
+            src = args[1] if len(args) > 1 else kwargs["source"]
+            dst = args[2] if len(args) > 2 else kwargs["destination"]
+            src = [src % ndim] if isinstance(src, int) else [d % ndim for d in src]
+            dst = [dst % ndim] if isinstance(dst, int) else [d % ndim for d in dst]
+            order: list = [None] * ndim
+            for s_, d_ in zip(src, dst):
+                order[d_] = s_
+            rest = iter(d for d in range(ndim) if d not in src)
+            return [o if o is not None else next(rest) for o in order]
+        a = args[1] if len(args) > 1 else kwargs["dim0"]
+        b = args[2] if len(args) > 2 else kwargs["dim1"]
+        order = list(range(ndim))
+        a, b = a % ndim, b % ndim
+        order[a], order[b] = order[b], order[a]
+        return order
+    except (KeyError, TypeError, IndexError):
         return None
-    if name in ADAPTIVE:
-        return rf.adaptive(tuple(main.shape[-rf.dim:]), tuple(out.shape[-rf.dim:]))
-    if name == "pad":
-        pads = tuple(bind(name, args, kwargs)["pad"])
-        lefts = [0] * rf.dim
-        for axis in range(min(len(pads) // 2, rf.dim)):
-            lefts[rf.dim - 1 - axis] = pads[2 * axis]
-        return rf.through(1, 1, tuple(lefts))
-    if main.ndim == rf.dim + 2 and out.ndim >= 2 and reduces_spatial(main, out):
-        return _collapsed(main, rf)
-    if out.ndim <= 2 or main.ndim <= 2:
-        # Feature vectors: flatten / view to (N, F), or ops on already collapsed features.
-        if main.ndim == rf.dim + 2:
-            return _collapsed(main, rf)
-        return _merge(fields)
-    if out.ndim == main.ndim and tuple(out.shape[2:]) == tuple(main.shape[2:]):
-        # Pointwise in space (activations, norms, add, mul, cat over channels): union.
-        same = [f for t, f in zip(inputs, fields) if t.ndim == out.ndim and _broadcasts(t, out)]
-        return _merge(same or fields)
-    if name in REDUCE and out.ndim == main.ndim:
-        return None
+
+
+def _reshaped_axes(x: torch.Tensor, axes, out: torch.Tensor) -> tuple[int, ...] | None:
+    """Where the spatial axes land after a reshape that keeps them intact, else None.
+
+    In place when every dimension up to the last spatial one is unchanged (channels-last
+    ``(N, H, W, C) -> (N, H, W, heads, c)``); shifted when everything from the first spatial
+    one on is unchanged (``(N, C, H, W) -> (N, g, C/g, H, W)`` in a channel shuffle).
+    """
+    last, first = max(axes), min(axes)
+    if out.ndim > last and tuple(out.shape[: last + 1]) == tuple(x.shape[: last + 1]):
+        return tuple(axes)
+    tail = x.ndim - first
+    if out.ndim >= tail + 1 and tuple(out.shape[-tail:]) == tuple(x.shape[first:]):
+        shift = out.ndim - x.ndim
+        return tuple(a + shift for a in axes)
     return None
 
 
-def _collapsed(x: torch.Tensor, rf: ReceptiveField) -> ReceptiveField:
-    return rf.collapse(tuple(x.shape[-rf.dim:]))
+def _all_spatial_gone(x: torch.Tensor, axes, out: torch.Tensor) -> bool:
+    """Global reductions and flattening to features: ``(N, F)`` out, or every spatial size 1."""
+    if out.ndim <= 2:
+        return True
+    return out.ndim == x.ndim and all(out.shape[a] == 1 for a in axes) and any(x.shape[a] > 1 for a in axes)
 
 
-def _broadcasts(t: torch.Tensor, out: torch.Tensor) -> bool:
-    return all(a in (1, b) for a, b in zip(t.shape[2:], out.shape[2:]))
+def _sliced(rf: ReceptiveField, x: torch.Tensor, axes, index) -> ReceptiveField | None:
+    """``x[..., a::s, b::t]``: unit 0 moves to input ``a``, the jump grows by ``s`` (exact)."""
+    index = index if isinstance(index, tuple) else (index,)
+    if any(i is None or isinstance(i, (int, torch.Tensor)) for i in index) or sum(i is Ellipsis for i in index) > 1:
+        return None
+    if Ellipsis in index:
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (x.ndim - len(index) + 1) + index[at + 1:]
+    index = index + (slice(None),) * (x.ndim - len(index))
+    kernel, stride, shift = [], [], []
+    for a in axes:
+        start, _, step = index[a].indices(x.shape[a])
+        if step < 1:
+            return None
+        kernel.append(1)
+        stride.append(step)
+        shift.append(-start)  # a negative left padding: unit 0 sits at input `start`
+    return rf.through(tuple(kernel), tuple(stride), tuple(shift))
 
 
 def _merge(fields):

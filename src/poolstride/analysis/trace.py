@@ -26,13 +26,14 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from poolstride.analysis.ops import op_cost, window
-from poolstride.analysis.receptive_field import op_receptive_field
+from poolstride.analysis.receptive_field import Field, op_receptive_field
 from poolstride.geometry.receptive_field import ReceptiveField
 
-# Calls that only look at or re-wrap a tensor: never a row of their own.
-_BOOKKEEPING = {
+# Calls that only look at or re-wrap a tensor: never a row of their own (tensors they return
+# keep the receptive field of their input).
+_QUIET = {
     "__get__", "size", "dim", "numel", "contiguous", "detach", "clone", "to", "type", "float",
-    "double", "half", "cpu", "cuda", "requires_grad_", "__getitem__", "__len__", "__iter__", "__bool__",
+    "double", "half", "cpu", "cuda", "requires_grad_", "__len__", "__iter__", "__bool__",
     "__format__", "__repr__", "item", "tolist", "is_contiguous", "stride", "storage_offset", "data_ptr",
     "__setstate__", "__reduce_ex__", "element_size", "get_device", "has_names", "__index__", "__int__",
     "__hash__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "is_floating_point",
@@ -82,8 +83,7 @@ class _Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         name = getattr(func, "__name__", None) or str(func)
-        if name not in _BOOKKEEPING:
-            self.tracer.record(name, args, kwargs, out)
+        self.tracer.record(name, args, kwargs, out, quiet=name in _QUIET)
         return out
 
 
@@ -94,19 +94,19 @@ class Tracer:
         self.model = model
         self.names = {id(m): n for n, m in model.named_modules()}
         self.layers: list[Layer] = []
-        self.fields: dict[int, ReceptiveField | None] = {}
+        self.fields: dict[int, Field] = {}
         self._alive: list[torch.Tensor] = []  # keeps ids unique while the pass runs
         self._stack: list[nn.Module] = []
         self._unit: Layer | None = None
         self._unit_depth = 0
 
     # -- receptive fields of tensors ------------------------------------------------------
-    def field_of(self, tensor: torch.Tensor):
-        key = id(tensor)
-        return (key in self.fields, self.fields.get(key))
+    def field_of(self, tensor: torch.Tensor) -> Field | None:
+        """The tensor's :class:`Field`, or None if it does not depend on the input."""
+        return self.fields.get(id(tensor))
 
-    def _set_field(self, tensor: torch.Tensor, rf: ReceptiveField | None) -> None:
-        self.fields[id(tensor)] = rf
+    def _set_field(self, tensor: torch.Tensor, field: Field) -> None:
+        self.fields[id(tensor)] = field
         self._alive.append(tensor)
 
     # -- module hooks ---------------------------------------------------------------------
@@ -131,38 +131,44 @@ class Tracer:
             if y is not None:
                 layer.output_shape = tuple(y.shape)
                 layer.output_bytes = y.numel() * y.element_size()
-                rf = self._declared_field(module, self._unit_input, y)
-                if rf is not None:
-                    self._set_field(y, rf)
-                known, rf = self.field_of(y)
-                layer.receptive_field = rf if known else None
+                declared = self._declared_field(module, self._unit_input, y)
+                if declared is not None:
+                    self._set_field(y, declared)
+                field = self.field_of(y)
+                layer.receptive_field = field.rf if field is not None else None
             self.layers.append(layer)
         self._stack.pop()
 
-    def _declared_field(self, module, x, y) -> ReceptiveField | None:
+    def _declared_field(self, module, x, y) -> Field | None:
         """poolstride operators declare their whole-operator window; use it over inner calls."""
         if not isinstance(getattr(module, "kind", None), str) or x is None:
             return None
-        known, rf = self.field_of(x)
-        if not known or rf is None or rf.dim == 0:
+        field = self.field_of(x)
+        if field is None or field.rf is None or field.axes != tuple(range(2, x.ndim)):
             return None
+        rf = field.rf
         kernel = getattr(module, "kernel_size", None)
         if str(module.kind).startswith("adaptive") or kernel is None or not isinstance(kernel, tuple):
             if y.ndim == x.ndim:
-                return rf.adaptive(tuple(x.shape[2:]), tuple(y.shape[2:]))
-            return rf.collapse(tuple(x.shape[2:]))
-        return rf.through(module.kernel_size, module.stride, module.padding, module.dilation)
+                return Field(rf.adaptive(tuple(x.shape[2:]), tuple(y.shape[2:])), field.axes)
+            return Field(rf.collapse(tuple(x.shape[2:])), None)
+        return Field(rf.through(module.kernel_size, module.stride, module.padding, module.dilation), field.axes)
 
     # -- calls ----------------------------------------------------------------------------
-    def record(self, name: str, args: tuple, kwargs: dict, out) -> None:
+    def record(self, name: str, args: tuple, kwargs: dict, out, quiet: bool = False) -> None:
         y = _first_tensor_out(out)
         if y is None:
             return
-        rf = op_receptive_field(name, args, kwargs, y, self.field_of)
-        depends = any(self.field_of(t)[0] for t in _arg_tensors(args, kwargs))
+        sources = [t for t in _arg_tensors(args, kwargs) if self.field_of(t) is not None]
+        depends = bool(sources)
+        if quiet:
+            if depends and y is not sources[0] and y.shape == sources[0].shape:
+                self._set_field(y, self.field_of(sources[0]))
+            return
+        field = op_receptive_field(name, args, kwargs, y, self.field_of)
         if depends:
             for t in _all_tensors_out(out):
-                self._set_field(t, rf)
+                self._set_field(t, field)
         macs, pool_ops = op_cost(name, args, kwargs, out)
         geometry = window(name, args, kwargs)
         x = next(iter(_arg_tensors(args, kwargs)), None)
@@ -178,10 +184,11 @@ class Tracer:
         owner = self._stack[-1] if self._stack else None
         prefix = self.names.get(id(owner), "") if owner is not None else ""
         params = sum(a.numel() for a in (*args, *kwargs.values()) if isinstance(a, nn.Parameter))
+        label = name.strip("_")
         self.layers.append(
             Layer(
-                name=f"{prefix}.{name}" if prefix else name,
-                type=name,
+                name=f"{prefix}.{label}" if prefix else label,
+                type=label,
                 module=None,
                 input_shape=tuple(x.shape) if x is not None else None,
                 output_shape=tuple(y.shape),
@@ -189,14 +196,13 @@ class Tracer:
                 params=params,
                 macs=macs,
                 pool_ops=pool_ops,
-                receptive_field=rf if depends else None,
+                receptive_field=field.rf if depends else None,
                 calls=[call],
             )
         )
 
     def run(self, x: torch.Tensor):
-        dim = x.ndim - 2
-        self._set_field(x, ReceptiveField.identity(dim) if dim >= 1 else ReceptiveField.identity(0))
+        self._set_field(x, Field.of_input(x))
         handles = []
         for module in self.model.modules():
             handles.append(module.register_forward_pre_hook(self._pre))
@@ -208,8 +214,8 @@ class Tracer:
             for h in handles:
                 h.remove()
         y = _first_tensor_out(out)
-        known, rf = self.field_of(y) if y is not None else (False, None)
-        return out, (rf if known else None)
+        field = self.field_of(y) if y is not None else None
+        return out, (field.rf if field is not None else None)
 
 
 def _first_tensor_out(out) -> torch.Tensor | None:

@@ -47,7 +47,7 @@ def _choice(values):
               "(max,avg,conv:k3,blur-max:filt5).  [default: max,avg,conv,blur-max,none]")
 @click.option("--seeds", "-s", help="A count (3), a list (0,1,2) or a range (0-4).  [default: 3]")
 @click.option("--baseline", help="Variant the others are compared with.  [default: first]")
-@click.option("--steps", type=int, help="Optimiser steps per run.  [default: 1500]")
+@click.option("--steps", type=int, help="Optimiser steps per run.  [default: 1000]")
 @click.option("--epochs", type=int, help="Passes over the training set instead of --steps.")
 @click.option("--batch-size", type=int, help="Training batch size.  [default: 128]")
 @click.option("--lr", type=float, help="Peak learning rate.  [default: 0.003]")
@@ -70,6 +70,8 @@ def _choice(values):
               help="Let torchvision datasets download (needs network).")
 @click.option("--workers", "-j", type=int, help="Runs in parallel (local processes). "
               " [default: 1]")
+@click.option("--threads", type=int, help="CPU threads per run (small models run fastest "
+              "on 1; add --workers instead).  [default: 1]")
 @click.option("--out", "-o", type=click.Path(file_okay=False),
               help="Run directory.  [default: runs/<dataset>-<model>]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
@@ -104,11 +106,12 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         f"[bold]poolstride compare[/]: {cfg.dataset}, model {cfg.model}, "
         f"variants {', '.join(cfg.variants)}; {len(cfg.seeds)} seeds ({n_runs} runs), "
         f"{_budget(cfg)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g} "
-        f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {env['threads']} threads")
+        f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {cfg.workers} worker(s) "
+        f"x {cfg.threads} thread(s)")
     store = Store(cfg.out)
     try:
-        records = run_grid(cfg.runs(), store, workers=cfg.workers, progress=not quiet,
-                           console=console)
+        records = run_grid(cfg.runs(), store, workers=cfg.workers, threads=cfg.threads,
+                           progress=not quiet, console=console)
     finally:
         store.close()
     results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
@@ -118,6 +121,8 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     (results.out / "config.yaml").write_text(_yaml(cfg.to_dict()))
     console.print()
     results.render(console)
+    if not results.finished:
+        raise click.exceptions.Exit(1)  # nothing to compare: let scripts notice
 
 
 _LOWER = {"optimizer", "schedule", "augment", "match", "test", "device"}

@@ -17,7 +17,7 @@ import torch
 from poolstride.errors import PoolstrideError
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """An in-memory classification dataset.
 
@@ -77,6 +77,12 @@ class Dataset:
     @property
     def test_size(self) -> int:
         return int(self.x_test.shape[0])
+
+    def __repr__(self) -> str:  # the tensors themselves would flood the terminal
+        return (
+            f"Dataset(name={self.name!r}, train={self.train_size}, test={self.test_size}, "
+            f"input_shape={self.input_shape}, num_classes={self.num_classes})"
+        )
 
     def describe(self) -> str:
         """One line for logs and reports."""

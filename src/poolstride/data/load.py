@@ -13,7 +13,14 @@ DATASETS: tuple[str, ...] = ("mnist1d", "shapes2d", "digits", *TORCHVISION_SETS,
 
 # Keyword options each loader accepts beyond the common ones (the rest is an error).
 _OPTIONS = {
-    "mnist1d": {"use_cache", "num_samples", "train_split", "final_seq_length", "shuffle_seq", "seed_data"},
+    "mnist1d": {
+        "use_cache",
+        "num_samples",
+        "train_split",
+        "final_seq_length",
+        "shuffle_seq",
+        "seed_data",
+    },
     "shapes2d": {"image_size", "num_train", "num_test", "noise", "generator_seed", "use_cache"},
     "digits": set(),
     "folder": {"image_size", "test_fraction"},

@@ -121,10 +121,12 @@ def render_shapes(
 def _generate(image_size: int, num_train: int, num_test: int, noise: float, seed: int):
     g = torch.Generator().manual_seed(seed)
     # Each split is balanced on its own (labels cycle through the classes, then are shuffled).
-    labels = torch.cat([
-        (torch.arange(n) % len(SHAPES))[torch.randperm(n, generator=g)]
-        for n in (num_train, num_test)
-    ])
+    labels = torch.cat(
+        [
+            (torch.arange(n) % len(SHAPES))[torch.randperm(n, generator=g)]
+            for n in (num_train, num_test)
+        ]
+    )
     images = render_shapes(labels, image_size, g, noise)
     return {
         "x": images[:num_train].numpy(),
@@ -152,8 +154,12 @@ def load_shapes2d(
                 f"shapes2d {what} must be an integer >= {len(SHAPES)} (one per class), got {value!r}"
             )
     args = {
-        "v": _CACHE_VERSION, "image_size": image_size, "num_train": num_train,
-        "num_test": num_test, "noise": noise, "seed": generator_seed,
+        "v": _CACHE_VERSION,
+        "image_size": image_size,
+        "num_train": num_train,
+        "num_test": num_test,
+        "noise": noise,
+        "seed": generator_seed,
     }
     key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"shapes2d-{key}.npz"

@@ -47,7 +47,9 @@ def _open(name: str, spec: TorchvisionSpec, root: Path, train: bool, download: b
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, spec.cls_name)
-    kwargs = {"train": train} if spec.split_style == "train" else {"split": "train" if train else "test"}
+    kwargs = (
+        {"train": train} if spec.split_style == "train" else {"split": "train" if train else "test"}
+    )
     try:
         return cls(str(root), download=download, **kwargs)
     except RuntimeError as exc:

@@ -38,7 +38,8 @@ def compare(dataset: str | None = None, variants: Any = None, seeds: Any = None,
         progress: show rich progress bars.
         **options: any other :class:`CompareConfig` field (``model``, ``steps``,
             ``batch_size``, ``lr``, ``optimizer``, ``schedule``, ``augment``, ``device``,
-            ``train_size``, ``head``, ``match``, ``baseline``, ``test``, ``workers``, ...).
+            ``train_size``, ``head``, ``match``, ``baseline``, ``test``, ``workers``,
+            ``threads``, ...).
 
     Returns:
         :class:`Results` — per-run records, per-variant means with 95% CIs, and verdicts.
@@ -50,8 +51,8 @@ def compare(dataset: str | None = None, variants: Any = None, seeds: Any = None,
                       **options)
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
     try:
-        records = run_grid(cfg.runs(), store, workers=cfg.workers, progress=progress,
-                           console=console)
+        records = run_grid(cfg.runs(), store, workers=cfg.workers, threads=cfg.threads,
+                           progress=progress, console=console)
     finally:
         store.close()
     results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)

@@ -66,7 +66,7 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "cosine"
-    steps: int | None = 1500
+    steps: int | None = 1000
     epochs: int | None = None
     batch_size: int = 128
     augment: str = "none"
@@ -143,6 +143,7 @@ class CompareConfig:
     test: str = "t"
     out: str | None = None
     workers: int = 1
+    threads: int = 1
     dataset: str = "mnist1d"
     model: str = "simple"
     head: str = "gap"
@@ -156,7 +157,7 @@ class CompareConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "cosine"
-    steps: int | None = 1500
+    steps: int | None = 1000
     epochs: int | None = None
     batch_size: int = 128
     augment: str = "none"
@@ -189,8 +190,10 @@ class CompareConfig:
             )
         if self.test not in TESTS:
             raise unknown("test", self.test, TESTS)
-        if not isinstance(self.workers, int) or self.workers < 1:
-            raise PoolstrideError(f"workers must be a positive integer, got {self.workers!r}")
+        for name in ("workers", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
         object.__setattr__(self, "variants", variants)
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "baseline", baseline)

@@ -163,18 +163,16 @@ class Results:
 
     # -- display -----------------------------------------------------------------------
     def table(self):
-        """A rich Table: one row per variant with means and 95% CIs over seeds."""
+        """A rich Table: one row per variant, mean ± 95% CI half-width over seeds."""
         from rich.table import Table
 
         n_all = sorted({self.n_seeds(v) for v in self.variants})
         n_text = f"n={n_all[0]}" if len(n_all) == 1 else "n varies"
-        table = Table(title=f"mean [95% CI] over seeds ({n_text}); baseline: {self.baseline}",
+        table = Table(title=f"mean ± 95% CI over seeds ({n_text}); baseline: {self.baseline}",
                       title_justify="left")
-        for name, justify in (("variant", "left"), ("n", "right"), ("test acc %", "right"),
-                              ("Δ acc vs base", "right"), ("shift cons. circ %", "right"),
-                              ("shift cons. crop %", "right"), ("params", "right"),
-                              ("MACs", "right"), ("train s", "right")):
-            table.add_column(name, justify=justify)
+        for name in ("variant", "n", "test acc %", "Δ acc", "shift-cons. circ %",
+                     "shift-cons. crop %", "params", "MACs", "train s"):
+            table.add_column(name, justify="left" if name == "variant" else "right")
         deltas = {c.variant: c for c in self.comparisons if c.metric == "test_acc"}
         for v in self.variants:
             s = self.summary.get(v, {})
@@ -182,30 +180,38 @@ class Results:
                 table.add_row(v, "0", "failed", "", "", "", "", "", "")
                 continue
             d = deltas.get(v)
-            delta = "(baseline)" if v == self.baseline else (
-                _signed(100 * d.paired.diff) + (" *" if d.significant else "") if d else "")
-            table.add_row(v, str(s["test_acc"].n), _ci(s["test_acc"], 100),
-                          delta, _ci(s["shift_consistency_circular"], 100),
-                          _ci(s["shift_consistency_crop"], 100), _count(s["params"].mean),
+            delta = "base" if v == self.baseline else (
+                _signed(100 * d.paired.diff) + ("*" if d.significant else "") if d else "")
+            table.add_row(v, str(s["test_acc"].n), _pm(s["test_acc"], 100), delta,
+                          _pm(s["shift_consistency_circular"], 100),
+                          _pm(s["shift_consistency_crop"], 100), _count(s["params"].mean),
                           _count(s["macs"].mean), f"{s['train_time_s'].mean:.1f}")
-        table.caption = "* significant after Holm correction (α = 0.05)"
+        table.caption = ("Δ acc: paired mean difference from the baseline in points; "
+                         "* significant after Holm correction (α = 0.05)")
+        table.caption_justify = "left"
         return table
 
     def render(self, console=None) -> None:
-        """Print the table, the verdicts and any failed runs to a rich console."""
+        """Print the table, the verdicts (grouped by metric) and any failed runs."""
         from rich.console import Console
 
         console = console or Console()
         console.print(self.table())
         if self.comparisons:
-            console.print(f"\n[bold]Verdicts[/] (paired by seed, {_test_name(self.test)}, "
-                          "Holm-corrected per metric):")
-            for c in self.comparisons:
-                console.print(f"  • {c.verdict}", markup=False, highlight=False)
+            console.print(f"\n[bold]Verdicts[/] vs {self.baseline} (paired by seed, "
+                          f"{_test_name(self.test)}, Holm-corrected per metric):")
+            for metric in dict.fromkeys(c.metric for c in self.comparisons):
+                console.print(f"[bold]{METRICS[metric].label}[/]" if metric in METRICS
+                              else metric)
+                for c in self.comparisons:
+                    if c.metric == metric:
+                        console.print(f"  • {c.verdict}", markup=False, highlight=False)
         for r in self.failed:
-            console.print(f"[red]failed:[/] {r.variant} seed {r.seed}: {r.reason}")
+            console.print(f"[red]failed:[/] {r.variant} seed {r.seed}: {r.reason}",
+                          highlight=False)
         if self.out is not None:
-            console.print(f"\nresults in {self.out}/ (runs.sqlite, results.json, results.csv)")
+            console.print(f"\nresults in {self.out}/ (runs.sqlite, results.json, "
+                          "results.csv, summary.csv)")
 
     def __str__(self) -> str:
         from rich.console import Console
@@ -260,6 +266,15 @@ def _ci(s: Summary, scale: float = 1.0) -> str:
     if s.n < 2:
         return f"{s.mean * scale:.1f}"
     return f"{s.mean * scale:.1f} [{s.lo * scale:.1f}, {s.hi * scale:.1f}]"
+
+
+def _pm(s: Summary, scale: float = 1.0) -> str:
+    """``97.6 ± 0.4`` (the half-width of the 95% t-interval); the bare mean when n < 2."""
+    if s.n == 0 or not math.isfinite(s.mean):
+        return "–"
+    if s.n < 2 or not math.isfinite(s.hi):
+        return f"{s.mean * scale:.1f}"
+    return f"{s.mean * scale:.1f} ± {(s.hi - s.mean) * scale:.1f}"
 
 
 def _signed(x: float) -> str:

@@ -7,7 +7,7 @@ Two memory layouts, both C-contiguous numpy views of torch storage:
 - *channels-last*: ``(N, H, W, C)`` — a ``torch.channels_last`` tensor (1D: ``(N, 1, L, C)``);
   the innermost loop runs over the contiguous channels, so it vectorises.
 
-Two kernel families:
+Three kernel families:
 
 - **max pooling** with argmax. Each output scans its window in PyTorch's order (rows, then
   columns) with PyTorch's update rule ``v > best or isnan(v)``: the FIRST maximum wins a tie,
@@ -15,21 +15,24 @@ Two kernel families:
   position ``h * W + w`` in the input plane, exactly as ``return_indices=True`` reports it.
   The backward scatters ``grad_out`` into ``grad_in[argmax]`` visiting outputs in the same
   order as PyTorch, so overlapping windows accumulate in the same order: bit-identical.
-- **separable resampling**: ``out[oh, ow] = sum_i sum_j a[oh, i] b[ow, j] x[r[oh, i], c[ow, j]]``
-  with per-output index/weight tables (``n`` valid entries per output). Average pooling
-  (any padding rule or divisor: the divisor factorises into a row and a column count) and
-  blur pooling (binomial filter, reflect or zero padding, any stride) are both this operator;
-  its adjoint is the backward, and the forward is the adjoint's adjoint (double backward).
-  Rows are filtered first into a one-row buffer, then columns: ``k * (W + OW)`` multiply-adds
-  per output row instead of ``k * k * OW``.
+- **average pooling**: the window sum in row-major order, then one division by PyTorch's
+  divisor; backward adds ``grad_out / divisor`` to each window element, outputs in scan
+  order. The same float operations as PyTorch's kernels: bit-identical.
+- **separable resampling** (blur pooling):
+  ``out[oh, ow] = sum_i sum_j a[oh, i] b[ow, j] x[r[oh, i], c[ow, j]]`` with per-output
+  index/weight tables (any 1D filter, reflect or zero padding, any stride). Rows are
+  filtered first into a one-row buffer, then columns: ``k * (W + OW)`` multiply-adds per
+  output row instead of ``k * k * OW``. Its adjoint is the backward.
 
+Backward kernels zero their own slice of ``grad_in`` just before scattering into it, so the
+slice is still in cache (a separate zeroing pass would write the gradient to memory twice).
 Every kernel is compiled on first use per dtype and cached on disk (``cache=True``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 # Serial kernels over a [lo, hi) slice of the leading axis; ``functions`` runs slices on
 # ``torch.get_num_threads()`` Python threads (nogil), so no second OpenMP runtime competes
@@ -133,11 +136,16 @@ def max_fwd_cl(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
 
 @njit(**_OPTS)
 def max_bwd_planar(grad_out, idx, grad_in, lo, hi):
-    """grad_in (P, H*W), zeroed; grad_in[p, idx] += grad_out in output scan order."""
+    """grad_in (P, H*W) = 0, then grad_in[p, idx] += grad_out in output scan order.
+
+    Zeroing here, one plane at a time, keeps the plane in cache for the scatter that follows
+    (a separate zero pass would write the whole gradient to memory twice).
+    """
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     size = grad_in.shape[1]
     for p in range(lo, hi):
         gp = grad_in[p]
+        gp[:] = 0
         for oh in range(oh_count):
             for ow in range(ow_count):
                 i = idx[p, oh, ow]
@@ -150,11 +158,12 @@ def max_bwd_planar(grad_out, idx, grad_in, lo, hi):
 
 @njit(**_OPTS)
 def max_bwd_cl(grad_out, idx, grad_in, lo, hi):
-    """grad_in (N, H*W, C), zeroed; grad_in[n, idx, c] += grad_out in output scan order."""
+    """grad_in (N, H*W, C) = 0, then grad_in[n, idx, c] += grad_out in output scan order."""
     batch, oh_count, ow_count, channels = grad_out.shape
     size = grad_in.shape[1]
     for n in range(lo, hi):
         gn = grad_in[n]
+        gn[:, :] = 0
         for oh in range(oh_count):
             for ow in range(ow_count):
                 g = grad_out[n, oh, ow]
@@ -166,50 +175,62 @@ def max_bwd_cl(grad_out, idx, grad_in, lo, hi):
 
 
 @njit(**_OPTS)
-def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
-    """out[p, oh, ow] = sum_i sum_j row_w[oh,i] col_w[ow,j] x[p, rows[oh,i], cols[ow,j]]."""
+def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n, cols_t, col_w_t):
+    """out[p, oh, ow] = sum_i sum_j row_w[oh,i] col_w[ow,j] x[p, rows[oh,i], cols[ow,j]].
+
+    Column pass over the padded transposed tables (taps outer, outputs inner): uniform trip
+    counts and unsigned gathers, so it vectorises. ``buf[width]`` is the zero slot.
+    """
+    width = x.shape[2]
     oh_count, ow_count = out.shape[1], out.shape[2]
+    taps = cols_t.shape[0]
+    buf = np.zeros(width + 1, x.dtype)
     for p in range(lo, hi):
         xp = x[p]
-        buf = np.zeros_like(xp[0])
         for oh in range(oh_count):
-            buf[:] = 0
+            buf[:width] = 0
             for i in range(row_n[oh]):
                 a = row_w[oh, i]
-                xrow = xp[rows[oh, i]]
-                for w in range(buf.shape[0]):
+                xrow = xp[uint64(rows[oh, i])]
+                for w in range(width):
                     buf[w] += a * xrow[w]
             orow = out[p, oh]
-            for ow in range(ow_count):
-                s = buf[0] * 0
-                for j in range(col_n[ow]):
-                    s += col_w[ow, j] * buf[cols[ow, j]]
-                orow[ow] = s
+            orow[:] = 0
+            for j in range(taps):
+                cj = cols_t[j]
+                wj = col_w_t[j]
+                for ow in range(ow_count):
+                    orow[ow] += wj[ow] * buf[uint64(cj[ow])]
 
 
 @njit(**_OPTS)
-def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
-    """Adjoint of resample_fwd_planar; grad_in (P, H, W) zeroed, accumulated in place."""
+def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, col_n,
+                        cols_t, col_w_t):
+    """Adjoint of resample_fwd_planar: grad_in (P, H, W) overwritten (zeroed per plane)."""
+    width = grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    taps = cols_t.shape[0]
+    buf = np.zeros(width + 1, grad_in.dtype)
     for p in range(lo, hi):
         gp = grad_in[p]
-        buf = np.zeros_like(gp[0])
+        gp[:, :] = 0
         for oh in range(oh_count):
             buf[:] = 0
             grow = grad_out[p, oh]
-            for ow in range(ow_count):
-                g = grow[ow]
-                for j in range(col_n[ow]):
-                    buf[cols[ow, j]] += col_w[ow, j] * g
+            for j in range(taps):
+                cj = cols_t[j]
+                wj = col_w_t[j]
+                for ow in range(ow_count):
+                    buf[uint64(cj[ow])] += wj[ow] * grow[ow]
             for i in range(row_n[oh]):
                 a = row_w[oh, i]
-                dst = gp[rows[oh, i]]
-                for w in range(buf.shape[0]):
+                dst = gp[uint64(rows[oh, i])]
+                for w in range(width):
                     dst[w] += a * buf[w]
 
 
 @njit(**_OPTS)
-def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
+def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n, cols_t, col_w_t):
     """Channels-last resample_fwd_planar: x (N, H, W, C) -> out (N, OH, OW, C)."""
     batch, _, width, channels = x.shape
     oh_count, ow_count = out.shape[1], out.shape[2]
@@ -236,12 +257,14 @@ def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
 
 
 @njit(**_OPTS)
-def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, col_n):
-    """Adjoint of resample_fwd_cl; grad_in (N, H, W, C) zeroed. Parallel over the batch,
-    since different output rows scatter into the same input rows."""
+def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, col_n,
+                    cols_t, col_w_t):
+    """Adjoint of resample_fwd_cl: grad_in (N, H, W, C) overwritten (zeroed per sample).
+    Sliced by sample, since different output rows scatter into the same input rows."""
     batch, oh_count, ow_count, channels = grad_out.shape
     width = grad_in.shape[2]
     for n in range(lo, hi):
+        grad_in[n] = 0
         buf = np.zeros_like(grad_in[n, 0])
         for oh in range(oh_count):
             buf[:] = 0
@@ -259,3 +282,118 @@ def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, 
                 for w in range(width):
                     for c in range(channels):
                         dst2[w, c] += a * buf[w, c]
+
+
+@njit(inline="always")
+def avg_window(o, stride, pad, kernel, size):
+    """PyTorch's average-pooling window along one axis: ``(lo, hi, pool)``, where
+    ``[lo, hi)`` is clipped to the input and ``pool`` counts the window clipped to the
+    padded input (the ``count_include_pad`` divisor)."""
+    start = o * stride - pad
+    end = min(start + kernel, size + pad)
+    return max(start, 0), min(end, size), end - start
+
+
+@njit(inline="always")
+def avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1):
+    if divisor > 0:
+        return divisor
+    if count_include_pad:
+        return pool_h * pool_w
+    return (h1 - h0) * (w1 - w0)
+
+
+@njit(inline="always")
+def avg_one(xp, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
+    """One output of average pooling of plane ``xp``: the window sum in row-major order,
+    then ONE division by PyTorch's divisor — PyTorch's float operations, bit-identical."""
+    height, width = xp.shape
+    h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
+    w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
+    s = xp.dtype.type(0)
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            s += xp[h, w]
+    d = avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1)
+    return s / xp.dtype.type(d)
+
+
+@njit(**_OPTS)
+def avg_fwd_planar(x, out, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
+    """x (P, H, W) -> out (P, OH, OW), generic window (see avg_one)."""
+    oh_count, ow_count = out.shape[1], out.shape[2]
+    for p in range(lo, hi):
+        xp = x[p]
+        for oh in range(oh_count):
+            for ow in range(ow_count):
+                out[p, oh, ow] = avg_one(xp, oh, ow, kh, kw, sh, sw, ph, pw,
+                                         count_include_pad, divisor)
+
+
+@njit(**_OPTS)
+def avg_bwd_planar(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad,
+                   divisor):
+    """grad_in (P, H, W) = 0, then each window gets grad_out / divisor, outputs in scan
+    order (PyTorch's accumulation order)."""
+    height, width = grad_in.shape[1], grad_in.shape[2]
+    oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    for p in range(lo, hi):
+        gp = grad_in[p]
+        gp[:, :] = 0
+        for oh in range(oh_count):
+            h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
+            for ow in range(ow_count):
+                w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
+                d = avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1)
+                delta = grad_out[p, oh, ow] / grad_in.dtype.type(d)
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        gp[h, w] += delta
+
+
+@njit(**_OPTS)
+def avg_fwd_cl(x, out, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
+    """Channels-last avg_fwd_planar: x (N, H, W, C) -> out (N, OH, OW, C), rows N*OH."""
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    oh_count, ow_count = out.shape[1], out.shape[2]
+    for t in range(lo, hi):
+        n = t // oh_count
+        oh = t % oh_count
+        h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
+        for ow in range(ow_count):
+            w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
+            o = out[n, oh, ow]
+            o[:] = 0
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    xv = x[n, h, w]
+                    for c in range(channels):
+                        o[c] += xv[c]
+            d = x.dtype.type(
+                avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1))
+            for c in range(channels):
+                o[c] = o[c] / d
+
+
+@njit(**_OPTS)
+def avg_bwd_cl(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
+    """Channels-last avg_bwd_planar: grad_in (N, H, W, C), sliced by sample."""
+    height, width, channels = grad_in.shape[1], grad_in.shape[2], grad_in.shape[3]
+    oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    delta = np.empty(channels, grad_in.dtype)
+    for n in range(lo, hi):
+        grad_in[n] = 0
+        for oh in range(oh_count):
+            h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
+            for ow in range(ow_count):
+                w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
+                d = grad_in.dtype.type(
+                    avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1))
+                g = grad_out[n, oh, ow]
+                for c in range(channels):
+                    delta[c] = g[c] / d
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        gv = grad_in[n, h, w]
+                        for c in range(channels):
+                            gv[c] += delta[c]

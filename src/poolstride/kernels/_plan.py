@@ -79,7 +79,9 @@ class Plan:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
-    tables: tuple | None = None  # separable resampling tables (rows..., cols...)
+    count_include_pad: bool = True  # avg
+    divisor: int = 0  # avg: divisor_override, 0 = none
+    tables: tuple | None = None  # blur: separable resampling tables (rows..., cols...)
 
     def to_kernel(self, t: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
         """A 4D tensor in this plan's layout -> (owner tensor, C-contiguous numpy view)."""
@@ -91,7 +93,7 @@ class Plan:
         t = t.contiguous(memory_format=torch.channels_last)
         return t, t.permute(0, 2, 3, 1).numpy()
 
-    def empty(self, shape, dtype=None, zero=False) -> tuple[torch.Tensor, np.ndarray]:
+    def empty(self, shape, dtype=None) -> tuple[torch.Tensor, np.ndarray]:
         """A new 4D tensor of ``shape`` in this plan's layout, with its numpy view."""
         dtype = dtype or self.dtype
         if self.layout == PLANAR:
@@ -101,8 +103,6 @@ class Plan:
         else:
             t = torch.empty(shape, dtype=dtype, memory_format=torch.channels_last)
             view = t.permute(0, 2, 3, 1)
-        if zero:
-            t.zero_()
         return t, view.numpy()
 
 
@@ -111,45 +111,30 @@ def np_dtype(dtype: torch.dtype):
     return np.float32 if dtype == torch.float32 else np.float64
 
 
-def _pack(entries: list[list[tuple[int, float]]], dtype) -> tuple[np.ndarray, ...]:
-    """Ragged per-output (index, weight) lists -> dense (index, weight, count) arrays."""
+def _pack(entries: list[list[tuple[int, float]]], size: int, dtype) -> tuple[np.ndarray, ...]:
+    """Ragged per-output (index, weight) lists -> dense arrays for the kernels:
+
+    ``(idx, wts, cnt)`` of shape ``(out, K)``, ``(out, K)``, ``(out,)`` (row-major, ragged
+    via ``cnt``) and ``(idx_t, wts_t)`` of shape ``(K, out)`` padded to K taps for every
+    output: padding taps have weight 0 and point at index ``size``, a zero slot the kernels
+    append to their row buffer (so ``0 * inf`` never happens). The uniform, transposed form
+    lets the column pass vectorise across outputs.
+    """
     width = max((len(e) for e in entries), default=0) or 1
     idx = np.zeros((len(entries), width), dtype=np.int64)
     wts = np.zeros((len(entries), width), dtype=dtype)
     cnt = np.zeros(len(entries), dtype=np.int64)
+    idx_t = np.full((width, len(entries)), size, dtype=np.int64)
+    wts_t = np.zeros((width, len(entries)), dtype=dtype)
     for o, e in enumerate(entries):
         cnt[o] = len(e)
         for t, (i, w) in enumerate(e):
-            idx[o, t] = i
-            wts[o, t] = w
-    for a in (idx, wts, cnt):
+            idx[o, t] = idx_t[t, o] = i
+            wts[o, t] = wts_t[t, o] = w
+    tables = (idx, wts, cnt, idx_t, wts_t)
+    for a in tables:
         a.setflags(write=False)
-    return idx, wts, cnt
-
-
-@lru_cache(maxsize=256)
-def avg_axis_table(size, kernel, stride, pad, ceil_mode, count_include_pad, divisor, np_dtype):
-    """Average pooling along one axis as a resampling table.
-
-    PyTorch's divisor is ``(hend - hstart) * (wend - wstart)`` for a window clipped to the
-    padded input (``count_include_pad``) or to the input itself; either way it factorises
-    into one count per axis, so each axis carries ``1 / count`` (or ``1 / divisor`` on one
-    axis and 1 on the other when ``divisor_override`` is set: ``divisor`` is then that value
-    or 1 here).
-    """
-    out = pool_out_size(size, kernel, stride, pad, 1, ceil_mode)
-    entries = []
-    for o in range(out):
-        start = o * stride - pad
-        end = min(start + kernel, size + pad)
-        pool = end - start
-        lo, hi = max(start, 0), min(end, size)
-        if divisor is not None:
-            weight = 1.0 / divisor
-        else:
-            weight = 1.0 / (pool if count_include_pad else hi - lo)
-        entries.append([(i, weight) for i in range(lo, hi)])
-    return _pack(entries, np_dtype)
+    return tables
 
 
 @lru_cache(maxsize=256)
@@ -174,4 +159,4 @@ def filter_axis_table(size, weights, stride, pad_lo, pad_hi, pad_mode, np_dtype)
                 continue
             row.append((i, w))
         entries.append(row)
-    return _pack(entries, np_dtype)
+    return _pack(entries, size, np_dtype)

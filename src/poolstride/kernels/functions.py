@@ -223,7 +223,7 @@ class _MaxScatter(torch.autograd.Function):
         jit = _jit()
         _, ga = plan.to_kernel(grad_out)
         _, ia = plan.to_kernel(idx)
-        grad_in, gia = plan.empty(plan.in_shape, zero=True)
+        grad_in, gia = plan.empty(plan.in_shape)
         n, c, h, w = plan.in_shape
         work = grad_in.numel()
         if plan.layout == PLANAR:
@@ -285,35 +285,55 @@ def max_pool(
 # ------------------------------------------------------- separable resampling
 
 
-class _Resample(torch.autograd.Function):
-    """out = R x C^T per plane (tables R, C); backward is the adjoint, and vice versa."""
+class _LinearPool(torch.autograd.Function):
+    """Average pooling (``plan.tables is None``) or blur resampling (tables), or with
+    ``adjoint`` their transposes. Backward of one is the other, so any order of
+    differentiation works."""
 
     @staticmethod
     def forward(ctx, x4, plan: Plan, adjoint: bool):
+        ctx.plan = plan
+        ctx.adjoint = adjoint
         jit = _jit()
         _, xa = plan.to_kernel(x4)
         n, c = plan.in_shape[:2]
-        work = max(x4.numel(), 1) * len(plan.tables[0][0])
-        if adjoint:
-            out, oa = plan.empty(plan.in_shape, zero=True)
-            if plan.layout == PLANAR:
-                _run(jit.resample_bwd_planar, (xa, oa), n * c, plan.tables, work)
-            else:  # output rows overlap in the input: split by sample only
-                _run(jit.resample_bwd_cl, (xa, oa), n, plan.tables, work)
+        planar = plan.layout == PLANAR
+        if plan.tables is None:
+            family = "avg"
+            after = (*plan.kernel, *plan.stride, *plan.padding, plan.count_include_pad,
+                     plan.divisor)
+            taps = plan.kernel[0] * plan.kernel[1]
         else:
-            out, oa = plan.empty(plan.out_shape)
-            if plan.layout == PLANAR:
-                _run(jit.resample_fwd_planar, (xa, oa), n * c, plan.tables, work)
+            family = "resample"
+            after = plan.tables
+            taps = len(plan.tables[0][0]) + len(plan.tables[3][0])
+        work = max(x4.numel(), 1) * taps
+        if adjoint:
+            out, oa = plan.empty(plan.in_shape)
+            fn = getattr(jit, f"{family}_bwd_{'planar' if planar else 'cl'}")
+            # channels-last: output rows overlap in the input, so slice by sample only
+            _run(fn, (xa, oa), n * c if planar else n, after, work)
+            return out
+        out, oa = plan.empty(plan.out_shape)
+        if not planar:
+            fn = getattr(jit, f"{family}_fwd_cl")
+            _run(fn, (xa, oa), n * plan.out_shape[2], after, work)
+        else:
+            fast = None
+            if family == "avg":
+                from poolstride.kernels._specialize import specialized
+
+                fast = specialized(plan.kernel, plan.stride, (1, 1), op="avg")
+            if fast is not None:
+                _run(fast, (xa, oa), n * c, (*plan.padding, plan.count_include_pad,
+                                             plan.divisor), work)
             else:
-                rows = n * plan.out_shape[2]
-                _run(jit.resample_fwd_cl, (xa, oa), rows, plan.tables, work)
-        ctx.plan = plan
-        ctx.adjoint = adjoint
+                _run(getattr(jit, f"{family}_fwd_planar"), (xa, oa), n * c, after, work)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return _Resample.apply(grad, ctx.plan, not ctx.adjoint), None, None
+        return _LinearPool.apply(grad, ctx.plan, not ctx.adjoint), None, None
 
 
 def avg_pool(
@@ -329,6 +349,8 @@ def avg_pool(
 
     ``out = sum(window) / divisor`` with PyTorch's divisor: the window size clipped to the
     padded input (``count_include_pad``) or to the input, or ``divisor_override`` (2D only).
+    Same float operations in the same order as PyTorch's CPU kernels: bit-identical outputs
+    and gradients.
     """
     dim = x.ndim - 2
     if fast_path_reason(x) is None and (divisor_override is None or dim == 2):
@@ -336,15 +358,10 @@ def avg_pool(
         x4 = _as4d(x)
         out_hw = _valid(x4.shape, kernel, stride_, pad, (1, 1), ceil_mode)
         if out_hw is not None and (divisor_override is None or divisor_override != 0):
-            npd = _plan.np_dtype(x.dtype)
-            (h, w), (kh, kw), (sh, sw), (ph, pw) = x4.shape[2:], kernel, stride_, pad
-            rows = _plan.avg_axis_table(h, kh, sh, ph, ceil_mode, count_include_pad,
-                                        None if divisor_override is None else 1, npd)
-            cols = _plan.avg_axis_table(w, kw, sw, pw, ceil_mode, count_include_pad,
-                                        divisor_override, npd)
             plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
-                        tables=(*rows, *cols))
-            return _from4d(_Resample.apply(x4, plan, False), dim)
+                        kernel, stride_, pad, count_include_pad=bool(count_include_pad),
+                        divisor=int(divisor_override or 0))
+            return _from4d(_LinearPool.apply(x4, plan, False), dim)
     return fallback.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                              divisor_override)
 
@@ -398,6 +415,6 @@ def blur_pool(
                 rows = _plan.filter_axis_table(h, weights, stride, lo, hi, pad_mode, npd)
             out_shape = (*x4.shape[:2], len(rows[2]), len(cols[2]))
             plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), out_shape,
-                        tables=(*rows, *cols))
-            return _from4d(_Resample.apply(x4, plan, False), dim)
+                        tables=(*rows[:3], *cols))
+            return _from4d(_LinearPool.apply(x4, plan, False), dim)
     return fallback.blur_pool(x, weights, stride, (lo, hi), pad_mode)

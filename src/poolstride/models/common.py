@@ -3,6 +3,7 @@ input-size check that turns "a feature map shrank below 1" into a one-line error
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -35,8 +36,10 @@ def check_input_shape(model: str, input_shape: Sequence[int]) -> tuple[int, ...]
     """Validate ``(C, L)`` or ``(C, H, W)`` and return it as a tuple of ints."""
     try:
         shape = tuple(int(s) for s in input_shape)
-        ok = len(shape) in (2, 3) and all(s >= 1 for s in shape) and all(
-            int(s) == s for s in input_shape
+        ok = (
+            len(shape) in (2, 3)
+            and all(s >= 1 for s in shape)
+            and all(int(s) == s for s in input_shape)
         )
     except (TypeError, ValueError):
         ok = False
@@ -48,11 +51,12 @@ def check_input_shape(model: str, input_shape: Sequence[int]) -> tuple[int, ...]
 
 
 def check_positive(model: str, what: str, value, default: int) -> int:
+    """``value`` as a positive int (any integer type, e.g. numpy's), or ``default`` if None."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise PoolstrideError(f"{model}: {what} must be a positive integer, got {value!r}")
-    return value
+    if not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= 1:
+        return int(value)
+    raise PoolstrideError(f"{model}: {what} must be a positive integer, got {value!r}")
 
 
 def scaled(base: int, width: int, default_width: int) -> int:
@@ -89,7 +93,9 @@ def _run_stages(features: nn.Sequential, input_shape: tuple[int, ...]):
     return x, passed
 
 
-def _smallest_fitting_size(features: nn.Sequential, channels: int, dim: int, start: int) -> int | None:
+def _smallest_fitting_size(
+    features: nn.Sequential, channels: int, dim: int, start: int
+) -> int | None:
     """Smallest ``s`` such that an ``s``×…×``s`` input passes (doubling, then bisection)."""
     fits = lambda s: _run_stages(features, (channels, *([s] * dim)))[0] is not None  # noqa: E731
     hi = max(start, 1)
@@ -128,7 +134,8 @@ def trace_features(
             else:
                 total = sum(_contains_downsampling(stage) for stage in features)
                 fits = (
-                    f"only {passed} of its {total} downsamplings fit" if passed < total
+                    f"only {passed} of its {total} downsamplings fit"
+                    if passed < total
                     else f"a layer after its {total} downsamplings needs a larger map"
                 )
                 least = _smallest_fitting_size(
@@ -170,7 +177,9 @@ class ClassifierHead(nn.Module):
         self.num_features = int(head_features(head, channels, spatial))
         if hidden is not None:
             self.fc: nn.Module = nn.Sequential(
-                nn.Linear(self.num_features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_classes)
+                nn.Linear(self.num_features, hidden),
+                nn.ReLU(inplace=True),
+                nn.Linear(hidden, num_classes),
             )
         elif skip_linear_if_equal and self.num_features == num_classes:
             self.fc = nn.Identity()
@@ -203,6 +212,6 @@ class Classifier(nn.Module):
 
 
 def check_classes(model: str, num_classes) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise PoolstrideError(f"{model}: num_classes must be a positive integer, got {num_classes!r}")
-    return num_classes
+    if num_classes is None:
+        raise PoolstrideError(f"{model}: num_classes must be a positive integer, got None")
+    return check_positive(model, "num_classes", num_classes, 0)

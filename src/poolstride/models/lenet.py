@@ -56,12 +56,16 @@ def build_lenet5(
 
     features = nn.Sequential(
         nn.Sequential(  # C1, S2
-            conv(dim, shape[0], c1, 5, padding=2), nn.ReLU(inplace=True),
-            downsample(kind, c1, c1, dim), nn.ReLU(),
+            conv(dim, shape[0], c1, 5, padding=2),
+            nn.ReLU(inplace=True),
+            downsample(kind, c1, c1, dim),
+            nn.ReLU(),
         ),
         nn.Sequential(  # C3, S4
-            conv(dim, c1, c3, 5), nn.ReLU(inplace=True),
-            downsample(kind, c3, c3, dim), nn.ReLU(),
+            conv(dim, c1, c3, 5),
+            nn.ReLU(inplace=True),
+            downsample(kind, c3, c3, dim),
+            nn.ReLU(),
         ),
         nn.Sequential(conv(dim, c3, c5, 5), nn.ReLU(inplace=True)),  # C5
     )

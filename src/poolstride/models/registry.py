@@ -94,7 +94,13 @@ def build_model(
         kind = DEFAULT_KINDS[name]
     builder = _builder(name)
     accepted = set(inspect.signature(builder).parameters) - {
-        "letter", "kind", "input_shape", "num_classes", "head", "width", "depth"
+        "letter",
+        "kind",
+        "input_shape",
+        "num_classes",
+        "head",
+        "width",
+        "depth",
     }
     bad = sorted(set(options) - accepted)
     if bad:

@@ -90,10 +90,14 @@ def describe(module: nn.Module) -> str:
         conv, down = describe(module.conv), describe(module.down)
         return f"{down} -> {conv}" if module.down_first else f"{conv} -> {down}"
     if isinstance(module, nn.Sequential) and len(module) == 2 and isinstance(module[0], TrailingPad):
-        pad = module[0].amounts
-        return f"pad+{t(pad)} -> {describe(module[1])}"
+        return f"{describe(module[0])} -> {describe(module[1])}"
     if isinstance(module, TrailingPad):
-        return f"pad+{t(module.amounts)}"
+        amounts = module.amounts
+        if min(amounts) >= 0:
+            return f"pad+{t(amounts)}"
+        if max(amounts) <= 0:
+            return f"crop{t(tuple(-a for a in amounts))}"
+        return "pad/crop " + "x".join(f"{a:+d}" for a in amounts)
     if isinstance(module, nn.modules.conv._ConvNd):
         text = (f"{type(module).__name__} {module.in_channels}->{module.out_channels} "
                 f"k{t(module.kernel_size)} s{t(module.stride)}")
@@ -114,9 +118,10 @@ def describe(module: nn.Module) -> str:
     if hasattr(module, "variant") and hasattr(module, "stride"):  # a poolstride.layers module
         text = f"{module.variant} s{t(module.stride)}"
         if not str(module.variant).startswith("blur") and hasattr(module, "kernel_size"):
-            # composite blur kinds describe themselves by their variant; others by the window
-            text = f"{module.variant} k{t(module.kernel_size)} s{t(module.stride)}"
+            # Blur kinds are composites, named by their variant; the others by their window.
+            text = f"{str(module.variant).split(':')[0]} k{t(module.kernel_size)} s{t(module.stride)}"
             text += f" p{t(module.padding)}" if t(getattr(module, "padding", 0)) != "0" else ""
+            text += " ceil" if getattr(module, "ceil_mode", False) else ""
         if module.in_channels is not None and module.out_channels != module.in_channels:
             text += f" {module.in_channels}->{module.out_channels}"
         return text
@@ -166,8 +171,8 @@ def _build_down(site: Site, kind: str, options: dict, target: str, channels: int
     allowed = layers.KIND_OPTIONS[kind]
     if "ceil_mode" in allowed and "ceil_mode" not in options:
         variations.append({"ceil_mode": True})
-    pad = getattr(site.original, "padding", 0)
-    if site.role == "pool" and "padding" in allowed and "padding" not in options and pad:
+    pad = getattr(site.original, "padding", None)
+    if site.role == "pool" and "padding" in allowed and "padding" not in options and pad is not None:
         pad = as_tuple(pad, site.dim)
         variations += [{**v, "padding": pad} for v in list(variations)]
     candidates = []

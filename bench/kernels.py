@@ -1,0 +1,216 @@
+"""Fast CPU pooling kernels vs PyTorch (NCHW and channels-last), timm, kornia and a copy.
+
+Every variant of a case runs in the same process on the same tensor; repetitions are
+interleaved (variants shuffled each round) and medians reported, so the ratios printed side
+by side share the machine's conditions. Speed targets (issue 8, 2 threads): max/avg
+forward+backward >= 10x PyTorch NCHW and >= 2x PyTorch channels-last; blur >= 3x timm's
+BlurPool2d / kornia's MaxBlurPool2D. Nothing here is asserted; it prints.
+
+    .venv/bin/python bench/kernels.py                 # (32, 64, 56, 56) float32, 2 threads
+    .venv/bin/python bench/kernels.py --reps 31 --threads 1 --shape 8,64,56,56
+    .venv/bin/python bench/kernels.py --e2e           # + training the `simple` model on CPU
+
+timm and kornia are optional (``pip install 'poolstride[bench]'``); missing ones are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from poolstride import kernels
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _forward(op, x):
+    def run():
+        with torch.no_grad():
+            op(x)
+
+    return run
+
+
+def _forward_backward(op, x):
+    leaf = x.detach().requires_grad_()
+    with torch.no_grad():
+        # upstream gradient in the output's own layout, made once outside the timing
+        grad = torch.ones_like(op(leaf))
+
+    def run():
+        leaf.grad = None
+        op(leaf).backward(grad)
+
+    return run
+
+
+def measure(variants: dict[str, tuple[Callable, torch.Tensor]], reps: int, backward: bool):
+    """Median seconds per variant, repetitions interleaved in a shuffled order each round."""
+    make = _forward_backward if backward else _forward
+    runs = {name: make(op, x) for name, (op, x) in variants.items()}
+    for run in runs.values():  # warm-up: compile, allocator, caches
+        run()
+        run()
+    times = {name: [] for name in runs}
+    order = list(runs)
+    for _ in range(reps):
+        random.shuffle(order)
+        for name in order:
+            times[name].append(_timed(runs[name]))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _copy(x):
+    return x.clone()
+
+
+def cases(x: torch.Tensor) -> dict[str, dict[str, tuple[Callable, torch.Tensor]]]:
+    """Case name -> variant name -> (op, input). 'ours' runs poolstride.kernels."""
+    cl = x.contiguous(memory_format=torch.channels_last)
+    table = {}
+    for label, ours, ref in [
+        ("max 2x2/2", lambda t: kernels.max_pool(t, 2, 2), lambda t: F.max_pool2d(t, 2, 2)),
+        ("max 3x3/2 p1", lambda t: kernels.max_pool(t, 3, 2, 1),
+         lambda t: F.max_pool2d(t, 3, 2, 1)),
+        ("avg 2x2/2", lambda t: kernels.avg_pool(t, 2, 2), lambda t: F.avg_pool2d(t, 2, 2)),
+        ("avg 3x3/2 p1", lambda t: kernels.avg_pool(t, 3, 2, 1),
+         lambda t: F.avg_pool2d(t, 3, 2, 1)),
+    ]:
+        table[label] = {
+            "ours NCHW": (ours, x),
+            "ours CL": (ours, cl),
+            "torch NCHW": (ref, x),
+            "torch CL": (ref, cl),
+            "copy": (_copy, x),
+        }
+    blur = {
+        "ours NCHW": (lambda t: kernels.blur_pool(t, 3, 2, padding=(1, 1)), x),
+        "ours CL": (lambda t: kernels.blur_pool(t, 3, 2, padding=(1, 1)), cl),
+        "torch NCHW": (lambda t: kernels.fallback.blur_pool(t, (0.25, 0.5, 0.25), 2), x),
+        "copy": (_copy, x),
+    }
+    maxblur = {
+        "ours NCHW": (lambda t: kernels.blur_pool(kernels.max_pool(t, 2, 1), 3, 2, 1,
+                                                  pad_mode="zeros"), x),
+        "ours CL": (lambda t: kernels.blur_pool(kernels.max_pool(t, 2, 1), 3, 2, 1,
+                                                pad_mode="zeros"), cl),
+        "copy": (_copy, x),
+    }
+    try:
+        from timm.layers import BlurPool2d
+
+        timm_blur = BlurPool2d(x.shape[1], filt_size=3, stride=2)
+        blur["timm NCHW"] = (timm_blur, x)
+        blur["timm CL"] = (timm_blur, cl)
+    except ImportError:
+        print("timm not installed: blur vs timm skipped (pip install 'poolstride[bench]')")
+    try:
+        from kornia.filters import MaxBlurPool2D
+
+        kornia_blur = MaxBlurPool2D(3)
+        maxblur["kornia NCHW"] = (kornia_blur, x)
+        maxblur["kornia CL"] = (kornia_blur, cl)
+    except ImportError:
+        print("kornia not installed: max-blur vs kornia skipped (pip install 'poolstride[bench]')")
+    table["blur 3/2 (timm BlurPool2d)"] = blur
+    table["max2/1 + blur 3/2 (kornia MaxBlurPool2D)"] = maxblur
+    return table
+
+
+_RATIOS = [("ours NCHW", "torch NCHW"), ("ours CL", "torch CL"), ("ours NCHW", "torch CL"),
+           ("ours NCHW", "timm NCHW"), ("ours CL", "timm CL"),
+           ("ours NCHW", "kornia NCHW"), ("ours CL", "kornia CL")]
+
+
+def run_kernels(args) -> None:
+    shape = tuple(int(s) for s in args.shape.split(","))
+    x = torch.randn(shape, dtype=getattr(torch, args.dtype))
+    print(f"shape {shape} {args.dtype}, torch threads {torch.get_num_threads()}, "
+          f"{args.reps} interleaved reps, medians in ms (ratio = baseline time / ours)")
+    for label, variants in cases(x).items():
+        if args.only and not any(label.startswith(o) for o in args.only.split(",")):
+            continue
+        fwd = measure(variants, args.reps, backward=False)
+        fb = measure({k: v for k, v in variants.items() if k != "copy"}, args.reps, True)
+        print(f"\n{label}")
+        print(f"  {'variant':<12}{'forward':>10}{'fwd+bwd':>10}")
+        for name in variants:
+            fb_ms = f"{fb[name] * 1e3:10.2f}" if name in fb else f"{'':>10}"
+            print(f"  {name:<12}{fwd[name] * 1e3:10.2f}{fb_ms}")
+        for ours, base in _RATIOS:
+            if ours in fwd and base in fwd:
+                print(f"  {base} / {ours}: forward {fwd[base] / fwd[ours]:5.1f}x, "
+                      f"fwd+bwd {fb[base] / fb[ours]:5.1f}x")
+        if "ours NCHW" in fwd:
+            print(f"  copy / ours NCHW forward: {fwd['copy'] / fwd['ours NCHW']:.2f} "
+                  f"(1.0 = as fast as copying the input once)")
+
+
+def run_e2e(args) -> None:
+    """Train the `simple` 2D model with max pooling on random CPU images, kernels on vs off."""
+    from poolstride.models import build_model
+
+    torch.manual_seed(0)
+    batch, steps = args.e2e_batch, args.e2e_steps
+    x = torch.randn(batch, 3, 32, 32)
+    y = torch.randint(0, 10, (batch,))
+    timings = {True: [], False: []}
+    models = {}
+    for flag in (True, False):
+        torch.manual_seed(0)
+        models[flag] = build_model("simple", "max", (3, 32, 32), 10)
+    opts = {flag: torch.optim.SGD(m.parameters(), lr=0.01) for flag, m in models.items()}
+
+    def step(flag):
+        with kernels.use_kernels(flag):
+            opts[flag].zero_grad()
+            loss = F.cross_entropy(models[flag](x), y)
+            loss.backward()
+            opts[flag].step()
+
+    for flag in (True, False):
+        step(flag)
+    for _ in range(steps):
+        for flag in random.sample([True, False], 2):
+            timings[flag].append(_timed(lambda flag=flag: step(flag)))
+    on, off = (statistics.median(timings[f]) for f in (True, False))
+    print(f"\ne2e: `simple` 2D model, kind max, batch {batch} of 3x32x32, SGD step, "
+          f"{steps} interleaved steps (median)")
+    print(f"  with kernels {on * 1e3:.1f} ms/step, PyTorch pooling {off * 1e3:.1f} ms/step: "
+          f"{off / on:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shape", default="32,64,56,56")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--only", default="", help="comma-separated case prefixes: max,avg,blur")
+    parser.add_argument("--e2e", action="store_true", help="also time end-to-end training")
+    parser.add_argument("--e2e-only", action="store_true")
+    parser.add_argument("--e2e-batch", type=int, default=128)
+    parser.add_argument("--e2e-steps", type=int, default=15)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    random.seed(0)
+    if not kernels.available():
+        raise SystemExit("numba is not installed: nothing to benchmark")
+    if not args.e2e_only:
+        run_kernels(args)
+    if args.e2e or args.e2e_only:
+        run_e2e(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""``poolstride shape SPEC --input CxHxW``: shapes, params, MACs and receptive fields of a quick stack.
+
+Examples::
+
+    poolstride shape "conv3-96, conv3-96, max2, conv3-192/2, gap" --input 3x32x32
+    poolstride shape "conv5-16, blur-max:filt5, conv3-32/2, gmp, fc-10" --input 1x40
+    poolstride shape "conv3-64, conv1-64/2" --input 3x32x32        # warns: 3/4 discarded
+
+The spec is built into real ``nn.Module`` layers (downsampling kinds through
+``make_downsample``) and profiled like any model, so the numbers are those of ``poolstride
+profile``. One row per item; warnings flag windows that never cover some inputs, floor mode
+dropping rows/columns, and receptive fields that outgrow the input. Grammar: see
+:mod:`poolstride.geometry.spec`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command("shape")
+@click.argument("spec")
+@click.option("--input", "input_shape", required=True, help="Input shape without the batch: CxHxW (2D) or CxL (1D).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True, help="Output format.")
+def shape(spec, input_shape, fmt):
+    """Per-item output shape, params, MACs, receptive field and lint warnings of SPEC."""
+    from poolstride.analysis.profile import spec_table
+
+    table = spec_table(spec, input_shape)
+    if fmt == "json":
+        click.echo(json.dumps(table.to_dict(), indent=2))
+        return
+    if fmt == "markdown":
+        click.echo(table.to_markdown())
+        return
+    from rich.console import Console
+
+    # Piped output (files, CI logs) gets a wide table rather than rich's 80-column default.
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    console.print(table.to_rich(title=f"{spec}  (input {input_shape})"))
+    console.print(table.summary())
+    warnings = [f"  {r.name}: {w}" for r in table.rows for w in r.warnings]
+    if warnings:
+        console.print("[yellow]warnings:[/yellow]")
+        for line in warnings:
+            console.print(line, markup=False, highlight=False)

@@ -1,0 +1,35 @@
+"""Reports of a comparison, read only from its run store.
+
+- :func:`write_report` — ``RUN_DIR/report.html`` (self-contained, offline), ``report.md`` and
+  ``figures/*.svg`` from ``RUN_DIR/runs.sqlite``; what ``poolstride report`` runs.
+- :func:`summary_html` — the verdict and results table as an HTML fragment (notebooks).
+- :class:`TensorBoardLogger` — optional per-step scalars for TensorBoard (extra
+  ``tensorboard``).
+
+Submodules load lazily so ``import poolstride.report`` does not import matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "write_report": "poolstride.report.write",
+    "summary_html": "poolstride.report.page",
+    "load_run": "poolstride.report.run",
+    "reproduce_command": "poolstride.report.run",
+    "variant_styles": "poolstride.report.palette",
+    "TensorBoardLogger": "poolstride.report.tensorboard",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'poolstride.report' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

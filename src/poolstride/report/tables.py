@@ -1,0 +1,253 @@
+"""The report's text content — tables and sentences as plain strings, shared by the HTML
+page, the Markdown file and the notebook summary (so all three say the same thing).
+
+Nothing here is escaped: the HTML side escapes every cell (:mod:`poolstride.report.markup`),
+the Markdown side escapes for Markdown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from poolstride.experiment.stats import METRICS, Summary, format_p
+from poolstride.report.run import RunData
+
+
+@dataclass
+class Table:
+    """``headers`` and ``rows`` of strings; ``numeric[i]`` right-aligns column ``i``."""
+
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: list[bool] = field(default_factory=list)
+    key_column: int | None = 0  # column holding the variant name (gets its colour swatch)
+
+    def __post_init__(self):
+        if not self.numeric:
+            self.numeric = [False] * len(self.headers)
+
+
+def fmt_ci(s: Summary | None, scale: float = 1.0, digits: int = 1) -> str:
+    """``"91.2 [90.1, 92.3]"``; the mean alone when n = 1; ``"–"`` when nothing was measured."""
+    if s is None or s.n == 0 or not math.isfinite(s.mean):
+        return "–"
+    mean = f"{s.mean * scale:.{digits}f}"
+    if s.n < 2 or not (math.isfinite(s.lo) and math.isfinite(s.hi)):
+        return mean
+    return f"{mean} [{s.lo * scale:.{digits}f}, {s.hi * scale:.{digits}f}]"
+
+
+def fmt_count(x: float | None) -> str:
+    """``12345 -> "12.3k"`` (k, M, G); ``"–"`` for missing values."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{suffix}"
+    return f"{x:.0f}"
+
+
+def _summary(data: RunData, variant: str, metric: str) -> Summary | None:
+    s = data.results.summary.get(variant, {}).get(metric)
+    return s if s is not None and s.n > 0 else None
+
+
+def n_text(data: RunData) -> str:
+    """``"n=3 seeds per variant"`` or the range when it differs between variants."""
+    ns = sorted({len(data.runs_of(v)) for v in data.variants})
+    if not ns:
+        return "no finished runs"
+    if len(ns) == 1:
+        return f"n={ns[0]} seed{'s' if ns[0] != 1 else ''} per variant"
+    return f"n={ns[0]}–{ns[-1]} seeds per variant (some runs failed)"
+
+
+def headline(data: RunData) -> str:
+    """One sentence: what was compared, on what, with how many seeds and which budget."""
+    cfg = data.shared_config()
+    parts = [f"{len(data.variants)} downsampling variants ({', '.join(data.variants)})"]
+    if "dataset" in cfg:
+        parts.append(f"on {cfg['dataset']}")
+    if "model" in cfg:
+        parts.append(f"with the {cfg['model']} model")
+    budget = (f"{cfg['steps']} steps" if cfg.get("steps") else
+              f"{cfg['epochs']} epochs" if cfg.get("epochs") else "")
+    text = f"Compared {' '.join(parts)}, {n_text(data)}"
+    if budget:
+        text += f", each trained for {budget}"
+    if cfg.get("batch_size"):
+        text += f" at batch {cfg['batch_size']}"
+    if cfg.get("optimizer"):
+        text += f" ({cfg['optimizer']}, lr {cfg.get('lr')}, {cfg.get('schedule', '')} schedule)"
+    return text + f". Baseline: {data.baseline}."
+
+
+def verdict_groups(data: RunData) -> list[tuple[str, list[str]]]:
+    """``[(metric label, [verdict sentences])]``, test accuracy first, as statistics wrote them."""
+    groups: dict[str, list[str]] = {}
+    for c in data.results.comparisons:
+        label = METRICS[c.metric].label if c.metric in METRICS else c.metric
+        groups.setdefault(label, []).append(c.verdict)
+    return list(groups.items())
+
+
+def bottom_line(data: RunData) -> str:
+    """The plain answer for test accuracy: which variants differ from the baseline, if any."""
+    acc = [c for c in data.results.comparisons if c.metric == "test_acc"]
+    if not acc:
+        if len(data.variants) < 2:
+            return "Only one variant was run, so there is nothing to compare."
+        return "No paired comparison of test accuracy was possible (no finished baseline runs)."
+    better = [c.variant for c in acc if c.significant and c.paired.diff > 0]
+    worse = [c.variant for c in acc if c.significant and c.paired.diff < 0]
+    same = [c.variant for c in acc if not c.significant]
+    out = []
+    if better:
+        out.append(f"more accurate than {data.baseline}: {', '.join(better)}")
+    if worse:
+        out.append(f"less accurate than {data.baseline}: {', '.join(worse)}")
+    if same:
+        out.append(f"no significant difference from {data.baseline}: {', '.join(same)}")
+    n = min(c.paired.n for c in acc)
+    caveat = " With fewer than 3 seeds the tests have little power." if n < 3 else ""
+    return ("Test accuracy, paired by seed and Holm-corrected — " + "; ".join(out) + "."
+            + caveat)
+
+
+def results_table(data: RunData) -> Table:
+    """One row per variant: n, mean [95% CI] of the main metrics, Δ accuracy vs baseline."""
+    deltas = {c.variant: c for c in data.results.comparisons if c.metric == "test_acc"}
+    headers = ["variant", "n", "test acc %", "Δ acc vs baseline, points", "test loss",
+               "shift consist. circular %", "shift consist. crop %", "params", "MACs",
+               "train time s", "inference samples/s"]
+    rows = []
+    for v in data.variants:
+        s = data.results.summary.get(v, {})
+        n = len(data.runs_of(v))
+        if v == data.baseline:
+            delta = "(baseline)"
+        elif v in deltas:
+            c = deltas[v]
+            d = c.paired
+            delta = fmt_ci(Summary(d.diff, d.lo, d.hi, math.nan, d.n), 100)
+            if math.isfinite(d.p_adj):
+                delta += f", {format_p(d.p_adj)}" + (" *" if c.significant else "")
+        else:
+            delta = "–"
+        rows.append([v, str(n), fmt_ci(s.get("test_acc"), 100), delta,
+                     fmt_ci(s.get("test_loss"), 1, 3),
+                     fmt_ci(s.get("shift_consistency_circular"), 100),
+                     fmt_ci(s.get("shift_consistency_crop"), 100),
+                     fmt_count(_mean(s.get("params"))), fmt_count(_mean(s.get("macs"))),
+                     fmt_ci(s.get("train_time_s"), 1, 1),
+                     fmt_count(_mean(s.get("throughput_sps")))])
+    return Table(headers, rows, [False] + [True] * (len(headers) - 1))
+
+
+RESULTS_NOTE = ("Mean over seeds with its 95% t-interval in brackets; n = finished seeds. "
+                "Δ: paired by seed against the baseline, p Holm-adjusted across variants "
+                "(* = significant at α = 0.05). MACs count conv/linear multiply-accumulates "
+                "of one input; pooling is counted separately in the per-layer tables.")
+
+
+def _mean(s: Summary | None) -> float | None:
+    return s.mean if s is not None and s.n > 0 else None
+
+
+def runs_table(data: RunData) -> Table:
+    """One row per stored run (finished or failed), in variant then seed order."""
+    order = {v: i for i, v in enumerate(data.variants)}
+
+    def key(r):
+        return (order.get(str(r.config.get("variant")), len(order)), _int(r.config.get("seed")))
+
+    rows = []
+    for r in sorted(data.records, key=key):
+        m = r.metrics
+        acc = m.get("test_acc")
+        rows.append([str(r.config.get("variant", "?")), str(r.config.get("seed", "?")), r.status,
+                     f"{100 * acc:.1f}" if isinstance(acc, (int, float)) else "–",
+                     _fixed(m.get("final_train_loss"), 3), _fixed(m.get("train_time_s"), 1),
+                     _fixed(m.get("peak_memory_mb"), 0), r.key, r.reason or ""])
+    return Table(["variant", "seed", "status", "test acc %", "final train loss",
+                  "train time s", "peak memory MiB", "key", "reason (failed runs)"], rows,
+                 [False, True, False, True, True, True, True, False, False])
+
+
+def _int(x: Any) -> int:
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _fixed(x: Any, digits: int) -> str:
+    return f"{x:.{digits}f}" if isinstance(x, (int, float)) and math.isfinite(x) else "–"
+
+
+def config_table(data: RunData) -> Table:
+    """Every config field: its value when shared by all runs, else the values it took."""
+    shared = data.shared_config()
+    varying = data.varying_config()
+    rows = [[k, _value(v)] for k, v in shared.items()]
+    rows += [[k, ", ".join(_value(x) for x in vals) + "  (varies by run)"]
+             for k, vals in varying.items()]
+    return Table(["field", "value"], rows, key_column=None)
+
+
+def environment_table(data: RunData) -> Table:
+    rows = [[k, ", ".join(v)] for k, v in data.environment().items()]
+    return Table(["", "value"], rows, key_column=None)
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "None (default)"
+    return str(v)
+
+
+def profile_table(table: Any) -> Table:
+    """A :class:`poolstride.analysis.profile.ProfileTable` as rows of strings."""
+    rows = []
+    for r in table.rows:
+        rf = r.receptive_field
+        # rows carry the batch dimension (the profile ran a batch of 1); totals do not
+        out_shape = r.output_shape[1:] if r.output_shape else r.output_shape
+        rows.append([r.name, r.kind or r.type, _shape(out_shape), f"{r.params:,}",
+                     f"{r.macs:,}", f"{r.pool_ops:,}", str(rf) if rf is not None else "",
+                     _jump(rf)])
+    t = table.totals
+    rows.append(["total", "", _shape(t.output_shape), f"{t.params:,}", f"{t.macs:,}",
+                 f"{t.pool_ops:,}", str(t.receptive_field or ""), _jump(t.receptive_field)])
+    return Table(["layer", "type", "output shape (per input)", "params", "MACs", "pool ops",
+                  "receptive field", "jump"], rows,
+                 [False, False, False, True, True, True, False, True], key_column=None)
+
+
+def profile_summary(table: Any) -> str:
+    t = table.totals
+    rf = f", receptive field {t.receptive_field}" if t.receptive_field is not None else ""
+    return (f"input {_shape(t.input_shape)} → {_shape(t.output_shape)}; "
+            f"{fmt_count(t.params)} params, {fmt_count(t.macs)} MACs, "
+            f"{fmt_count(t.pool_ops)} pooling ops{rf}")
+
+
+def _shape(shape: Sequence[int] | None) -> str:
+    return "×".join(str(s) for s in shape) if shape else ""
+
+
+def _jump(rf: Any) -> str:
+    if rf is None:
+        return ""
+    jump = getattr(rf, "jump", None)
+    if not jump:
+        return ""
+    return "×".join(f"{j:g}" if isinstance(j, float) else str(j) for j in jump)
+
+
+__all__ = ["RESULTS_NOTE", "Table", "bottom_line", "config_table", "environment_table",
+           "fmt_ci", "fmt_count", "headline", "n_text", "profile_summary", "profile_table",
+           "results_table", "runs_table", "verdict_groups"]

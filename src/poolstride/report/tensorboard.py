@@ -1,0 +1,109 @@
+"""Optional TensorBoard logging of per-step scalars (``pip install poolstride[tensorboard]``).
+
+>>> log = TensorBoardLogger("runs/mnist1d-simple/tb/max-seed0")   # doctest: +SKIP
+>>> log.log_scalars(50, {"train/loss": 0.71, "train/lr": 0.003})  # doctest: +SKIP
+>>> log.close()                                                   # doctest: +SKIP
+
+Then ``tensorboard --logdir runs/mnist1d-simple/tb`` shows every run side by side. The
+logger is a thin, typed front to :class:`torch.utils.tensorboard.SummaryWriter`: it skips
+values that are not finite numbers (so a NaN cannot crash a run at the logging line) and
+works as a context manager.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from poolstride.errors import PoolstrideError
+
+INSTALL_HINT = ("TensorBoard logging needs the 'tensorboard' package: "
+                "pip install 'poolstride[tensorboard]'")
+
+
+def _summary_writer():
+    """:class:`SummaryWriter`, or a one-line PoolstrideError when tensorboard is missing."""
+    try:
+        import tensorboard  # noqa: F401 - torch.utils.tensorboard needs it at import
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise PoolstrideError(INSTALL_HINT) from None
+    return SummaryWriter
+
+
+class TensorBoardLogger:
+    """Write scalars for one run into ``log_dir`` (TensorBoard event files).
+
+    Args:
+        log_dir: directory for this run's event files (created if missing); one directory
+            per run lets TensorBoard overlay runs.
+        flush_secs: how often pending events reach disk.
+
+    Raises:
+        PoolstrideError: tensorboard is not installed.
+    """
+
+    def __init__(self, log_dir: str | Path, *, flush_secs: int = 10):
+        writer_cls = _summary_writer()
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._writer = writer_cls(log_dir=str(self.log_dir), flush_secs=flush_secs)
+        self._closed = False
+
+    def log_scalars(self, step: int, values: Mapping[str, Any]) -> int:
+        """Log ``{tag: number}`` at global ``step``; return how many values were written.
+
+        Tags may use ``/`` to group (``train/loss``). Non-numbers, bools and non-finite
+        values are skipped (a diverging loss is the run's business, not the logger's).
+        """
+        if self._closed:
+            raise PoolstrideError(f"TensorBoardLogger for {str(self.log_dir)!r} is closed")
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise PoolstrideError(f"step must be an integer >= 0, got {step!r}")
+        written = 0
+        for name, value in values.items():
+            if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+                value = value.item()  # 0-d tensors / numpy scalars
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                continue
+            value = float(value)
+            if not math.isfinite(value):
+                continue
+            self._writer.add_scalar(str(name), value, int(step))
+            written += 1
+        return written
+
+    def log_text(self, tag: str, text: str, step: int = 0) -> None:
+        """Attach text (e.g. the run's config as JSON) to the run."""
+        self._writer.add_text(str(tag), str(text), int(step))
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file (idempotent)."""
+        if not self._closed:
+            self._writer.flush()
+            self._writer.close()
+            self._closed = True
+
+    def __enter__(self) -> TensorBoardLogger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TensorBoardLogger({str(self.log_dir)!r})"
+
+
+def run_log_dir(run_dir: str | Path, variant: str, seed: int) -> Path:
+    """``RUN_DIR/tensorboard/<variant>-seed<seed>`` with the variant made path-safe."""
+    safe = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in str(variant)) or "_"
+    return Path(run_dir) / "tensorboard" / f"{safe}-seed{int(seed)}"
+
+
+__all__ = ["INSTALL_HINT", "TensorBoardLogger", "run_log_dir"]

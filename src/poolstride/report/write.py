@@ -1,0 +1,56 @@
+"""``write_report``: a run directory's store -> ``report.html`` + ``report.md`` + ``figures/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from poolstride.report.figures import render_figures
+from poolstride.report.markdown import render_markdown
+from poolstride.report.page import render_page
+from poolstride.report.palette import variant_styles
+from poolstride.report.run import layer_profiles, load_run
+
+#: What :func:`write_report` writes into the run directory.
+HTML_NAME = "report.html"
+MARKDOWN_NAME = "report.md"
+FIGURES_DIR = "figures"
+
+
+def write_report(run_dir: str | Path, *, baseline: str | None = None, test: str | None = None,
+                 profiles: bool = True) -> Path:
+    """Write the report of ``run_dir`` and return the path of ``report.html``.
+
+    Reads only ``run_dir/runs.sqlite`` (plus ``config.yaml`` for the variant order, baseline
+    and test, when present) and writes, into ``run_dir``:
+
+    - ``report.html`` — one self-contained page (inline CSS, figures as inline SVG images,
+      no script, no network): verdict, results table, figures, per-layer tables, runs,
+      environment, full config and the command that reproduces the run;
+    - ``report.md`` — the same content in Markdown, linking the figures below;
+    - ``figures/*.svg`` — accuracy vs params and MACs, shift consistency per offset,
+      learning curves, gradient norm per layer.
+
+    Args:
+        baseline: override the baseline the statistics compare against.
+        test: override the paired test (``t`` or ``wilcoxon``).
+        profiles: rebuild each variant's model for the per-layer table (needs the dataset's
+            shape: generated sets always work, image sets need their files locally).
+
+    Raises:
+        PoolstrideError: ``run_dir`` holds no run store, or the store is empty.
+    """
+    data = load_run(run_dir, baseline=baseline, test=test)
+    out = data.run_dir if data.run_dir is not None else Path(run_dir)
+    styles = variant_styles(data.variants)
+    figures = render_figures(data, styles, out / FIGURES_DIR)
+    tables = layer_profiles(data) if profiles else []
+    listing = sorted(p.name for p in out.iterdir() if p.is_file())
+    listing = sorted(set(listing) | {HTML_NAME, MARKDOWN_NAME, f"{FIGURES_DIR}/"})
+    html_path = out / HTML_NAME
+    html_path.write_text(render_page(data, figures, tables, files=listing), encoding="utf-8")
+    (out / MARKDOWN_NAME).write_text(
+        render_markdown(data, figures, tables, base_dir=out), encoding="utf-8")
+    return html_path
+
+
+__all__ = ["FIGURES_DIR", "HTML_NAME", "MARKDOWN_NAME", "write_report"]

@@ -1,0 +1,154 @@
+"""Runner, store integration, Results and the Python API on a tiny in-memory dataset."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from poolstride.data import Dataset
+from poolstride.errors import PoolstrideError
+from poolstride.experiment import runner
+from poolstride.experiment.api import compare, make_config
+from poolstride.experiment.config import CompareConfig
+from poolstride.experiment.results import Results
+from poolstride.experiment.store import Store
+
+TINY = dict(dataset="tiny", steps=12, batch_size=16, log_every=4, eval_points=2, width=4,
+            shift_samples=40, max_shift=2)
+
+
+def _tiny_dataset(n_train=64, n_test=40, length=16):
+    g = torch.Generator().manual_seed(0)
+
+    def split(n):
+        y = torch.randint(0, 3, (n,), generator=g)
+        x = 0.3 * torch.randn(n, 1, length, generator=g)
+        for i, c in enumerate(y.tolist()):
+            x[i, 0, c * 5:c * 5 + 4] += 2.0
+        return x, y
+
+    (xtr, ytr), (xte, yte) = split(n_train), split(n_test)
+    return Dataset("tiny", xtr, ytr, xte, yte, 3, (1, length), ("a", "b", "c"))
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    data = _tiny_dataset()
+    monkeypatch.setattr(runner, "load_data", lambda cfg: data)
+    return data
+
+
+def test_grid_runs_stores_and_resumes(tiny, tmp_path, monkeypatch):
+    grid = CompareConfig(variants=("max", "conv"), seeds=2, device="cpu", **TINY)
+    store = Store(tmp_path)
+    records = runner.run_grid(grid.runs(), store)
+    assert [(r.variant, r.seed, r.status) for r in records] == [
+        ("max", 0, "finished"), ("max", 1, "finished"),
+        ("conv", 0, "finished"), ("conv", 1, "finished")]
+    m = records[0].metrics
+    for key in ("test_acc", "test_loss", "params", "macs", "train_time_s", "throughput_sps",
+                "peak_memory_mb", "shift_consistency_circular", "shift_consistency_crop",
+                "consistency_by_offset", "feature_stability", "grad_norm_init",
+                "grad_norm_final", "curve"):
+        assert key in m, key
+    assert 0 <= m["test_acc"] <= 1 and m["steps"] == 12 and m["device"] == "cpu"
+    assert m["consistency_by_offset"]["offsets"] == [-2, -1, 0, 1, 2]
+    assert m["consistency_by_offset"]["circular"][2] == 1.0  # offset 0 never changes
+    assert len(m["feature_stability"]) == 3  # the simple model's three downsampling sites
+    assert set(m["grad_norm_init"]) == set(m["grad_norm_final"])
+    assert m["curve"]["step"] == [4, 8, 12]
+    assert records[0].git_hash is not None and records[0].torch_version == torch.__version__
+    # parameters differ between a free pool and a strided conv; same seed -> same init path
+    assert records[2].metrics["params"] > records[0].metrics["params"]
+
+    # resume: the same grid again runs nothing
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("re-ran a finished run"))
+    again = runner.run_grid(grid.runs(), store)
+    assert [r.metrics for r in again] == [r.metrics for r in records]
+
+
+def test_runs_are_reproducible_per_seed(tiny):
+    grid = CompareConfig(variants=("avg",), seeds=(3,), device="cpu", **TINY)
+    a = runner.execute(grid.runs()[0])
+    b = runner.execute(grid.runs()[0])
+    assert a["curve"]["train_loss"] == b["curve"]["train_loss"]
+    assert a["test_acc"] == b["test_acc"]
+
+
+def test_a_diverging_run_is_failed_and_the_others_finish(tiny, tmp_path, monkeypatch):
+    real_build = runner.build
+
+    def build(cfg, dataset):
+        model = real_build(cfg, dataset)
+        if cfg.variant == "conv" and cfg.seed == 1:
+            model.register_forward_hook(lambda m, i, out: out * float("nan"))
+        return model
+
+    monkeypatch.setattr(runner, "build", build)
+    grid = CompareConfig(variants=("max", "conv"), seeds=2, device="cpu", **TINY)
+    records = runner.run_grid(grid.runs(), Store(tmp_path), validate_first=False)
+    status = {(r.variant, r.seed): (r.status, r.reason) for r in records}
+    assert status[("conv", 1)][0] == "failed"
+    assert status[("conv", 1)][1].startswith("diverged: training loss became nan by step 4")
+    assert sum(s == "finished" for s, _ in status.values()) == 3
+    res = Results.from_records(records, grid.variants, grid.baseline)
+    assert res.summary["conv"]["test_acc"].n == 1 and len(res.failed) == 1
+    assert "cannot test with n=1" in res.verdicts_for("test_acc")[0]
+    assert "failed: conv seed 1: diverged" in str(res)
+
+
+def test_validation_fails_fast_before_any_training(tiny, monkeypatch):
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(PoolstrideError, match="unknown downsampling kind 'maxx'"):
+        runner.run_grid(CompareConfig(variants="max,maxx", **TINY).runs(), Store(":memory:"))
+    too_deep = CompareConfig(variants="max", depth=6, **TINY)  # 16 -> 8 -> ... -> 0
+    with pytest.raises(PoolstrideError) as err:
+        runner.run_grid(too_deep.runs(), Store(":memory:"))
+    assert "\n" not in str(err.value) and "simple" in str(err.value)
+
+
+def test_cuda_without_gpu_is_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(PoolstrideError, match="no CUDA GPU"):
+        runner.resolve_device("cuda")
+    assert runner.resolve_device("auto") == torch.device("cpu")
+
+
+def test_compare_api_results_and_files(tiny, tmp_path):
+    res = compare(variants=["max", "avg", "conv"], seeds=2, out=tmp_path / "run", device="cpu",
+                  **{k: v for k, v in TINY.items()})
+    assert isinstance(res, Results) and res.baseline == "max"
+    assert len(res.records) == 6 and not res.failed
+    assert [c.variant for c in res.comparisons if c.metric == "test_acc"] == ["avg", "conv"]
+    assert all("n=2" in v for v in res.verdicts)
+    for name in ("runs.sqlite", "results.json", "results.csv", "summary.csv", "config.yaml"):
+        assert (tmp_path / "run" / name).is_file(), name
+    data = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert data["baseline"] == "max" and len(data["runs"]) == 6
+    assert data["summary"]["avg"]["test_acc"]["n"] == 2
+    rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
+    assert rows[0].startswith("variant,n,baseline,test_acc_mean") and len(rows) == 4
+    html = res._repr_html_()
+    assert html.startswith("<table>") and "max (baseline)" in html
+    text = str(res)
+    assert "mean ± 95% CI over seeds (n=2)" in text and "Verdicts vs max" in text
+    # the saved config.yaml reproduces the grid
+    again = make_config(tmp_path / "run" / "config.yaml")
+    assert [r.key for r in again.runs()] == [r.key for r in make_config(
+        None, variants=["max", "avg", "conv"], seeds=2, out=str(tmp_path / "run"),
+        device="cpu", **TINY).runs()]
+
+
+def test_results_to_pandas_when_available(tiny):
+    pd = pytest.importorskip("pandas")
+    res = compare(variants="max,conv", seeds=1, **TINY)
+    frame = res.to_pandas()
+    assert isinstance(frame, pd.DataFrame) and list(frame["variant"]) == ["max", "conv"]
+
+
+def test_make_config_overrides_and_epochs():
+    cfg = make_config({"variants": ["max"], "steps": 50}, lr=0.1, seeds=None)
+    assert cfg.steps == 50 and cfg.lr == 0.1 and cfg.seeds == (0, 1, 2)
+    assert make_config(None, epochs=2).steps is None
+    assert math.isclose(make_config(None, lr=1e-4).lr, 1e-4)

@@ -1,0 +1,137 @@
+"""Max and average pooling kernels against PyTorch over random configurations.
+
+Both must be bit-identical to PyTorch (values, argmax indices, gradients: same tie rule, same
+NaN rule, same summation and accumulation order), and the output's layout (NCHW or
+channels-last strides) must match PyTorch's too.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+from kernel_strategies import make_input, pool_problems
+
+from poolstride import kernels
+
+pytestmark = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+
+TORCH_MAX = {3: F.max_pool1d, 4: F.max_pool2d}
+TORCH_AVG = {3: F.avg_pool1d, 4: F.avg_pool2d}
+
+
+def _exact(a: torch.Tensor, b: torch.Tensor) -> None:
+    torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+
+
+def _grad(out: torch.Tensor, x: torch.Tensor, seed: int) -> torch.Tensor:
+    # Integer-valued upstream gradients: overlapping windows then sum exactly, so any
+    # difference is a bug in routing, not rounding; plus a float one for the general case.
+    g = torch.Generator().manual_seed(seed)
+    grad_out = torch.randint(-4, 5, out.shape, generator=g).to(out.dtype)
+    grad_out = grad_out + torch.rand(out.shape, generator=g, dtype=out.dtype)
+    (grad,) = torch.autograd.grad(out, x, grad_out)
+    return grad
+
+
+@given(pool_problems("max"), st.integers(0, 2**16))
+def test_max_pool_matches_pytorch_bit_for_bit(problem, seed):
+    x, kwargs = problem
+    x_ref = x.detach().clone().requires_grad_()
+    x_new = x.detach().clone().requires_grad_()
+    ref, ref_idx = TORCH_MAX[x.ndim](x_ref, return_indices=True, **kwargs)
+    out, idx = kernels.max_pool(x_new, return_indices=True, **kwargs)
+    _exact(out, ref)
+    assert torch.equal(idx, ref_idx)
+    assert out.stride() == ref.stride() and idx.stride() == ref_idx.stride()
+    _exact(_grad(out, x_new, seed), _grad(ref, x_ref, seed))
+
+
+@given(pool_problems("max"))
+def test_max_pool_without_grad_keeps_pytorch_layout(problem):
+    x, kwargs = problem
+    with torch.no_grad():
+        out = kernels.max_pool(x, **kwargs)
+        ref = TORCH_MAX[x.ndim](x, **kwargs)
+    _exact(out, ref)
+    assert out.stride() == ref.stride()
+
+
+@given(pool_problems("avg"), st.integers(0, 2**16))
+def test_avg_pool_matches_pytorch_bit_for_bit(problem, seed):
+    x, kwargs = problem
+    x_ref = x.detach().clone().requires_grad_()
+    x_new = x.detach().clone().requires_grad_()
+    ref = TORCH_AVG[x.ndim](x_ref, **kwargs)
+    out = kernels.avg_pool(x_new, **kwargs)
+    _exact(out, ref)
+    assert out.stride() == ref.stride()
+    _exact(_grad(out, x_new, seed), _grad(ref, x_ref, seed))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize(
+    "geometry",
+    [  # the specialised (constant-folded) kernels, with and without padding / ceil mode
+        dict(kernel_size=2, stride=2),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=3, stride=1, padding=1),
+        dict(kernel_size=2, stride=1, ceil_mode=True),
+        dict(kernel_size=3, stride=2, ceil_mode=True),
+    ],
+)
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_common_windows_on_realistic_sizes(dtype, layout, geometry, op):
+    x = make_input((2, 3, 17, 14), dtype, layout, "normal", seed=1)
+    ours, theirs = (kernels.max_pool, TORCH_MAX) if op == "max" else (kernels.avg_pool, TORCH_AVG)
+    for values_x in (x, x.flatten(2)):  # 2D and 1D
+        a = values_x.detach().clone().requires_grad_()
+        b = values_x.detach().clone().requires_grad_()
+        out = ours(a, **geometry)
+        ref = theirs[values_x.ndim](b, **geometry)
+        _exact(out, ref)
+        _exact(_grad(out, a, 3), _grad(ref, b, 3))
+
+
+def test_nan_and_ties_follow_pytorch_rule():
+    # Window [1, 3, 3, nan, 3, nan]: PyTorch keeps the LAST NaN; [2, 2]: the FIRST max.
+    x = torch.tensor([[[1.0, 3.0, 3.0, float("nan"), 3.0, float("nan"), 2.0, 2.0]]])
+    out, idx = kernels.max_pool(x, 6, 6, ceil_mode=True, return_indices=True)
+    ref, ref_idx = F.max_pool1d(x, 6, 6, ceil_mode=True, return_indices=True)
+    assert idx.tolist() == ref_idx.tolist() == [[[5, 6]]]
+    _exact(out, ref)
+
+
+def test_all_minus_inf_window_points_at_first_element():
+    x = torch.full((1, 1, 3, 3), float("-inf"))
+    _, idx = kernels.max_pool(x, 2, 1, 1, return_indices=True)
+    _, ref = F.max_pool2d(x, 2, 1, 1, return_indices=True)
+    assert torch.equal(idx, ref)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_window_missing_the_input_gets_no_gradient(layout):
+    # Height 1, taps at rows -1 and 1 (dilation 2): every window misses the input. PyTorch
+    # returns -inf with an index past the plane; its NCHW backward routes nothing (its
+    # channels-last backward writes out of bounds, so it is not called here).
+    x = make_input((2, 3, 1, 5), torch.float32, layout, "normal", seed=0).requires_grad_()
+    geometry = dict(kernel_size=2, stride=(1, 2), padding=(1, 0), dilation=(2, 1))
+    out, idx = kernels.max_pool(x, return_indices=True, **geometry)
+    ref, ref_idx = F.max_pool2d(x.detach().contiguous(), return_indices=True, **geometry)
+    _exact(out, ref)
+    assert torch.equal(idx, ref_idx)
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_empty_batch(op):
+    x = torch.randn(0, 3, 8, 8, requires_grad=True)
+    fn = kernels.max_pool if op == "max" else kernels.avg_pool
+    out = fn(x, 2)
+    assert out.shape == (0, 3, 4, 4)
+    out.sum().backward()
+    assert x.grad.shape == x.shape
