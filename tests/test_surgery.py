@@ -348,3 +348,40 @@ def test_model_variant_original_is_an_equal_copy():
     _params_equal_except(model, same, set())
     blur = model_variant(model, "blur-max", input_shape=(3, 32, 32))
     assert isinstance(blur.conv1, SplitStride)
+
+
+class _FunctionalPool(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, 2, 1)
+        self.block = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return nn.functional.max_pool2d(self.block(x), 2)  # downsampling no module holds
+
+
+def test_functional_downsampling_is_reported_not_swapped():
+    new, ch = swap_downsampling(_FunctionalPool(), "avg", input_shape=(3, 16, 16))
+    assert [c.path for c in ch] == ["conv"]
+    assert ch.notes == ["the top-level forward() calls max_pool2d (stride 2) in forward()"]
+    assert "Not swappable (functions, not modules)" in ch.to_markdown()
+    assert ch.to_dict()["notes"] == ch.notes
+    # Pooling inside sites (nn.MaxPool2d, poolstride modules) is not reported.
+    _, ch = swap_downsampling(TinyResNet(), "blur-max", input_shape=(3, 32, 32))
+    assert ch.notes == []
+
+
+def test_float64_model_gets_float64_replacements():
+    model = TinyResNet().double()
+    new, _ = swap_downsampling(model, "conv", input_shape=(3, 32, 32))
+    assert new.pool.conv.weight.dtype == torch.float64
+    assert new(torch.randn(1, 3, 32, 32, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_model_stays_on_cuda():
+    model = TinyResNet().cuda()
+    new, _ = swap_downsampling(model, "blur-max", input_shape=(3, 32, 32))
+    assert all(t.is_cuda for t in (*new.parameters(), *new.buffers()))
+    assert new(torch.randn(1, 3, 32, 32, device="cuda")).shape == (1, 5)

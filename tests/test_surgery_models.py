@@ -21,7 +21,8 @@ HAS_TIMM = importlib.util.find_spec("timm") is not None
 MODELS = [
     "torchvision:resnet18",
     pytest.param("torchvision:resnet50", marks=pytest.mark.slow),
-    "torchvision:vgg11",
+    pytest.param("torchvision:vgg11", marks=pytest.mark.slow),  # 130M params to deep-copy
+    "torchvision:squeezenet1_1",  # ceil_mode max pools
     "torchvision:mobilenet_v2",
     pytest.param("torchvision:densenet121", marks=pytest.mark.slow),
     pytest.param(
@@ -34,6 +35,7 @@ EXPECTED_SITES = {
     "torchvision:resnet18": {"conv1", "maxpool", "layer2.0.conv1", "layer2.0.downsample.0"},
     "torchvision:resnet50": {"conv1", "maxpool", "layer2.0.conv2", "layer4.0.downsample.0"},
     "torchvision:vgg11": {"features.2", "features.5", "features.20"},
+    "torchvision:squeezenet1_1": {"features.0", "features.2", "features.5", "features.8"},
     "torchvision:mobilenet_v2": {"features.0.0", "features.2.conv.1.0"},  # depthwise stride 2
     "torchvision:densenet121": {"features.conv0", "features.pool0", "features.transition1.pool"},
     "timm:resnet18": {"conv1", "maxpool", "layer3.0.downsample.0"},

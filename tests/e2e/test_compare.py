@@ -52,7 +52,7 @@ def test_compare_prints_table_verdicts_and_resumes(tmp_path, capsys):
 def test_compare_2d_digits_from_yaml_with_override_and_two_workers(tmp_path, capsys):
     cfg = tmp_path / "grid.yaml"
     cfg.write_text("dataset: digits\nvariants: [avg, blur-max]\nseeds: 2\nsteps: 500\n"
-                   "augment: shift+flip\nmax-shift: 1\n")
+                   "augment: shift+flip\nmax-shift: 1\ndepth: 2\n")
     code, out, err = _run(capsys, "--config", str(cfg), "--steps", "15", "--workers", "2",
                           "--out", str(tmp_path / "d"), "--device", "cpu", "-q")
     assert code == 0, err
@@ -68,7 +68,8 @@ def test_compare_2d_digits_from_yaml_with_override_and_two_workers(tmp_path, cap
 @pytest.mark.slow
 def test_diverging_runs_are_marked_failed(tmp_path, capsys):
     code, out, _ = _run(capsys, "--variants", "max", "--seeds", "1", "--lr", "1e12",
-                        "--optimizer", "sgd", "--out", str(tmp_path / "nan"), *FAST)
+                        "--optimizer", "sgd", "--out", str(tmp_path / "nan"), *FAST,
+                        "--steps", "60")
     assert code == 1  # nothing finished: nothing to compare
     assert "failed: max seed 0: diverged: training loss became nan" in out
     assert "Traceback" not in out

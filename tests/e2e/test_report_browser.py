@@ -7,6 +7,7 @@ browser is a failure: CI installs it (``.ci/run``). Never downloads a browser.
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import subprocess
@@ -76,7 +77,7 @@ def _check_page(opened: Opened, n_variants: int):
     for complete, natural, shown in images:
         assert complete and natural > 0 and 0 < shown <= WIDTH
     verdict = page.inner_text("#verdict")
-    assert "Test accuracy, paired by seed" in verdict
+    assert "Test accuracy (t-test paired by seed, Holm-corrected):" in verdict
     rows = page.eval_on_selector_all("#results tbody tr", "els => els.length")
     assert rows == n_variants
     # readable at laptop width: no sideways scrolling of the page or the results table
@@ -94,6 +95,10 @@ def test_report_of_a_real_tiny_run_renders(browser, tmp_path):
         "mnist1d", ["max", "conv"], 2, steps=8, batch_size=32, train_size=200, log_every=2,
         eval_points=2, shift_samples=50, max_shift=2, device="cpu", out=run_dir)
     assert len(results.finished) == 4
+    from poolstride.report import summary_html
+
+    notebook = summary_html(results)  # what Results._repr_html_ shows
+    assert all(html.escape(v) in notebook for v in results.verdicts)
     path = write_report(run_dir)
     opened = Opened(browser, path)
     try:

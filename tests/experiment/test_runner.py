@@ -152,3 +152,15 @@ def test_make_config_overrides_and_epochs():
     assert cfg.steps == 50 and cfg.lr == 0.1 and cfg.seeds == (0, 1, 2)
     assert make_config(None, epochs=2).steps is None
     assert math.isclose(make_config(None, lr=1e-4).lr, 1e-4)
+
+
+def test_match_params_scales_the_variant_to_the_baseline_budget(tiny):
+    grid = CompareConfig(variants=("max", "conv"), seeds=1, match="params", device="cpu",
+                         **{**TINY, "width": 24})
+    records = runner.run_grid(grid.runs(), Store(":memory:"))
+    base, conv = (r.metrics for r in records)
+    assert base["width"] == 24 and conv["width"] == 19  # strided convs cost parameters
+    assert abs(conv["params"] - base["params"]) <= 0.05 * base["params"]
+    free = runner.execute(CompareConfig(variants=("conv",), seeds=1, device="cpu",
+                                        **{**TINY, "width": 24}).runs()[0])
+    assert free["params"] > 1.05 * base["params"]  # unmatched, conv would cost more

@@ -166,6 +166,19 @@ def test_bad_arguments_are_one_line_errors(args, kw, match):
     assert "\n" not in str(info.value)
 
 
+def test_kind_may_be_a_module_class_or_partial():
+    import functools
+
+    from poolstride.layers import MaxPool, StridedConv
+
+    model = build_model("simple", MaxPool, (1, 16), 3, width=4)
+    assert model.kind == "max" and model(torch.randn(2, 1, 16)).shape == (2, 3)
+    model = build_model(
+        "simple", functools.partial(StridedConv, kernel_size=3), (1, 16), 3, width=4
+    )
+    assert model.kind.split(":")[0] == "conv"  # the built module's own variant string
+
+
 def test_numpy_integers_are_accepted():
     import numpy as np
 

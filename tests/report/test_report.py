@@ -142,6 +142,18 @@ def test_variant_order_and_baseline_from_grid_and_override(run_dir):
         load_run(run_dir, baseline="nope")
 
 
+def test_the_paired_test_is_named_and_used(run_dir):
+    from poolstride.report.tables import bottom_line
+
+    t = load_run(run_dir)
+    w = load_run(run_dir, test="wilcoxon")
+    assert bottom_line(t).startswith("Test accuracy (t-test paired by seed, Holm-corrected):")
+    assert bottom_line(w).startswith("Test accuracy (Wilcoxon signed-rank test paired by seed")
+    assert {c.paired.test for c in w.results.comparisons} == {"wilcoxon"}
+    with pytest.raises(PoolstrideError, match="unknown test 'z'"):
+        load_run(run_dir, test="z")
+
+
 def test_unbuildable_model_gets_a_note_not_a_crash(tmp_path, make_run):
     run = make_run(tmp_path / "run", variants=("max", "no-such-kind"), seeds=(0, 1))
     page = html.unescape(write_report(run).read_text())
@@ -172,3 +184,15 @@ def test_empty_store_is_an_error(tmp_path):
     Store(tmp_path / "empty").close()
     with pytest.raises(PoolstrideError, match="holds no runs"):
         write_report(tmp_path / "empty")
+
+
+def test_all_seeds_of_a_variant_failed(tmp_path, make_run):
+    run = make_run(tmp_path / "run", variants=("max", "conv"), seeds=(0, 1),
+                   failed=[("conv", 0), ("conv", 1)])
+    page = html.unescape(write_report(run, profiles=False).read_text())
+    assert "2 run(s) failed" in page
+    assert "conv vs max, test accuracy: cannot test with n=0" in page
+    run = make_run(tmp_path / "run2", variants=("max", "conv"), seeds=(0, 1),
+                   failed=[("max", 0), ("max", 1)])
+    page = html.unescape(write_report(run, profiles=False).read_text())
+    assert "No paired comparison of test accuracy was possible" in page

@@ -1,15 +1,17 @@
 """``shapes2d``: synthetic grey-scale images of simple shapes, generated locally.
 
 Eight classes — circle, ring, square, frame (hollow square), triangle, cross, x, diamond —
-each drawn at a random centre, radius (18–35% of the image side), brightness (0.5–1.0) and a
+each drawn at a random centre, radius (12–32% of the image side), brightness (0.5–1.0) and a
 small rotation (±15°, so that square/diamond and cross/x stay distinct), anti-aliased by
-rendering at 4× resolution and averaging, plus i.i.d. Gaussian pixel noise (σ = 0.1).
+rendering at 4× resolution and averaging, plus i.i.d. Gaussian pixel noise (σ = 0.25).
+Small shapes and strong noise keep it from being trivial: the default ``simple`` CNN reaches
+about 0.90 (max) / 0.85 (conv) test accuracy after 8 epochs on 2,000 training images (one
+seed), where larger, cleaner shapes gave 100% for every kind.
 
 Classes are balanced within each split (labels cycle through the classes, then are
-shuffled). Everything is
-drawn from one ``torch.Generator`` seeded with ``generator_seed``, so the same arguments always
-give the same bytes; the experiment's ``seed`` does not change the images (only the
-``train_size`` subsample), so runs with different seeds see the same data.
+shuffled). Everything is drawn from one ``torch.Generator`` seeded with ``generator_seed``,
+so the same arguments always give the same bytes; the experiment's ``seed`` does not change
+the images (only the ``train_size`` subsample), so runs with different seeds see the same data.
 
 Normalisation: per-channel standardisation with the training split's mean/std.
 """
@@ -36,7 +38,7 @@ from poolstride.errors import PoolstrideError
 SHAPES = ("circle", "ring", "square", "frame", "triangle", "cross", "x", "diamond")
 
 _SUPERSAMPLE = 4
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 def _masks(u: torch.Tensor, v: torch.Tensor, shape: int) -> torch.Tensor:
@@ -103,12 +105,12 @@ def raster_shapes(
 
 
 def render_shapes(
-    labels: torch.Tensor, image_size: int, generator: torch.Generator, noise: float = 0.1
+    labels: torch.Tensor, image_size: int, generator: torch.Generator, noise: float = 0.25
 ) -> torch.Tensor:
     """Draw one random instance per label: ``(N,)`` int64 → ``(N, 1, S, S)`` float32."""
     n = labels.shape[0]
     size = float(image_size)
-    radius = size * (0.18 + 0.17 * torch.rand(n, generator=generator))
+    radius = size * (0.12 + 0.20 * torch.rand(n, generator=generator))
     cx = radius + (size - 2 * radius) * torch.rand(n, generator=generator)
     cy = radius + (size - 2 * radius) * torch.rand(n, generator=generator)
     angle = math.radians(15) * (2 * torch.rand(n, generator=generator) - 1)
@@ -141,7 +143,7 @@ def load_shapes2d(
     image_size: int = 32,
     num_train: int = 4000,
     num_test: int = 1000,
-    noise: float = 0.1,
+    noise: float = 0.25,
     generator_seed: int = 0,
     use_cache: bool = True,
 ) -> Dataset:

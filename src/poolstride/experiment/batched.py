@@ -349,7 +349,7 @@ def evaluate_fused(fused: nn.Module, seeds: int, x: torch.Tensor, y: torch.Tenso
         xb = to_memory_format(xb.repeat(1, seeds, *([1] * (x.ndim - 2))), channels_last)
         with autocast_context(x.device, amp):
             logits = fused(xb)
-        logits = logits.float().reshape(xb.shape[0], seeds, -1)
+        logits = _full_precision(logits).reshape(xb.shape[0], seeds, -1)
         per = F.cross_entropy(logits.transpose(1, 2), target[:, None].expand(-1, seeds),
                               reduction="none")                       # (n, S)
         loss += per.double().sum(0)
@@ -424,7 +424,7 @@ def train_fused(
             group["lr"] = lr
         with autocast_context(device, amp):
             logits = fused(to_memory_format(seed_major(xb), channels_last))
-        logits = logits.float().reshape(batch, seeds, -1)
+        logits = _full_precision(logits).reshape(batch, seeds, -1)
         # Each seed's mean loss, summed: d(sum)/d(seed s's weights) = its own gradient.
         per_seed = F.cross_entropy(logits.transpose(1, 2), yb.t(), reduction="none").mean(0)
         opt.zero_grad(set_to_none=True)
@@ -468,6 +468,11 @@ def train_fused(
     return [SeedResult(steps=total, epochs=total / per_epoch, train_time_s=elapsed / seeds,
                        final_train_loss=last_loss[s], diverged=diverged[s], curve=curves[s])
             for s in range(seeds)]
+
+
+def _full_precision(t: torch.Tensor) -> torch.Tensor:
+    """Autocast's half-precision logits -> float32 for the loss; float32/64 unchanged."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def _sync(device: torch.device) -> None:

@@ -9,6 +9,8 @@ Keys (scalars unless noted):
                                    (conv/linear MACs, pooling = one op per window element)
 ``cost_method``                    which tool counted MACs
 ``train_time_s``                   training wall time (periodic test evaluations excluded)
+``train_cpu_s``                    CPU time of the same (all threads; steadier than wall time
+                                   on a shared machine)
 ``steps`` / ``epochs``             optimiser steps taken; passes over the training set
 ``throughput_sps``                 inference samples per second (eval mode, batch 1000 or less)
 ``peak_memory_mb``                 CUDA: peak allocated by this run; CPU: process peak RSS

@@ -117,6 +117,7 @@ def execute(cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = 
     metrics.update({
         "final_train_loss": result.final_train_loss,
         "train_time_s": result.train_time_s,
+        "train_cpu_s": result.train_cpu_s,
         "steps": result.steps,
         "epochs": result.epochs,
         "peak_memory_mb": mem,

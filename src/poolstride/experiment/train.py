@@ -41,6 +41,7 @@ class TrainResult:
     steps: int
     epochs: float
     train_time_s: float
+    train_cpu_s: float
     final_train_loss: float
     curve: dict[str, list] = field(default_factory=dict)
 
@@ -131,8 +132,8 @@ def train(
     perm = None
     model.train()
     _sync(device)
-    start_time = time.perf_counter()
-    eval_time = 0.0
+    start_time, start_cpu = time.perf_counter(), time.process_time()
+    eval_time = eval_cpu = 0.0
     for step in range(total):
         pos = step % per_epoch
         if pos == 0:
@@ -165,17 +166,19 @@ def train(
                 on_progress(done, total)
         if eval_every and (done % eval_every == 0 or done == total) and (
                 not curve["eval_step"] or curve["eval_step"][-1] != done):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             acc, test_loss = evaluate(model, x_test, y_test)
             model.train()
             eval_time += time.perf_counter() - t0
+            eval_cpu += time.process_time() - c0
             curve["eval_step"].append(done)
             curve["test_acc"].append(acc)
             curve["test_loss"].append(test_loss)
     _sync(device)
     elapsed = time.perf_counter() - start_time - eval_time
+    cpu = time.process_time() - start_cpu - eval_cpu
     return TrainResult(steps=total, epochs=total / per_epoch, train_time_s=elapsed,
-                       final_train_loss=last_loss, curve=curve)
+                       train_cpu_s=cpu, final_train_loss=last_loss, curve=curve)
 
 
 def _sync(device: torch.device) -> None:

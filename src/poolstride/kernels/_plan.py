@@ -64,7 +64,7 @@ def is_channels_last(x: torch.Tensor) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """Everything a kernel call needs besides the data: shapes, layout and geometry.
 

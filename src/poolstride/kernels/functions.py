@@ -44,7 +44,7 @@ def _jit():
 
 
 _MIN_WORK_PER_THREAD = 1 << 16  # elements; below this a thread hand-off costs more than it saves
-_pool: list = []
+_pool: dict = {"executor": None, "workers": 0}
 
 
 def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> None:
@@ -57,11 +57,11 @@ def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> Non
     if threads == 1:
         fn(*before, 0, count, *after)
         return
-    if not _pool or _pool[0]._max_workers < threads - 1:
-        _pool[:] = [ThreadPoolExecutor(max_workers=threads - 1,
-                                       thread_name_prefix="poolstride-kernel")]
+    if _pool["workers"] < threads - 1:
+        _pool["executor"] = ThreadPoolExecutor(threads - 1, thread_name_prefix="poolstride")
+        _pool["workers"] = threads - 1
     bounds = [count * t // threads for t in range(threads + 1)]
-    futures = [_pool[0].submit(fn, *before, bounds[t], bounds[t + 1], *after)
+    futures = [_pool["executor"].submit(fn, *before, bounds[t], bounds[t + 1], *after)
                for t in range(1, threads)]
     fn(*before, bounds[0], bounds[1], *after)
     for future in futures:
@@ -238,9 +238,11 @@ class _MaxScatter(torch.autograd.Function):
     def backward(ctx, grad_grad_in):
         (idx,) = ctx.saved_tensors
         plan = ctx.plan
-        picked = torch.gather(
-            _flat(grad_grad_in, plan.layout), 1, _flat(idx, plan.layout).long()
-        )
+        flat_idx = _flat(idx, plan.layout).long()
+        plane = plan.in_shape[2] * plan.in_shape[3]
+        inside = flat_idx < plane  # windows that miss the input got no gradient
+        picked = torch.gather(_flat(grad_grad_in, plan.layout), 1, flat_idx.clamp(max=plane - 1))
+        picked = torch.where(inside, picked, torch.zeros_like(picked))
         return _unflat(picked, plan.out_shape, plan.layout), None, None
 
 

@@ -190,6 +190,17 @@ class ClassifierHead(nn.Module):
         return self.fc(self.pool(x))
 
 
+def _kind_name(kind, features: nn.Module) -> str:
+    """The kind as a string: as given, or (for a class or partial) the variant string of the
+    first downsampling module it built, e.g. ``"conv:k3"``."""
+    if isinstance(kind, str):
+        return kind
+    for module in features.modules():
+        if isinstance(getattr(module, "variant", None), str) and is_downsampling(module):
+            return module.variant
+    return getattr(kind, "__name__", repr(kind))
+
+
 class Classifier(nn.Module):
     """``head(features(x))``: every model here has this shape, so tools can find the parts.
 
@@ -200,7 +211,7 @@ class Classifier(nn.Module):
     def __init__(self, model_name: str, kind, features: nn.Sequential, head: ClassifierHead):
         super().__init__()
         self.model_name = model_name
-        self.kind = str(kind)
+        self.kind = _kind_name(kind, features)
         self.features = features
         self.head = head
 

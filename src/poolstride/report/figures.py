@@ -20,6 +20,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from poolstride.experiment.stats import mean_ci
 from poolstride.report.palette import Style
@@ -106,8 +107,8 @@ def accuracy_vs_cost(data: RunData, styles: dict[str, Style]) -> Figure:
             s = mean_ci(acc)
             x = float(np.mean(xs))
             yerr = None
-            if s.n >= 2:
-                yerr = [[s.mean - s.lo], [s.hi - s.mean]]
+            if s.n >= 2:  # clipped to 0-100% like the bands (see _mean_band)
+                yerr = [[s.mean - max(s.lo, 0.0)], [min(s.hi, 100.0) - s.mean]]
             st = styles[v]
             ax.errorbar([x], [s.mean], yerr=yerr, fmt=st.marker, color=st.color, ms=8,
                         capsize=4, elinewidth=1.5, label=_label(data, v))
@@ -154,6 +155,7 @@ def shift_consistency(data: RunData, styles: dict[str, Style]) -> Figure:
             if len(rows) > 1:
                 ax.fill_between(offsets, lo, hi, color=st.color, alpha=0.15, lw=0)
             drawn += 1
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{mode} shift")
         ax.set_xlabel("shift offset (samples / pixels)")
     if not drawn:
@@ -265,7 +267,7 @@ def gradient_norms(data: RunData, styles: dict[str, Style]) -> Figure:
             if runs:
                 layers = list(runs[0])
                 per.setdefault(key, {})[v] = {
-                    name: float(np.nanmean([_num(r.get(name)) for r in runs])) for name in layers}
+                    name: _finite_mean([_num(r.get(name)) for r in runs]) for name in layers}
     if not per:
         raise MissingData("no run recorded grad_norm_init / grad_norm_final")
     layers = merge_orders([list(d) for key in per for d in per[key].values()])
@@ -291,6 +293,11 @@ def gradient_norms(data: RunData, styles: dict[str, Style]) -> Figure:
     return fig
 
 
+def _finite_mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
 def _num(value) -> float:
     try:
         return float(value)
@@ -301,7 +308,8 @@ def _num(value) -> float:
 #: (file stem, title, caption, function) in report order.
 FIGURES: tuple[tuple[str, str, str, Callable[[RunData, dict[str, Style]], Figure]], ...] = (
     ("accuracy_vs_cost", "Accuracy vs parameters and compute",
-     "Mean test accuracy of each variant with its 95% confidence interval over seeds, against "
+     "Mean test accuracy of each variant with its 95% confidence interval over seeds (clipped "
+     "to 0–100%), against "
      "its parameter count (left) and its multiply-accumulates per input (right). Up and to "
      "the left is better.", accuracy_vs_cost),
     ("shift_consistency", "Shift consistency per offset",

@@ -59,6 +59,7 @@ th { background: var(--bg-alt); font-weight: 600; font-size: 12.5px; line-height
   vertical-align: bottom; }
 th.num { text-align: right; }
 td.num { text-align: right; white-space: nowrap; }
+td.key { white-space: nowrap; }
 td .ci { display: block; font-size: 11.5px; color: var(--muted); font-weight: normal; }
 tr.baseline td { font-weight: 600; }
 .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px;
@@ -78,7 +79,7 @@ def _cell(text: str, numeric: bool, styles: dict[str, Style] | None = None) -> M
     if styles is not None and text in styles:
         swatch = tag("span", class_="swatch", style=f"background:{styles[text].color}",
                      aria_hidden="true")
-        return tag("td", swatch, text)
+        return tag("td", swatch, text, class_="key")
     if numeric and " [" in text:
         # "54.8 [27.4, 82.1], p=0.01": the mean on top, its interval below in small type,
         # which keeps an 11-column table inside a laptop-width page
@@ -228,7 +229,7 @@ def summary_html(results_or_records: Any) -> str:
 
 _SUMMARY_CSS = Markup(
     ".poolstride-summary td.num,.poolstride-summary th.num{text-align:right;white-space:nowrap}"
-    ".poolstride-summary .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;"
+    ".poolstride-summary td.key{white-space:nowrap}.poolstride-summary .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;"
     "border-radius:2px}.poolstride-summary tr.baseline td{font-weight:600}"
     ".poolstride-summary caption{caption-side:bottom;font-size:85%;opacity:.8}")
 

@@ -47,8 +47,8 @@ class RunData:
         run_dir: where it was read from (``None`` for in-memory records).
         records: every stored run, finished and failed.
         results: per-variant summaries (mean, 95% CI, n) and verdicts over finished runs.
-        grid: the grid options shared by every run (``config.yaml`` if present, else the
-            stored run configs' common fields).
+        grid: the run directory's ``config.yaml`` (the grid as ``compare`` saved it:
+            variants, seeds, baseline, test, ...), or ``{}`` when there is none.
     """
 
     name: str

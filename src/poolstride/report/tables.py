@@ -113,8 +113,13 @@ def bottom_line(data: RunData) -> str:
         out.append(f"no significant difference from {data.baseline}: {', '.join(same)}")
     n = min(c.paired.n for c in acc)
     caveat = " With fewer than 3 seeds the tests have little power." if n < 3 else ""
-    return ("Test accuracy, paired by seed and Holm-corrected — " + "; ".join(out) + "."
+    test = TEST_NAMES.get(data.results.test, data.results.test)
+    return (f"Test accuracy ({test} paired by seed, Holm-corrected): " + "; ".join(out) + "."
             + caveat)
+
+
+#: How each paired test is named in sentences.
+TEST_NAMES = {"t": "t-test", "wilcoxon": "Wilcoxon signed-rank test"}
 
 
 def results_table(data: RunData) -> Table:
@@ -147,7 +152,8 @@ def results_table(data: RunData) -> Table:
     return Table(headers, rows, [False] + [True] * (len(headers) - 1))
 
 
-RESULTS_NOTE = ("Mean over seeds with its 95% t-interval in brackets; n = finished seeds. "
+RESULTS_NOTE = ("Mean over seeds with its 95% t-interval in brackets (with few seeds an "
+                "interval can reach past a metric's range); n = finished seeds. "
                 "Δ: paired by seed against the baseline, p Holm-adjusted across variants "
                 "(* = significant at α = 0.05). MACs count conv/linear multiply-accumulates "
                 "of one input; pooling is counted separately in the per-layer tables.")

@@ -44,13 +44,19 @@ def write_report(run_dir: str | Path, *, baseline: str | None = None, test: str 
     styles = variant_styles(data.variants)
     figures = render_figures(data, styles, out / FIGURES_DIR)
     tables = layer_profiles(data) if profiles else []
-    listing = sorted(p.name for p in out.iterdir() if p.is_file())
-    listing = sorted(set(listing) | {HTML_NAME, MARKDOWN_NAME, f"{FIGURES_DIR}/"})
+    present = {p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
+    listing = sorted(present | {HTML_NAME, MARKDOWN_NAME, f"{FIGURES_DIR}/"})
     html_path = out / HTML_NAME
-    html_path.write_text(render_page(data, figures, tables, files=listing), encoding="utf-8")
-    (out / MARKDOWN_NAME).write_text(
-        render_markdown(data, figures, tables, base_dir=out), encoding="utf-8")
+    _write_atomic(html_path, render_page(data, figures, tables, files=listing))
+    _write_atomic(out / MARKDOWN_NAME, render_markdown(data, figures, tables, base_dir=out))
     return html_path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a report."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 __all__ = ["FIGURES_DIR", "HTML_NAME", "MARKDOWN_NAME", "write_report"]

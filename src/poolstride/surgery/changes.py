@@ -59,6 +59,8 @@ class Changes:
     input_shape: tuple[int, ...]
     rows: list[Change] = field(default_factory=list)
     model: str = ""
+    # Downsampling the swap could not reach (strided pooling functions called in forward()).
+    notes: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Change]:
         return iter(self.rows)
@@ -115,11 +117,14 @@ class Changes:
         return header, body
 
     def footnote(self) -> str:
-        return (
+        text = (
             "Per example at the traced input. MACs: multiply-accumulates of convolutions "
             "(blur filters included) and linear layers, FLOPs = 2 x MACs; pool ops: one per "
             "window element per output; output: C x spatial of the site."
         )
+        if self.notes:
+            text += "\nNot swappable (functions, not modules): " + "; ".join(self.notes) + "."
+        return text
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured markdown table with a title line and the cost convention."""
@@ -154,6 +159,7 @@ class Changes:
             "input_shape": list(self.input_shape),
             "totals": self.totals,
             "sites": [asdict(r) for r in self.rows],
+            "notes": list(self.notes),
         }
 
     def __str__(self) -> str:

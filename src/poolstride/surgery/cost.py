@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from poolstride.surgery.trace import zeros_like_model
+
 aten = torch.ops.aten
 
 _CONV_OPS = {aten.convolution.default}
@@ -73,7 +75,7 @@ def module_cost(module: nn.Module, input_shape: tuple[int, ...]) -> Cost:
     module.eval()
     try:
         with torch.no_grad(), counter:
-            module(torch.zeros(input_shape))
+            module(zeros_like_model(module, input_shape))
     finally:
         module.train(training)
     batch = input_shape[0] if input_shape else 1

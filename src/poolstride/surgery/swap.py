@@ -46,7 +46,7 @@ from poolstride.surgery.sites import (
     module_dim,
     operator_kind,
 )
-from poolstride.surgery.trace import Trace, format_shape, trace_shapes
+from poolstride.surgery.trace import Trace, format_shape, trace_shapes, zeros_like_model
 
 ORIGINAL = "original"
 # Targets for which a strided convolution already is the answer (the site is kept).
@@ -138,7 +138,7 @@ def _output_size(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...] |
     module.eval()
     try:
         with torch.no_grad():
-            return tuple(module(torch.zeros(shape)).shape)
+            return tuple(module(zeros_like_model(module, shape)).shape)
     except (RuntimeError, ValueError):
         return None
     finally:
@@ -187,15 +187,15 @@ def _build_down(site: Site, kind: str, options: dict, target: str, channels: int
         tried = tried or got
         if got == want:
             return down
-    # Off by one or two outputs in some dimension: extend the input end by replication (less
-    # than two strides) or crop it (less than one stride) -- only for an operator that
-    # downsamples by the site's stride ('none' cannot stand in for a stride-2 site).
+    # Off by an output or two in some dimension: extend the input end by replication or crop
+    # it, by less than two strides -- only for an operator that downsamples by the site's
+    # stride ('none' cannot stand in for a stride-2 site).
     down = candidates[0] if candidates else make()
     same_stride = tuple(as_tuple(getattr(down, "stride", 1), site.dim)) == tuple(stride)
     if same_stride:
         # Dimensions are searched jointly: an operator may reject a probe whose other
         # dimensions are still too small (blur's reflect padding on a 2x2 map).
-        ranges = [sorted(range(-s + 1, 2 * s), key=lambda v: (abs(v), -v)) for s in stride]
+        ranges = [sorted(range(-2 * s + 1, 2 * s), key=lambda v: (abs(v), -v)) for s in stride]
         for amounts in sorted(itertools.product(*ranges), key=lambda a: sum(map(abs, a))):
             probe = (*in_shape[:2], *(n + a for n, a in zip(in_shape[2:], amounts)))
             if min(probe) < 1 or not any(amounts):
@@ -318,6 +318,19 @@ def _skip_reason(site: Site, index: int, include, exclude, min_channels: int,
     return ""
 
 
+def _functional_notes(trace: Trace, sites: list[Site]) -> list[str]:
+    """Strided pooling/conv *function* calls outside every site: downsampling left as is."""
+    inside = tuple(s.path for s in sites) + tuple(s.path + "." for s in sites)
+    notes = []
+    for path, func, stride in dict.fromkeys(trace.functional):
+        if path and (path in inside or path.startswith(inside)):
+            continue
+        where = repr(path) if path else "the top-level forward()"
+        step = stride[0] if len(set(stride)) == 1 else stride
+        notes.append(f"{where} calls {func} (stride {step}) in forward()")
+    return notes
+
+
 def _set_module(model: nn.Module, path: str, module: nn.Module) -> None:
     parent, _, name = path.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, name, module)
@@ -382,7 +395,7 @@ def swap_downsampling(
         input_shape = default_input_shape(model)
     input_shape = tuple(int(s) for s in input_shape)
     what = name or type(model).__name__
-    example = torch.zeros(1, *input_shape)
+    example = zeros_like_model(model, (1, *input_shape))
     before = trace_shapes(model, example, what=what)
     sites = find_sites(model, before)
     if not sites:
@@ -398,7 +411,8 @@ def swap_downsampling(
             f"sites: {shown}"
         )
     new = copy.deepcopy(model)
-    changes = Changes(target=target, input_shape=input_shape, model=name)
+    changes = Changes(target=target, input_shape=input_shape, model=name,
+                      notes=_functional_notes(before, sites))
     replaced = []
     executed = [s for s in sites if s.executed]
     for site in sites:
@@ -413,6 +427,9 @@ def swap_downsampling(
             _set_module(new, site.path, module)
             replaced.append(site.path)
             module.train(live.training)  # new modules follow the mode of what they replace
+            module.to(example.device)  # ... and the model's device and floating dtype
+            if example.dtype != torch.float32:
+                module.to(example.dtype)
             if action == "kept":  # an earlier swap undone: the site already is the target
                 action = "restored"
         cost_before = module_cost(site.module, site.input_shape) if site.executed else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from poolstride.errors import PoolstrideError
 
@@ -35,12 +36,48 @@ class Trace:
     calls: dict[str, list[tuple]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # paths in order of first call
     output: Shape | tuple | None = None
+    # Strided pooling / convolution *functions* called in forward(), with the innermost module
+    # that called them: ``(path, function name, stride)``. Module surgery cannot reach these
+    # unless the calling module is itself a site.
+    functional: list[tuple[str, str, tuple[int, ...]]] = field(default_factory=list)
 
     def input_shape(self, path: str) -> Shape | tuple | None:
         return self.calls[path][0][0]
 
     def output_shape(self, path: str) -> Shape | tuple | None:
         return self.calls[path][0][1]
+
+
+# name -> (index of the stride argument, index of the kernel argument it defaults to or None)
+_STRIDED_FUNCTIONS = {
+    **{f"max_pool{d}d": (2, 1) for d in (1, 2, 3)},
+    **{f"max_pool{d}d_with_indices": (2, 1) for d in (1, 2, 3)},
+    **{f"avg_pool{d}d": (2, 1) for d in (1, 2, 3)},
+    **{f"lp_pool{d}d": (3, 2) for d in (1, 2, 3)},
+    **{f"conv{d}d": (3, None) for d in (1, 2, 3)},
+}
+
+
+class _FunctionalDownsampling(TorchFunctionMode):
+    """Records strided pooling/convolution function calls with the calling module's path."""
+
+    def __init__(self, stack: list, records: list) -> None:
+        super().__init__()
+        self.stack, self.records = stack, records
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in _STRIDED_FUNCTIONS:
+            at, default = _STRIDED_FUNCTIONS[name]
+            stride = kwargs.get("stride", args[at] if len(args) > at else None)
+            if stride is None and default is not None:
+                stride = kwargs.get("kernel_size", args[default] if len(args) > default else 1)
+            stride = tuple(stride) if isinstance(stride, (tuple, list)) else (stride or 1,)
+            if max(stride) > 1:
+                path = self.stack[-1][0] if self.stack else ""
+                self.records.append((path, name, stride))
+        return func(*args, **kwargs)
 
 
 def trace_shapes(model: nn.Module, example: torch.Tensor, *, what: str = "model") -> Trace:
@@ -79,7 +116,7 @@ def trace_shapes(model: nn.Module, example: torch.Tensor, *, what: str = "model"
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _FunctionalDownsampling(stack, trace.functional):
             trace.output = shape_of(model(example))
     except (RuntimeError, AssertionError, ValueError, IndexError) as err:
         size = format_shape(tuple(example.shape[1:]))
@@ -99,6 +136,14 @@ def trace_shapes(model: nn.Module, example: torch.Tensor, *, what: str = "model"
         for module, training in modes.items():
             module.training = training
     return trace
+
+
+def zeros_like_model(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+    """Zeros of ``shape`` on the device, and with the floating dtype, of ``module``'s tensors."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        dtype = tensor.dtype if tensor.is_floating_point() else torch.float32
+        return torch.zeros(shape, device=tensor.device, dtype=dtype)
+    return torch.zeros(shape)
 
 
 def format_shape(shape) -> str:
