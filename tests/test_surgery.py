@@ -177,7 +177,7 @@ def test_any_pool_swaps_preserving_shape_and_inverts(dim, pool, kernel, stride, 
 
 def test_odd_sizes_are_fitted_with_ceil_mode_or_a_trailing_pad():
     model = TinyResNet()
-    new, _ = swap_downsampling(model, "blur-max", input_shape=(3, 33, 33))
+    new, _ = swap_downsampling(model, "blur-max", input_shape="3x33x33")
     assert isinstance(new.pool, nn.Sequential) and isinstance(new.pool[0], TrailingPad)
     assert new(torch.randn(1, 3, 33, 33)).shape == (1, 5)
     new, changes = swap_downsampling(model, "max", input_shape=(3, 33, 33))

@@ -88,7 +88,7 @@ def shift_consistency(model: nn.Module, x: torch.Tensor, *, max_shift: int, mode
     b = torch.randint(-max_shift, max_shift + 1, shape, generator=generator)
     pa = predict(model, shift_per_sample(x, a, mode), batch_size)
     pb = predict(model, shift_per_sample(x, b, mode), batch_size)
-    return float((pa == pb).float().mean())
+    return float((pa == pb).double().mean())
 
 
 def consistency_by_offset(model: nn.Module, x: torch.Tensor, offsets: Sequence[int], *,
@@ -96,7 +96,7 @@ def consistency_by_offset(model: nn.Module, x: torch.Tensor, offsets: Sequence[i
     """For each offset ``d``: share of inputs whose prediction at shift ``d`` equals shift 0."""
     base = predict(model, x, batch_size)
     return {int(d): float((predict(model, shift(x, int(d), mode), batch_size) == base)
-                          .float().mean()) for d in offsets}
+                          .double().mean()) for d in offsets}
 
 
 def downsampling_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

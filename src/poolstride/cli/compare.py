@@ -47,7 +47,7 @@ def _choice(values):
               "(max,avg,conv:k3,blur-max:filt5).  [default: max,avg,conv,blur-max,none]")
 @click.option("--seeds", "-s", help="A count (3), a list (0,1,2) or a range (0-4).  [default: 3]")
 @click.option("--baseline", help="Variant the others are compared with.  [default: first]")
-@click.option("--steps", type=int, help="Optimiser steps per run.  [default: 1000]")
+@click.option("--steps", type=int, help="Optimiser steps per run.  [default: 800]")
 @click.option("--epochs", type=int, help="Passes over the training set instead of --steps.")
 @click.option("--batch-size", type=int, help="Training batch size.  [default: 128]")
 @click.option("--lr", type=float, help="Peak learning rate.  [default: 0.003]")

@@ -66,7 +66,7 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "cosine"
-    steps: int | None = 1000
+    steps: int | None = 800
     epochs: int | None = None
     batch_size: int = 128
     augment: str = "none"
@@ -157,7 +157,7 @@ class CompareConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "cosine"
-    steps: int | None = 1000
+    steps: int | None = 800
     epochs: int | None = None
     batch_size: int = 128
     augment: str = "none"

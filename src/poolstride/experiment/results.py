@@ -168,11 +168,15 @@ class Results:
 
         n_all = sorted({self.n_seeds(v) for v in self.variants})
         n_text = f"n={n_all[0]}" if len(n_all) == 1 else "n varies"
+        from rich import box
+
         table = Table(title=f"mean ± 95% CI over seeds ({n_text}); baseline: {self.baseline}",
-                      title_justify="left")
-        for name in ("variant", "n", "test acc %", "Δ acc", "shift-cons. circ %",
-                     "shift-cons. crop %", "params", "MACs", "train s"):
-            table.add_column(name, justify="left" if name == "variant" else "right")
+                      title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                      pad_edge=False, collapse_padding=True)
+        for name in ("variant", "n", "acc %", "Δ acc", "circ %", "crop %", "params", "MACs",
+                     "train s"):
+            table.add_column(name, justify="left" if name == "variant" else "right",
+                             no_wrap=True)
         deltas = {c.variant: c for c in self.comparisons if c.metric == "test_acc"}
         for v in self.variants:
             s = self.summary.get(v, {})
@@ -186,8 +190,9 @@ class Results:
                           _pm(s["shift_consistency_circular"], 100),
                           _pm(s["shift_consistency_crop"], 100), _count(s["params"].mean),
                           _count(s["macs"].mean), f"{s['train_time_s'].mean:.1f}")
-        table.caption = ("Δ acc: paired mean difference from the baseline in points; "
-                         "* significant after Holm correction (α = 0.05)")
+        table.caption = ("acc: test accuracy. Δ acc: paired difference from the baseline in "
+                         "points (* significant, Holm, α=0.05). circ / crop: shift consistency, "
+                         "same class under two random circular / crop shifts.")
         table.caption_justify = "left"
         return table
 

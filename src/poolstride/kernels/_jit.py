@@ -157,21 +157,34 @@ def max_bwd_planar(grad_out, idx, grad_in, lo, hi):
 
 
 @njit(**_OPTS)
-def max_bwd_cl(grad_out, idx, grad_in, lo, hi):
-    """grad_in (N, H*W, C) = 0, then grad_in[n, idx, c] += grad_out in output scan order."""
-    batch, oh_count, ow_count, channels = grad_out.shape
-    size = grad_in.shape[1]
+def max_bwd_cl(grad_out, idx, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
+    """grad_in (N, H, W, C) = 0, then for each output (scan order) and each tap of its
+    window, ``grad_in[tap, c] += grad_out[c] if idx[c] == tap else 0`` — a select across the
+    contiguous channels (vectorises) instead of a per-channel scatter. Adding +0.0 leaves
+    every partial sum unchanged, so the result equals PyTorch's scatter bit for bit."""
+    oh_count, ow_count, channels = grad_out.shape[1], grad_out.shape[2], grad_out.shape[3]
+    height, width = grad_in.shape[1], grad_in.shape[2]
+    zero = grad_in.dtype.type(0)
     for n in range(lo, hi):
-        gn = grad_in[n]
-        gn[:, :] = 0
+        grad_in[n] = 0
         for oh in range(oh_count):
+            h0 = oh * sh - ph
             for ow in range(ow_count):
+                w0 = ow * sw - pw
                 g = grad_out[n, oh, ow]
                 ix = idx[n, oh, ow]
-                for c in range(channels):
-                    i = ix[c]
-                    if 0 <= i < size:  # see max_bwd_planar
-                        gn[i, c] += g[c]
+                for i in range(kh):
+                    h = h0 + i * dh
+                    if h < 0 or h >= height:
+                        continue
+                    for j in range(kw):
+                        w = w0 + j * dw
+                        if w < 0 or w >= width:
+                            continue
+                        pos = h * width + w
+                        dst = grad_in[n, h, w]
+                        for c in range(channels):
+                            dst[c] += g[c] if ix[c] == pos else zero
 
 
 @njit(**_OPTS)

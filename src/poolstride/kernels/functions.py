@@ -229,7 +229,8 @@ class _MaxScatter(torch.autograd.Function):
         if plan.layout == PLANAR:
             _run(jit.max_bwd_planar, (ga, ia, gia.reshape(n * c, h * w)), n * c, (), work)
         else:
-            _run(jit.max_bwd_cl, (ga, ia, gia.reshape(n, h * w, c)), n, (), work)
+            geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
+            _run(jit.max_bwd_cl, (ga, ia, gia), n, geometry, work)
         ctx.save_for_backward(idx)
         ctx.plan = plan
         return grad_in

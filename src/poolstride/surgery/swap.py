@@ -17,9 +17,9 @@ any, ``T`` = ``original``       restored to what it was before any poolstride sw
 ==============================  ===========================================================
 
 Every site keeps its output shape. Where a replacement rounds an odd size the other way than
-the original (``floor`` vs ``ceil``), ``ceil_mode`` is tried first, then a one-sample
-``TrailingPad``; if neither fits (``none``: no downsampling at all) a one-line error names the
-site and the shapes. Finally the whole model is traced again and every module path common to
+the original (``floor`` vs ``ceil``), ``ceil_mode`` is tried first, then the original window's
+padding, then a ``TrailingPad`` (replicate or crop the input end by less than two strides); if
+nothing fits (``none``: no downsampling at all) a one-line error names the site and the shapes. Finally the whole model is traced again and every module path common to
 both models must give the same output shape. The input model is never modified: it is deep-
 copied and sites are replaced by path, so every other parameter and buffer is bit-identical.
 """
@@ -202,7 +202,7 @@ def _build_down(site: Site, kind: str, options: dict, target: str, channels: int
                 continue
             if _output_size(down, probe) == want:
                 return nn.Sequential(TrailingPad(tuple(amounts)), down)
-    gives = _with_channels(tried, in_shape, site)
+    gives = _with_channels(tried, site)
     raise PoolstrideError(
         f"cannot swap {site.path!r} ({describe(site.original)}) to {target!r}: the site maps "
         f"{format_shape(site.input_shape)} -> {format_shape(site.output_shape)} but {target!r} "
@@ -210,7 +210,7 @@ def _build_down(site: Site, kind: str, options: dict, target: str, channels: int
     )
 
 
-def _with_channels(shape, in_shape, site: Site):
+def _with_channels(shape, site: Site):
     """The shape a failed replacement would give, as the site's output (for error messages)."""
     if shape is None:
         return None
@@ -373,7 +373,7 @@ def swap_downsampling(
         model: any ``nn.Module``; never modified.
         to: a downsampling variant (``"max"``, ``"blur-max:filt5"``, ``"conv:k3"``...) or
             ``"original"`` (undo earlier swaps; a no-op on an unswapped model).
-        input_shape: one example's shape without batch, e.g. ``(3, 64, 64)``; default the first
+        input_shape: one example's shape without batch, ``(3, 64, 64)`` or ``"3x64x64"``; default the first
             conv's channels x 224 x 224. Shapes are checked and MACs counted at this size.
         include / exclude: glob patterns over module paths (``"layer*.0.downsample.0"``).
         min_channels: keep sites with fewer input channels.
@@ -393,7 +393,9 @@ def swap_downsampling(
     target = to.strip().lower()
     if input_shape is None:
         input_shape = default_input_shape(model)
-    input_shape = tuple(int(s) for s in input_shape)
+    from poolstride.zoo import parse_input_shape  # "3x64x64" or a tuple, validated
+
+    input_shape = parse_input_shape(input_shape)
     what = name or type(model).__name__
     example = zeros_like_model(model, (1, *input_shape))
     before = trace_shapes(model, example, what=what)
@@ -466,5 +468,11 @@ def model_variant(
     return swap_downsampling(model, variant, input_shape=input_shape)[0]
 
 
-__all__ = ["ORIGINAL", "describe", "model_variant", "parse_target", "swap_downsampling",
-           "default_input_shape", "module_dim"]
+__all__ = [
+    "ORIGINAL",
+    "default_input_shape",
+    "describe",
+    "model_variant",
+    "parse_target",
+    "swap_downsampling",
+]
