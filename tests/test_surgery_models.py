@@ -118,3 +118,16 @@ def test_googlenet_ceil_mode_pools_are_kept_exactly(models):
     ceil_sites = [c for c in changes if "ceil" in c.before]
     assert ceil_sites and all(c.action == "replaced" for c in ceil_sites)
     assert new(torch.zeros(1, 3, 64, 64)).shape == (1, 5)
+
+
+@pytest.mark.parametrize("target", ["blur-max", "conv", "space-to-depth"])
+def test_change_costs_agree_with_the_profiler(models, target):
+    """Independent oracle: the per-site deltas sum to the difference of the whole-model
+    profiles (poolstride.analysis counts every layer its own way)."""
+    profile = pytest.importorskip("poolstride.analysis.profile").profile
+    model = models("torchvision:resnet18")
+    new, changes = swap_downsampling(model, target, input_shape=SHAPE)
+    before, after = profile(model, SHAPE).totals, profile(new, SHAPE).totals
+    assert changes.totals["d_macs"] == after.macs - before.macs
+    assert changes.totals["d_params"] == after.params - before.params
+    assert changes.totals["d_pool_ops"] == after.pool_ops - before.pool_ops

@@ -54,6 +54,7 @@ class LayerRow:
     activation_bytes: int
     receptive_field: ReceptiveField | None
     warnings: list[str] = field(default_factory=list)
+    spatial_axes: tuple[int, ...] | None = None  # output dims that are the input's spatial axes
 
     @property
     def flops(self) -> int:
@@ -62,6 +63,7 @@ class LayerRow:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["receptive_field"] = self.receptive_field.to_dict() if self.receptive_field is not None else None
+        d["spatial_axes"] = list(self.spatial_axes) if self.spatial_axes is not None else None
         d["input_shape"] = list(self.input_shape) if self.input_shape else None
         d["output_shape"] = list(self.output_shape) if self.output_shape else None
         d["flops"] = self.flops
@@ -188,6 +190,7 @@ class ProfileTable:
             if merged and merged[-1].name == key and key != row.name:
                 last = merged[-1]
                 last.output_shape, last.receptive_field = row.output_shape, row.receptive_field
+                last.spatial_axes = row.spatial_axes
                 last.params += row.params
                 last.macs += row.macs
                 last.pool_ops += row.pool_ops
@@ -197,7 +200,8 @@ class ProfileTable:
             else:
                 merged.append(LayerRow(key, row.type if key == row.name else "group", row.kind if key == row.name else None,
                                        row.input_shape, row.output_shape, row.params, row.macs, row.pool_ops,
-                                       row.activation_bytes, row.receptive_field, list(row.warnings)))
+                                       row.activation_bytes, row.receptive_field, list(row.warnings),
+                                       row.spatial_axes))
         return ProfileTable(self.model, merged, self.totals, self.batch_size, self.convention, list(self.notes))
 
 
@@ -275,8 +279,9 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
         if geometry is not None:
             warnings += window_warnings(*geometry)
         rf = layer.receptive_field
-        spatial_out = layer.output_shape is not None and len(layer.output_shape) == len(input_spatial) + 2 and any(
-            n > 1 for n in layer.output_shape[2:])
+        axes = layer.spatial_axes
+        spatial_out = layer.output_shape is not None and axes is not None and any(
+            layer.output_shape[a] > 1 for a in axes)
         # A global pool or flatten sees everything by design: only maps that keep space are linted.
         if rf is not None and rf.dim == len(input_spatial) and rf.dim > 0 and spatial_out:
             over = [a for a, (r, n) in enumerate(zip(rf.size, input_spatial)) if r > n]
@@ -285,7 +290,7 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
                 flagged |= set(over)
         rows.append(
             LayerRow(layer.name, layer.type, _kind(layer), layer.input_shape, layer.output_shape, layer.params,
-                     layer.macs, layer.pool_ops, layer.output_bytes, rf, warnings)
+                     layer.macs, layer.pool_ops, layer.output_bytes, rf, warnings, layer.spatial_axes)
         )
     return rows
 

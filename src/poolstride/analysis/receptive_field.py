@@ -1,26 +1,31 @@
 """Receptive fields of real models: the rule per op, and a gradient-based measurement.
 
-**Rule per op** (:func:`op_receptive_field`), applied along the traced dataflow graph:
+**Rule per op** (:func:`op_receptive_field`), applied along the traced dataflow graph. Each
+tensor carries a :class:`Field`: its receptive field and which of its dimensions are the
+input's spatial axes (so channels-last blocks and channel shuffles are followed).
 
 - conv / pooling: ``ReceptiveField.through`` with the op's normalised geometry;
 - adaptive pooling: ``ReceptiveField.adaptive`` (global pooling sees everything);
-- ``F.pad``: shifts the windows by the left padding;
+- ``F.pad`` and slicing ``x[..., a::s]``: shift the windows / subsample them (exact);
+- permutes and transposes: move the spatial axes; reshapes that keep them intact too;
 - a reduction or reshape that removes the spatial axes (mean over H, W; flatten; view to
   ``(N, F)``): every unit sees the whole map (``collapse``) — for flatten itself this is the
   receptive field of the linear layer that follows;
-- any other op whose output has the spatial size of its inputs (activations, norms, add, mul,
-  cat along channels): the union of its inputs' receptive fields (the maximum over branches);
-- anything else (upsampling, transposed convs, permutes that move the spatial axes): unknown.
+- any other op whose output keeps the spatial size of its inputs (activations, norms, add,
+  mul, cat along channels, a Linear over channels-last): the union of its inputs' receptive
+  fields (the maximum over branches); a 1x1 gate broadcast over a map brings its whole field;
+- anything else (upsampling, transposed convs, flips, attention over flattened tokens): unknown.
 
 **Measurement** (:func:`measure_receptive_field`): back-propagate from the centre unit of a
 layer and take the extent of the nonzero input gradient. For the gradient not to vanish or
 cancel anywhere, a float64 copy of the model is prepared so that every path contributes a
 positive amount: conv/linear weights set to ``1 / fan_in`` (positive), biases 0, batch norms
-set to identity (eval mode, mean 0, variance 1), inputs positive (so ReLUs stay open) and max
-pooling replaced by a window *sum* with the same geometry (max pooling sends the gradient to
-one element per window only, which would hide the rest of the field). The measured interval is
-the predicted one clipped to the input: the centre unit of a small input may see past the
-borders, into padding.
+set to identity (eval mode, mean 0, variance 1), other parameters made positive, inputs
+positive (so ReLUs stay open), saturating activations (ReLU6, hard sigmoid, clamps) replaced by
+the identity, and max pooling replaced by a window *sum* with the same geometry (max pooling
+sends the gradient to one element per window only, which would hide the rest of the field).
+The measured interval is the predicted one clipped to the input: the centre unit of a small
+input may see past the borders, into padding.
 """
 
 from __future__ import annotations
@@ -243,12 +248,21 @@ def predicted_interval(rf: ReceptiveField, out_spatial, in_spatial) -> tuple[tup
     return tuple(result)
 
 
+# Saturating activations pass no gradient once their input is past the knee (a ReLU6 after a
+# few residual additions of positive values); for the measurement they become the identity
+# (inputs are positive, so this is also what a ReLU would do).
+_SATURATING = {"relu6", "hardtanh", "hardsigmoid", "hardswish", "clamp", "clip", "clamp_", "hardtanh_"}
+
+
 class _DenseMaxPool(TorchFunctionMode):
-    """Replace max pooling by a window sum with identical geometry (gradient to every element)."""
+    """Replace max pooling by a window sum with identical geometry (gradient to every element),
+    and saturating activations by the identity."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
+        if name in _SATURATING and args and isinstance(args[0], torch.Tensor):
+            return args[0] if name.endswith("_") else args[0] * 1.0
         if name in MAX_POOL:
             geometry = window(name, args, kwargs)
             x = bind(name, args, kwargs)["input"]
@@ -386,8 +400,8 @@ def check_receptive_fields(model: nn.Module, table, input_shape, names: list[str
             continue
         if names is None and row.kind is None:
             continue
-        if row.output_shape is None or len(row.output_shape) != len(spatial) + 2:
-            continue
+        if row.output_shape is None or row.spatial_axes != tuple(range(2, len(spatial) + 2)):
+            continue  # measured on (N, C, *spatial) outputs only
         centre = tuple((n - 1) // 2 for n in row.output_shape[2:])
         clipped = tuple(lo < 0 or hi > n - 1 for (lo, hi), n in zip(rf.interval(centre), spatial))
         chosen[row.name] = (modules[row.name], predicted_interval(rf, row.output_shape[2:], spatial), clipped)

@@ -66,6 +66,7 @@ class Layer:
     macs: int = 0
     pool_ops: int = 0
     receptive_field: ReceptiveField | None = None
+    spatial_axes: tuple[int, ...] | None = None  # where the output's spatial axes are
     calls: list[Call] = field(default_factory=list)
 
 
@@ -136,6 +137,7 @@ class Tracer:
                     self._set_field(y, declared)
                 field = self.field_of(y)
                 layer.receptive_field = field.rf if field is not None else None
+                layer.spatial_axes = field.axes if field is not None else None
             self.layers.append(layer)
         self._stack.pop()
 
@@ -197,6 +199,7 @@ class Tracer:
                 macs=macs,
                 pool_ops=pool_ops,
                 receptive_field=field.rf if depends else None,
+                spatial_axes=field.axes if depends else None,
                 calls=[call],
             )
         )

@@ -77,7 +77,7 @@ class Results:
         summary = {v: {m: mean_ci(list(values[m][v].values())) for m in SUMMARY_METRICS}
                    for v in variants}
         comparisons: list[Comparison] = []
-        has_base = any(values["test_acc"][baseline].values()) if baseline in variants else False
+        has_base = baseline in variants and len(values["test_acc"][baseline]) > 0
         if has_base and len(variants) > 1:
             for m in VERDICT_METRICS:
                 comparisons += compare_to_baseline(values[m], baseline, m, test)
