@@ -170,11 +170,15 @@ def test_table_outputs_and_grouping():
     assert grouped.rows[4].receptive_field == [r for r in table.rows if r.name.startswith("layer1")][-1].receptive_field
 
 
-def test_model_mode_is_restored_and_names_resolve():
+def test_model_mode_and_global_rng_are_left_alone():
     model = torchvision.models.resnet18()
     model.train()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
     profile(model, "3x32x32")
     assert model.training
+    assert torch.equal(torch.rand(3), expected)  # seeded experiments stay reproducible
     assert isinstance(resolve_model("torchvision:resnet18"), torchvision.models.ResNet)
     assert profile("conv3-8, max2, gap", "3x8x8").totals.output_shape == (8,)
 
@@ -196,9 +200,39 @@ def test_bad_input_is_one_line(call, needle):
     assert needle in str(info.value) and "\n" not in str(info.value)
 
 
+def test_example_tensor_sets_batch_and_shape():
+    table = profile(nn.Conv2d(3, 4, 3), torch.randn(2, 3, 8, 8))
+    assert table.batch_size == 2 and table.totals.input_shape == (3, 8, 8)
+    assert table.rows[0].output_shape == (2, 4, 6, 6) and table.totals.macs == 2 * 4 * 36 * 27
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")
+def test_torchscript_is_refused_with_a_reason():
+    scripted = torch.jit.trace(nn.Conv2d(3, 4, 3), torch.randn(1, 3, 8, 8))
+    with pytest.raises(PoolstrideError, match="TorchScript module"):
+        profile(scripted, (3, 8, 8))
+
+
 def test_spec_table_rows_are_items():
     table = spec_table("conv3-16, conv1-16/2, max2, gap, fc-10", "3x17x17")
     assert [r.name for r in table.rows] == ["1 conv3-16", "2 conv1-16/2", "3 max2", "4 gap", "5 fc-10"]
     assert table.rows[1].warnings == ["kernel 1 with stride 2 keeps 1 of every 4 activations: 3/4 are discarded"]
     assert table.rows[2].warnings[0].startswith("floor mode drops the last 1 of 9 inputs along H,W")
     assert [r.receptive_field.size[0] for r in table.rows[:3]] == [3, 3, 5]
+
+
+def test_a_model_with_a_kind_attribute_is_not_one_operator():
+    # Models built for a downsampling kind carry `kind` too; only poolstride operators are rows.
+    class Net(nn.Module):
+        kind = "max"
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.down = make_downsample("max", 4)
+
+        def forward(self, x):
+            return self.down(self.conv(x))
+
+    table = profile(Net(), (3, 10, 10))
+    assert [(r.name, r.kind) for r in table.rows] == [("conv", "conv"), ("down", "max")]

@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from hypothesis import event, given
+from hypothesis import strategies as st
 from torch import nn
 
 from poolstride import profile
 from poolstride.analysis.receptive_field import check_receptive_fields, measure_receptive_field
+from poolstride.errors import PoolstrideError
 from poolstride.layers import KINDS, make_downsample
 
 
@@ -83,3 +86,36 @@ def test_max_pooling_is_measured_through_every_window_element():
     out = table.rows[0].output_shape[2:]
     centre = tuple((n - 1) // 2 for n in out)
     assert measured["pool"] == tuple((int(a), int(b)) for a, b in rf.interval(centre))
+
+
+def test_border_extent_is_exact_where_the_textbook_field_is_not():
+    # Floor mode drops inputs 27..29 two layers down, so the last unit never sees them although
+    # its textbook field (clipped to the input) reaches 29.
+    model = nn.Sequential(nn.Conv1d(1, 1, 3, 2), nn.Conv1d(1, 1, 3, 2), nn.Conv1d(1, 1, 2, 2, 1), nn.Conv1d(1, 1, 4))
+    (check,) = check_receptive_fields(model, profile(model, (1, 30)), (1, 30), names=["3"])
+    assert check.theory == ((0, 29),)
+    assert check.predicted == check.measured == ((0, 26),)
+
+
+layer_1d = st.one_of(
+    st.builds(lambda k, s, p, d: nn.Conv1d(2, 2, k, s, min(p, 3), d), st.integers(1, 4), st.integers(1, 3),
+              st.integers(0, 3), st.integers(1, 2)),
+    st.builds(lambda k, s, c: nn.MaxPool1d(k, s, k // 2, ceil_mode=c), st.integers(1, 4), st.integers(1, 3), st.booleans()),
+    st.builds(lambda k, s, c: nn.AvgPool1d(k, s, 0, ceil_mode=c), st.integers(1, 4), st.integers(1, 3), st.booleans()),
+    st.builds(lambda m: nn.AdaptiveAvgPool1d(m), st.integers(1, 6)),
+    st.just(nn.ReLU()),
+)
+
+
+@given(layers=st.lists(layer_1d, min_size=1, max_size=5), size=st.integers(6, 40))
+def test_exact_extents_match_measurement_on_random_1d_stacks(layers, size):
+    model = nn.Sequential(*layers)
+    try:
+        table = profile(model, (2, size))
+    except PoolstrideError:
+        event("stack does not fit")
+        return  # the stack does not fit the input
+    names = [str(i) for i in range(len(layers))]
+    checks = check_receptive_fields(model, table, (2, size), names)
+    event(f"{len(checks)} layers compared")
+    assert [(c.name, c.predicted) for c in checks] == [(c.name, c.measured) for c in checks]

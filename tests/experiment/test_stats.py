@@ -170,3 +170,12 @@ def test_compare_to_baseline_pairs_by_seed_and_applies_holm():
     assert not avg.significant and "no significant difference" in avg.verdict
     with pytest.raises(PoolstrideError, match="baseline 'lp'"):
         compare_to_baseline(per_variant, "lp", "test_acc")
+
+
+@pytest.mark.parametrize("p, text", [
+    (0.0004, "p<0.001"), (0.002, "p=0.002"), (0.0499, "p=0.0499"), (0.05, "p=0.05"),
+    (0.0213, "p=0.0213"), (0.41, "p=0.41"), (1.0, "p=1.00"), (math.nan, "p=n/a")])
+def test_format_p_never_rounds_onto_the_threshold(p, text):
+    from poolstride.experiment.stats import format_p
+
+    assert format_p(p) == text

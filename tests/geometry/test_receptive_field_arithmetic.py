@@ -25,7 +25,7 @@ def _measured(layers, size: int, unit: int):
         y = F.conv1d(y, torch.ones(1, 1, k, dtype=torch.float64), stride=s, padding=p, dilation=d)
     (grad,) = torch.autograd.grad(y[0, 0, unit], x)
     hits = grad[0, 0].nonzero().flatten()
-    return int(hits.min()), int(hits.max())
+    return (int(hits.min()), int(hits.max())) if len(hits) else None
 
 
 @given(layers=st.lists(layer, min_size=1, max_size=4), size=st.integers(30, 60), data=st.data())
@@ -40,12 +40,17 @@ def test_interval_matches_autograd_on_random_stacks(layers, size, data):
     for k, s, p, d in layers:
         rf = rf.through(k, s, p, d)
     lo, hi = rf.interval(unit)[0]
+    measured = _measured(layers, size, unit)
+    if measured is None:  # the unit sees only padding (a 1-wide window in the padding)
+        assert lo < 0 or hi > size - 1
+        return
     if 0 <= lo and hi <= size - 1:
         # Dilation leaves holes inside, but both extremes of the field are always reached.
-        assert (lo, hi) == _measured(layers, size, unit)
-    elif hi >= 0 and lo <= size - 1 and all(d == 1 and s <= k for k, s, _, d in layers):
-        # Without holes (no dilation, no stride > kernel) the part inside is the clipped interval.
-        assert (max(0, lo), min(size - 1, hi)) == _measured(layers, size, unit)
+        assert (lo, hi) == measured
+    else:
+        # At a border the textbook field is an upper bound: intermediate windows may hang into
+        # padding or be dropped by floor mode (poolstride.analysis.extent tracks that exactly).
+        assert lo <= measured[0] <= measured[1] <= hi
 
 
 def test_classic_numbers():

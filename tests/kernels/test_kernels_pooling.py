@@ -22,6 +22,15 @@ TORCH_MAX = {3: F.max_pool1d, 4: F.max_pool2d}
 TORCH_AVG = {3: F.avg_pool1d, 4: F.avg_pool2d}
 
 
+@pytest.fixture
+def generic_kernels(monkeypatch):
+    """Random configurations exercise the generic kernels; the constant-folded ones (each
+    compiled per window and dtype) are covered by test_common_windows_on_realistic_sizes."""
+    from poolstride.kernels import _specialize
+
+    monkeypatch.setattr(_specialize, "SIZES", ())
+
+
 def _exact(a: torch.Tensor, b: torch.Tensor) -> None:
     torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
 
@@ -36,6 +45,7 @@ def _grad(out: torch.Tensor, x: torch.Tensor, seed: int) -> torch.Tensor:
     return grad
 
 
+@pytest.mark.usefixtures("generic_kernels")
 @given(pool_problems("max"), st.integers(0, 2**16))
 def test_max_pool_matches_pytorch_bit_for_bit(problem, seed):
     x, kwargs = problem
@@ -49,6 +59,7 @@ def test_max_pool_matches_pytorch_bit_for_bit(problem, seed):
     _exact(_grad(out, x_new, seed), _grad(ref, x_ref, seed))
 
 
+@pytest.mark.usefixtures("generic_kernels")
 @given(pool_problems("max"))
 def test_max_pool_without_grad_keeps_pytorch_layout(problem):
     x, kwargs = problem
@@ -59,6 +70,7 @@ def test_max_pool_without_grad_keeps_pytorch_layout(problem):
     assert out.stride() == ref.stride()
 
 
+@pytest.mark.usefixtures("generic_kernels")
 @given(pool_problems("avg"), st.integers(0, 2**16))
 def test_avg_pool_matches_pytorch_bit_for_bit(problem, seed):
     x, kwargs = problem
@@ -71,18 +83,20 @@ def test_avg_pool_matches_pytorch_bit_for_bit(problem, seed):
     _exact(_grad(out, x_new, seed), _grad(ref, x_ref, seed))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+# The specialised (constant-folded) kernels, with and without padding / ceil mode. Each
+# (window, dtype) compiles once per machine, so float64 gets one representative.
+COMMON = [
+    (torch.float32, dict(kernel_size=2, stride=2)),
+    (torch.float32, dict(kernel_size=3, stride=2, padding=1)),
+    (torch.float32, dict(kernel_size=3, stride=1, padding=1)),
+    (torch.float32, dict(kernel_size=2, stride=1, ceil_mode=True)),
+    (torch.float32, dict(kernel_size=3, stride=2, ceil_mode=True)),
+    (torch.float64, dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+]
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-@pytest.mark.parametrize(
-    "geometry",
-    [  # the specialised (constant-folded) kernels, with and without padding / ceil mode
-        dict(kernel_size=2, stride=2),
-        dict(kernel_size=3, stride=2, padding=1),
-        dict(kernel_size=3, stride=1, padding=1),
-        dict(kernel_size=2, stride=1, ceil_mode=True),
-        dict(kernel_size=3, stride=2, ceil_mode=True),
-    ],
-)
+@pytest.mark.parametrize("dtype, geometry", COMMON)
 @pytest.mark.parametrize("op", ["max", "avg"])
 def test_common_windows_on_realistic_sizes(dtype, layout, geometry, op):
     x = make_input((2, 3, 17, 14), dtype, layout, "normal", seed=1)

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from poolstride.analysis.trace import Layer, Tracer
+from poolstride.analysis.trace import Layer, Tracer, is_operator
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.lint import receptive_field_warnings, window_warnings
 from poolstride.geometry.receptive_field import ReceptiveField
@@ -55,13 +55,15 @@ class LayerRow:
     receptive_field: ReceptiveField | None
     warnings: list[str] = field(default_factory=list)
     spatial_axes: tuple[int, ...] | None = None  # output dims that are the input's spatial axes
+    # Exact first/last input index seen by each unit, per axis (see poolstride.analysis.extent).
+    extent: object | None = field(default=None, repr=False, compare=False)
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {k: v for k, v in asdict(self).items() if k != "extent"}
         d["receptive_field"] = self.receptive_field.to_dict() if self.receptive_field is not None else None
         d["spatial_axes"] = list(self.spatial_axes) if self.spatial_axes is not None else None
         d["input_shape"] = list(self.input_shape) if self.input_shape else None
@@ -190,7 +192,7 @@ class ProfileTable:
             if merged and merged[-1].name == key and key != row.name:
                 last = merged[-1]
                 last.output_shape, last.receptive_field = row.output_shape, row.receptive_field
-                last.spatial_axes = row.spatial_axes
+                last.spatial_axes, last.extent = row.spatial_axes, row.extent
                 last.params += row.params
                 last.macs += row.macs
                 last.pool_ops += row.pool_ops
@@ -201,7 +203,7 @@ class ProfileTable:
                 merged.append(LayerRow(key, row.type if key == row.name else "group", row.kind if key == row.name else None,
                                        row.input_shape, row.output_shape, row.params, row.macs, row.pool_ops,
                                        row.activation_bytes, row.receptive_field, list(row.warnings),
-                                       row.spatial_axes))
+                                       row.spatial_axes, row.extent))
         return ProfileTable(self.model, merged, self.totals, self.batch_size, self.convention, list(self.notes))
 
 
@@ -236,7 +238,7 @@ def human_bytes(n: float) -> str:
 
 def _kind(layer: Layer) -> str | None:
     module = layer.module
-    if module is not None and isinstance(getattr(module, "kind", None), str):
+    if module is not None and is_operator(module):
         return getattr(module, "variant", None) or module.kind
     table = {
         nn.modules.conv._ConvNd: "conv",
@@ -258,7 +260,7 @@ def _kind(layer: Layer) -> str | None:
 def _window_of(layer: Layer):
     """(input spatial, kernel, stride, padding, dilation, ceil) of the layer's main window."""
     module = layer.module
-    if module is not None and isinstance(getattr(module, "kind", None), str) and isinstance(getattr(module, "kernel_size", None), tuple):
+    if module is not None and is_operator(module) and isinstance(getattr(module, "kernel_size", None), tuple):
         if layer.input_shape is None or len(layer.input_shape) < 3:
             return None
         return (layer.input_shape[2:], module.kernel_size, module.stride, module.padding, module.dilation,
@@ -290,7 +292,8 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
                 flagged |= set(over)
         rows.append(
             LayerRow(layer.name, layer.type, _kind(layer), layer.input_shape, layer.output_shape, layer.params,
-                     layer.macs, layer.pool_ops, layer.output_bytes, rf, warnings, layer.spatial_axes)
+                     layer.macs, layer.pool_ops, layer.output_bytes, rf, warnings, layer.spatial_axes,
+                     layer.extent)
         )
     return rows
 
@@ -357,10 +360,16 @@ def profile(
         model = resolve_model(model, shape)
     if not isinstance(model, nn.Module):
         raise PoolstrideError(f"model of type {type(model).__name__} is not valid; pass an nn.Module or a model name")
+    if isinstance(model, torch.jit.ScriptModule):
+        raise PoolstrideError(
+            f"{label} is a TorchScript module, whose calls cannot be traced; profile the original nn.Module"
+        )
     if x is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
-        x = torch.randn(batch_size, *shape, dtype=dtype, device=device)
+        # A private generator: profiling must not move the global RNG (seeded runs stay identical).
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(batch_size, *shape, dtype=dtype, generator=generator).to(device)
     tracer = Tracer(model)
     was_training = model.training
     model.eval()
@@ -410,6 +419,8 @@ def spec_table(spec: str, input_shape) -> ProfileTable:
     for row in table.rows:
         index = int(row.name)
         row.name = f"{index + 1} {items[index].text}"
+        if row.type == "group":  # an item built from several modules (pad + conv, flatten + linear)
+            row.type = row.kind = items[index].name
         if row.output_shape is not None and tuple(row.output_shape[1:]) != predicted[index]:
             raise PoolstrideError(  # a bug, not a user error: geometry and PyTorch disagree
                 f"internal: item {index + 1} {items[index].text!r} gives {row.output_shape[1:]} but "

@@ -31,7 +31,7 @@ input may see past the borders, into padding.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import torch
@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from poolstride.analysis import extent as extents
 from poolstride.analysis.ops import (
     ADAPTIVE,
     CONV_T,
@@ -61,11 +62,14 @@ class Field:
 
     rf: ReceptiveField | None
     axes: tuple[int, ...] | None
+    extent: extents.Extent | None = field(default=None, repr=False, compare=False)  # exact, per unit
 
     @classmethod
     def of_input(cls, x: torch.Tensor) -> Field:
         dim = max(x.ndim - 2, 0)
-        return cls(ReceptiveField.identity(dim), tuple(range(2, x.ndim)) if dim else None)
+        if not dim:
+            return cls(ReceptiveField.identity(0), None, ())
+        return cls(ReceptiveField.identity(dim), tuple(range(2, x.ndim)), extents.identity(x.shape[2:]))
 
 
 UNKNOWN = Field(None, None)
@@ -88,46 +92,67 @@ def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, 
         return UNKNOWN
     spatial = [(t, f) for t, f in inputs if f.axes is not None]
     if not spatial:  # feature vectors (or an MLP input): every output sees what the inputs saw
-        return Field(_merge([f.rf for _, f in inputs]), None)
+        return Field(_merge([f.rf for _, f in inputs]), None, extents.merge([f.extent for _, f in inputs]))
     if name in _SPATIAL_MIXERS:
         return UNKNOWN
     main, field = _main_input(spatial, out)
-    rf, axes = field.rf, field.axes
+    rf, axes, ext = field.rf, field.axes, field.extent
     dims = tuple(main.shape[a] for a in axes)
+    out_dims = tuple(out.shape[-rf.dim:]) if out.ndim >= rf.dim else ()
     geometry = window(name, args, kwargs)
     if geometry is not None or name in ADAPTIVE or name in CONV_T or name == "pad":
         if axes != tuple(range(main.ndim - rf.dim, main.ndim)):
             return UNKNOWN  # windows run over the trailing axes: the spatial ones must be there
         if geometry is not None:
-            return Field(rf.through(geometry.kernel, geometry.stride, geometry.padding, geometry.dilation), axes)
+            g = geometry
+            return Field(rf.through(g.kernel, g.stride, g.padding, g.dilation), axes,
+                         _ext(extents.window, ext, g.kernel, g.stride, g.padding, g.dilation, out_dims))
         if name in ADAPTIVE:
-            return Field(rf.adaptive(dims, tuple(out.shape[-rf.dim:])), axes)
+            return Field(rf.adaptive(dims, out_dims), axes, _ext(extents.adaptive, ext, out_dims))
         if name == "pad":
-            pads = tuple(bind(name, args, kwargs)["pad"])
-            lefts = [0] * rf.dim
+            bound = bind(name, args, kwargs)
+            pads = tuple(bound["pad"])
+            lefts, rights = [0] * rf.dim, [0] * rf.dim
             for axis in range(min(len(pads) // 2, rf.dim)):
                 lefts[rf.dim - 1 - axis] = pads[2 * axis]
-            return Field(rf.through(1, 1, tuple(lefts)), axes)
+                rights[rf.dim - 1 - axis] = pads[2 * axis + 1]
+            mode = bound.get("mode", "constant") or "constant"
+            return Field(rf.through(1, 1, tuple(lefts)), axes, _ext(extents.pad, ext, lefts, rights, mode))
         return UNKNOWN  # transposed convolutions: not modelled
     if name == "__getitem__" and out.ndim == main.ndim and len(args) > 1:
         sliced = _sliced(rf, main, axes, args[1])
-        return Field(sliced, axes) if sliced is not None else UNKNOWN
+        if sliced is None:
+            return UNKNOWN
+        rf2, starts, steps = sliced
+        return Field(rf2, axes, _ext(extents.sliced, ext, starts, steps, tuple(out.shape[a] for a in axes)))
     if name in _LAYOUT:
         order = _permutation(name, args, kwargs, main.ndim)
-        return Field(rf, tuple(order.index(a) for a in axes)) if order is not None else UNKNOWN
+        return Field(rf, tuple(order.index(a) for a in axes), ext) if order is not None else UNKNOWN
     if out.ndim == main.ndim and tuple(out.shape[a] for a in axes) == dims:
         # Pointwise in space (activations, norms, add, mul, cat over channels, a Linear over
         # channels-last, a view that only splits channels): the union of the inputs, a
         # broadcast map of size 1 (a squeeze-excitation gate) counting as the whole map.
         ordered = [(main, field)] + [(t, f) for t, f in inputs if t is not main]  # main's jump is kept
         merged = [f.rf if f.axes is None or _full(t, out, f.axes) else _collapsed_field(t, f) for t, f in ordered]
-        return Field(_merge(merged), axes)
+        ext_merged = [f.extent if f.axes is None or _full(t, out, f.axes) or _ones(t, f.axes)
+                      else _ext(extents.collapse, f.extent) for t, f in ordered]
+        return Field(_merge(merged), axes, extents.merge(ext_merged))
     moved = _reshaped_axes(main, axes, out)
     if moved is not None:
-        return Field(_merge([f.rf for _, f in inputs]), moved)
+        return Field(_merge([f.rf for _, f in inputs]), moved, extents.merge([f.extent for _, f in inputs]))
     if _all_spatial_gone(main, axes, out):
-        return Field(_merge([_collapsed_field(t, f) for t, f in inputs]), None)
+        collapsed = [_ext(extents.collapse, f.extent) if f.axes is not None else f.extent for _, f in inputs]
+        return Field(_merge([_collapsed_field(t, f) for t, f in inputs]), None, extents.merge(collapsed))
     return UNKNOWN
+
+
+def _ext(fn, extent, *args):
+    """Apply an extent rule, or keep None (extent unknown)."""
+    return None if extent is None else fn(extent, *args)
+
+
+def _ones(t: torch.Tensor, axes) -> bool:
+    return all(t.shape[a] == 1 for a in axes)
 
 
 def _main_input(spatial, out):
@@ -200,7 +225,7 @@ def _all_spatial_gone(x: torch.Tensor, axes, out: torch.Tensor) -> bool:
     return out.ndim == x.ndim and all(out.shape[a] == 1 for a in axes) and any(x.shape[a] > 1 for a in axes)
 
 
-def _sliced(rf: ReceptiveField, x: torch.Tensor, axes, index) -> ReceptiveField | None:
+def _sliced(rf: ReceptiveField, x: torch.Tensor, axes, index):
     """``x[..., a::s, b::t]``: unit 0 moves to input ``a``, the jump grows by ``s`` (exact)."""
     index = index if isinstance(index, tuple) else (index,)
     if any(i is None or isinstance(i, (int, torch.Tensor)) for i in index) or sum(i is Ellipsis for i in index) > 1:
@@ -217,7 +242,7 @@ def _sliced(rf: ReceptiveField, x: torch.Tensor, axes, index) -> ReceptiveField 
         kernel.append(1)
         stride.append(step)
         shift.append(-start)  # a negative left padding: unit 0 sits at input `start`
-    return rf.through(tuple(kernel), tuple(stride), tuple(shift))
+    return rf.through(tuple(kernel), tuple(stride), tuple(shift)), [-v for v in shift], stride
 
 
 def _merge(fields):
@@ -292,9 +317,19 @@ def _window_sum(x: torch.Tensor, g) -> torch.Tensor:
     return y[(slice(None), slice(None), *(slice(0, m) for m in out_size))]
 
 
-def _positive_copy(model: nn.Module) -> nn.Module:
-    """A float64 copy in which every path from input to output has positive weight."""
+def _positive_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A float64 copy in which every path from input to output has positive weight.
+
+    Weights are random in ``[0.5, 1.5] / fan_in`` rather than equal: with equal weights every
+    channel carries the same value and a LayerNorm over channels (ConvNeXt) would subtract it
+    away exactly, gradient included.
+    """
     model = copy.deepcopy(model).double().eval()
+    generator = torch.Generator().manual_seed(seed)
+
+    def positive(shape) -> torch.Tensor:
+        return 0.5 + torch.rand(shape, generator=generator, dtype=torch.float64)
+
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.modules.batchnorm._NormBase):
@@ -306,7 +341,7 @@ def _positive_copy(model: nn.Module) -> nn.Module:
                     module.bias.zero_()
             elif isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
                 fan_in = module.weight[0].numel() if not isinstance(module, nn.modules.conv._ConvTransposeNd) else module.weight.shape[0]
-                module.weight.fill_(1.0 / fan_in)
+                module.weight.copy_(positive(module.weight.shape) / fan_in)
                 if module.bias is not None:
                     module.bias.zero_()
             else:
@@ -327,7 +362,7 @@ def measure_receptive_field(
     names = {id(m): n for n, m in model.named_modules()}
     targets = modules if modules is not None else {n: m for n, m in model.named_modules() if not list(m.children())}
     target_names = {names[id(m)]: label for label, m in targets.items()}
-    work = _positive_copy(model)
+    work = _positive_copy(model, seed)
     work_modules = dict(work.named_modules())
     outputs: dict[str, torch.Tensor] = {}
     handles = []
@@ -363,37 +398,37 @@ def measure_receptive_field(
 
 @dataclass(frozen=True)
 class FieldCheck:
-    """Predicted vs measured input interval of a layer's centre unit (clipped to the input)."""
+    """Input interval of a layer's centre unit: exact prediction vs back-propagation.
+
+    ``predicted`` comes from the per-unit extents propagated through the traced graph (exact at
+    the borders too); ``theory`` is the textbook interval of the ``(size, jump, start)``
+    receptive field clipped to the input, which can be larger near borders when intermediate
+    windows hang into padding or floor mode drops rows.
+    """
 
     name: str
     predicted: tuple[tuple[int, int], ...]
     measured: tuple[tuple[int, int], ...]
-    clipped: tuple[bool, ...] = ()
+    theory: tuple[tuple[int, int], ...]
 
     @property
     def ok(self) -> bool:
-        """Equal intervals; where the field was clipped at a border, the measured one may be
-        inside it (a dilated kernel's hole can fall on the first or last input)."""
-        clipped = self.clipped or (False,) * len(self.predicted)
-        return all(
-            p == m or (c and p[0] <= m[0] <= m[1] <= p[1])
-            for p, m, c in zip(self.predicted, self.measured, clipped)
-        )
+        return self.predicted == self.measured
 
 
 def check_receptive_fields(model: nn.Module, table, input_shape, names: list[str] | None = None) -> list[FieldCheck]:
     """Measure the receptive field of the conv/pooling layers of a profile ``table`` and compare.
 
-    Rows compared: named modules with a known, exact receptive field and a spatial output
-    (first call of each module), restricted to ``names`` when given. The cost is one backward
-    pass per layer, so use a small input.
+    Rows compared: named modules with a known receptive field and an ``(N, C, *spatial)``
+    output (first call of each module), restricted to ``names`` when given. The cost is one
+    backward pass per layer, so use a small input.
     """
     spatial = tuple(input_shape[1:])
     modules = dict(model.named_modules())
     chosen, seen = {}, set()
     for row in table.rows:
         rf = row.receptive_field
-        if row.name in seen or row.name not in modules or rf is None or not rf.exact or rf.dim != len(spatial):
+        if row.name in seen or row.name not in modules or rf is None or row.extent is None or rf.dim != len(spatial):
             continue
         seen.add(row.name)
         if names is not None and row.name not in names:
@@ -403,7 +438,7 @@ def check_receptive_fields(model: nn.Module, table, input_shape, names: list[str
         if row.output_shape is None or row.spatial_axes != tuple(range(2, len(spatial) + 2)):
             continue  # measured on (N, C, *spatial) outputs only
         centre = tuple((n - 1) // 2 for n in row.output_shape[2:])
-        clipped = tuple(lo < 0 or hi > n - 1 for (lo, hi), n in zip(rf.interval(centre), spatial))
-        chosen[row.name] = (modules[row.name], predicted_interval(rf, row.output_shape[2:], spatial), clipped)
+        predicted = extents.at(row.extent, centre) or tuple((0, -1) for _ in spatial)
+        chosen[row.name] = (modules[row.name], predicted, predicted_interval(rf, row.output_shape[2:], spatial))
     measured = measure_receptive_field(model, input_shape, {n: m for n, (m, *_) in chosen.items()})
     return [FieldCheck(n, chosen[n][1], measured[n], chosen[n][2]) for n in chosen if n in measured]

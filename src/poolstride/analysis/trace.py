@@ -18,13 +18,13 @@ call made directly in some ``forward`` (a residual ``add``, ``torch.flatten``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from poolstride.analysis import extent as extents
 from poolstride.analysis.ops import op_cost, window
 from poolstride.analysis.receptive_field import Field, op_receptive_field
 from poolstride.geometry.receptive_field import ReceptiveField
@@ -67,12 +67,22 @@ class Layer:
     pool_ops: int = 0
     receptive_field: ReceptiveField | None = None
     spatial_axes: tuple[int, ...] | None = None  # where the output's spatial axes are
+    extent: object | None = None  # exact per-unit input extents (analysis.extent)
     calls: list[Call] = field(default_factory=list)
 
 
+def is_operator(module: nn.Module) -> bool:
+    """A poolstride downsampling operator or global head (one row, with declared geometry)."""
+    try:
+        from poolstride.layers import Downsample, GlobalHead
+    except ImportError:  # layers unavailable: recognise the contract's attributes instead
+        return isinstance(getattr(module, "kind", None), str) and isinstance(getattr(module, "stride", None), tuple)
+    return isinstance(module, (Downsample, GlobalHead))
+
+
 def is_unit(module: nn.Module) -> bool:
-    """A module shown as one row: a leaf, or a poolstride operator/head (has a ``kind`` str)."""
-    return isinstance(getattr(module, "kind", None), str) or not any(True for _ in module.children())
+    """A module shown as one row: a leaf, or a poolstride operator/head taken whole."""
+    return is_operator(module) or not any(True for _ in module.children())
 
 
 class _Recorder(TorchFunctionMode):
@@ -138,23 +148,27 @@ class Tracer:
                 field = self.field_of(y)
                 layer.receptive_field = field.rf if field is not None else None
                 layer.spatial_axes = field.axes if field is not None else None
+                layer.extent = field.extent if field is not None else None
             self.layers.append(layer)
         self._stack.pop()
 
     def _declared_field(self, module, x, y) -> Field | None:
         """poolstride operators declare their whole-operator window; use it over inner calls."""
-        if not isinstance(getattr(module, "kind", None), str) or x is None:
+        if not is_operator(module) or x is None:
             return None
         field = self.field_of(x)
         if field is None or field.rf is None or field.axes != tuple(range(2, x.ndim)):
             return None
-        rf = field.rf
+        rf, ext = field.rf, field.extent
         kernel = getattr(module, "kernel_size", None)
         if str(module.kind).startswith("adaptive") or kernel is None or not isinstance(kernel, tuple):
             if y.ndim == x.ndim:
-                return Field(rf.adaptive(tuple(x.shape[2:]), tuple(y.shape[2:])), field.axes)
-            return Field(rf.collapse(tuple(x.shape[2:])), None)
-        return Field(rf.through(module.kernel_size, module.stride, module.padding, module.dilation), field.axes)
+                return Field(rf.adaptive(tuple(x.shape[2:]), tuple(y.shape[2:])), field.axes,
+                             extents.adaptive(ext, tuple(y.shape[2:])) if ext is not None else None)
+            return Field(rf.collapse(tuple(x.shape[2:])), None, extents.collapse(ext) if ext is not None else None)
+        geometry = (module.kernel_size, module.stride, module.padding, module.dilation)
+        return Field(rf.through(*geometry), field.axes,
+                     extents.window(ext, *geometry, tuple(y.shape[2:])) if ext is not None else None)
 
     # -- calls ----------------------------------------------------------------------------
     def record(self, name: str, args: tuple, kwargs: dict, out, quiet: bool = False) -> None:
@@ -200,6 +214,7 @@ class Tracer:
                 pool_ops=pool_ops,
                 receptive_field=field.rf if depends else None,
                 spatial_axes=field.axes if depends else None,
+                extent=field.extent if depends else None,
                 calls=[call],
             )
         )
@@ -249,6 +264,3 @@ def _arg_tensors(args, kwargs):
         elif isinstance(a, (list, tuple)):
             yield from (t for t in a if isinstance(t, torch.Tensor))
 
-
-def numel(shape) -> int:
-    return math.prod(shape) if shape else 0

@@ -121,8 +121,8 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     (results.out / "config.yaml").write_text(_yaml(cfg.to_dict()))
     console.print()
     results.render(console)
-    if not results.finished:
-        raise click.exceptions.Exit(1)  # nothing to compare: let scripts notice
+    if not results.finished:  # nothing to compare: exit code 1 so scripts notice
+        raise click.ClickException(f"none of the {n_runs} runs finished (reasons above)")
 
 
 _LOWER = {"optimizer", "schedule", "augment", "match", "test", "device"}

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import torch
@@ -88,9 +89,10 @@ def _per_channel(values: torch.Tensor, channels: int, ndim: int) -> torch.Tensor
     return values.repeat_interleave(channels).reshape(1, -1, *([1] * (ndim - 2)))
 
 
+@cache
 def _fused_mixed_class():
-    from poolstride.layers.learnable import MixedPool
     from poolstride.layers.functional import avg_pool, max_pool
+    from poolstride.layers.learnable import MixedPool
 
     class FusedMixedPool(MixedPool):
         """``mixed`` pooling with one α per seed (``alpha_logit``: ``(S,)``)."""
@@ -105,6 +107,7 @@ def _fused_mixed_class():
     return FusedMixedPool
 
 
+@cache
 def _fused_gated_class():
     from poolstride.layers.learnable import GatedPool
 
@@ -126,6 +129,7 @@ def _fused_gated_class():
     return FusedGatedPool
 
 
+@cache
 def _fused_catavgmax_class():
     from poolstride.layers.heads import CatAvgMaxPool
 
@@ -484,6 +488,7 @@ __all__ = [
     "FusedLinear",
     "SeedResult",
     "evaluate_fused",
+    "execute_batch",
     "fuse_models",
     "fusion_blocker",
     "seed_major",
@@ -492,3 +497,99 @@ __all__ = [
     "train_fused",
     "unfuse_into",
 ]
+
+
+# --------------------------------------------------------------------------------------
+# one task of the grid: the seeds of one variant, trained fused, measured one by one
+# --------------------------------------------------------------------------------------
+def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
+                  on_progress: Callable[[int, int], None] | None = None) -> list[Any]:
+    """Train ``cfgs`` (identical but for the seed) as one seed-fused model; measure each seed.
+
+    Returns one run outcome (``runner._Outcome``) per config, in order, with
+    the same metrics :func:`~poolstride.experiment.runner.execute` stores for a separate run
+    (plus ``batched_seeds``: how many seeds shared the model, and ``batch_train_time_s``: the
+    fused wall time; ``train_time_s`` is that time divided by the seeds). With one config this
+    is a plain run through the same loop (used for ``amp``/``channels_last`` runs). Errors
+    fail every seed of the task with a one-line reason; a diverged seed fails alone.
+    """
+    from poolstride.analysis.gradient_flow import gradient_norms
+    from poolstride.experiment.metrics import measure, peak_memory
+    from poolstride.experiment.runner import (
+        GRAD_PROBE,
+        _on_device,
+        build,
+        load_data,
+        matched_width,
+        resolve_device,
+    )
+    from poolstride.experiment.runner import _one_line as one_line
+    from poolstride.experiment.runner import _Outcome as RunOutcome
+    from poolstride.experiment.store import utc_now
+
+    cfgs = list(cfgs)
+    started = utc_now()
+    try:
+        amp = getattr(cfgs[0], "amp", "none")
+        device = resolve_device(cfgs[0].device)
+        ds = load_data(cfgs[0])
+        x_train, y_train, x_test, y_test = _on_device(str(device), ds)
+        models = []
+        for cfg in cfgs:
+            torch.manual_seed(cfg.seed)  # each seed's initialisation, as in a separate run
+            models.append(build(cfg, ds).to(device))
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
+        grad_init = [gradient_norms(m, probe_x, probe_y) for m in models]
+        fused = fuse_models(models) if len(models) > 1 else models[0]
+        if channels_last and x_train.ndim == 4:
+            fused = fused.to(memory_format=torch.channels_last)
+        results = train_fused(fused, cfgs, x_train, y_train, x_test=x_test, y_test=y_test,
+                              on_progress=on_progress, channels_last=channels_last, amp=amp)
+        if len(models) > 1:
+            unfuse_into(fused, models)
+        mem, mem_source = peak_memory(device)
+        batch_time = sum(r.train_time_s for r in results)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:  # noqa: BLE001 - one bad task must not sink the grid
+        reason = one_line(err)
+        return [RunOutcome(c.key, None, reason, started, utc_now()) for c in cfgs]
+
+    outcomes = []
+    for cfg, model, res, g_init in zip(cfgs, models, results, grad_init):
+        if res.diverged:
+            outcomes.append(RunOutcome(cfg.key, None, f"diverged: {res.diverged}", started,
+                                       utc_now()))
+            continue
+        try:
+            metrics = measure(model, x_test, y_test, input_shape=tuple(ds.input_shape),
+                              max_shift=cfg.max_shift, shift_samples=cfg.shift_samples,
+                              seed=cfg.seed)
+            metrics.update({
+                "final_train_loss": res.final_train_loss,
+                "train_time_s": res.train_time_s,
+                "steps": res.steps,
+                "epochs": res.epochs,
+                "peak_memory_mb": mem,
+                "peak_memory_source": mem_source,
+                "grad_norm_init": g_init,
+                "grad_norm_final": gradient_norms(model, probe_x, probe_y),
+                "curve": res.curve,
+                "device": str(device) if device.type == "cpu"
+                else f"cuda:{torch.cuda.current_device()}",
+                "width": matched_width(cfg, ds),
+                "train_size": int(x_train.shape[0]),
+                "test_size": int(x_test.shape[0]),
+                "batched_seeds": len(cfgs),
+                "batch_train_time_s": batch_time,
+                "amp": amp,
+                "channels_last": bool(channels_last and x_train.ndim == 4),
+            })
+            outcomes.append(RunOutcome(cfg.key, metrics, "", started, utc_now()))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:  # noqa: BLE001
+            outcomes.append(RunOutcome(cfg.key, None, one_line(err), started, utc_now()))
+    return outcomes

@@ -180,7 +180,9 @@ class Comparison:
 def format_p(p: float) -> str:
     if not math.isfinite(p):
         return "p=n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
+    # two decimals from 0.1 up; below, three significant digits so that a p just under
+    # 0.05 never prints as "0.05" next to a "significant" verdict
+    return "p<0.001" if p < 0.001 else f"p={p:.3g}" if p < 0.1 else f"p={p:.2f}"
 
 
 def verdict(metric: str, variant: str, baseline: str, paired: Paired,

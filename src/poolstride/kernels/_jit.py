@@ -343,25 +343,32 @@ def avg_fwd_planar(x, out, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, di
                                          count_include_pad, divisor)
 
 
+@njit(inline="always")
+def avg_scatter_one(gp, g, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
+    """Backward of one output: ``gp[window] += g / divisor`` (PyTorch's operations)."""
+    height, width = gp.shape
+    h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
+    w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
+    d = avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1)
+    delta = g / gp.dtype.type(d)
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            gp[h, w] += delta
+
+
 @njit(**_OPTS)
 def avg_bwd_planar(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad,
                    divisor):
     """grad_in (P, H, W) = 0, then each window gets grad_out / divisor, outputs in scan
     order (PyTorch's accumulation order)."""
-    height, width = grad_in.shape[1], grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     for p in range(lo, hi):
         gp = grad_in[p]
         gp[:, :] = 0
         for oh in range(oh_count):
-            h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
             for ow in range(ow_count):
-                w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
-                d = avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1)
-                delta = grad_out[p, oh, ow] / grad_in.dtype.type(d)
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
-                        gp[h, w] += delta
+                avg_scatter_one(gp, grad_out[p, oh, ow], oh, ow, kh, kw, sh, sw, ph, pw,
+                                count_include_pad, divisor)
 
 
 @njit(**_OPTS)

@@ -311,27 +311,23 @@ class _LinearPool(torch.autograd.Function):
             after = plan.tables
             taps = len(plan.tables[0][0]) + len(plan.tables[3][0])
         work = max(x4.numel(), 1) * taps
-        if adjoint:
-            out, oa = plan.empty(plan.in_shape)
-            fn = getattr(jit, f"{family}_bwd_{'planar' if planar else 'cl'}")
-            # channels-last: output rows overlap in the input, so slice by sample only
-            _run(fn, (xa, oa), n * c if planar else n, after, work)
-            return out
-        out, oa = plan.empty(plan.out_shape)
+        direction = "bwd" if adjoint else "fwd"
+        out, oa = plan.empty(plan.in_shape if adjoint else plan.out_shape)
         if not planar:
-            fn = getattr(jit, f"{family}_fwd_cl")
-            _run(fn, (xa, oa), n * plan.out_shape[2], after, work)
-        else:
-            fast = None
-            if family == "avg":
-                from poolstride.kernels._specialize import specialized
+            fn = getattr(jit, f"{family}_{direction}_cl")
+            # backward: output rows overlap in the input, so slice by sample only
+            _run(fn, (xa, oa), n if adjoint else n * plan.out_shape[2], after, work)
+            return out
+        fast = None
+        if family == "avg":
+            from poolstride.kernels._specialize import specialized
 
-                fast = specialized(plan.kernel, plan.stride, (1, 1), op="avg")
-            if fast is not None:
-                _run(fast, (xa, oa), n * c, (*plan.padding, plan.count_include_pad,
-                                             plan.divisor), work)
-            else:
-                _run(getattr(jit, f"{family}_fwd_planar"), (xa, oa), n * c, after, work)
+            fast = specialized(plan.kernel, plan.stride, (1, 1), op=f"avg_{direction}")
+        if fast is not None:
+            after = (*plan.padding, plan.count_include_pad, plan.divisor)
+            _run(fast, (xa, oa), n * c, after, work)
+        else:
+            _run(getattr(jit, f"{family}_{direction}_planar"), (xa, oa), n * c, after, work)
         return out
 
     @staticmethod
