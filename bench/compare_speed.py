@@ -83,25 +83,35 @@ def main() -> None:
           f"{args.steps} steps, batch {bs}; torch {torch.__version__}, "
           f"{os.cpu_count()} CPUs visible, default threads {torch.get_num_threads()}")
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = compare(variants=variants, seeds=seeds, steps=args.steps, device="cpu")
-    ours = time.perf_counter() - t0
+    ours, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
     train_only = sum(r.metrics["train_time_s"] for r in res.finished)
+    train_cpu = sum(r.metrics["train_cpu_s"] for r in res.finished)
+    print(f"poolstride compare: {ours:.1f} s", flush=True)
 
-    plain, plain_acc = plain_loop(variants, seeds, args.steps, bs, lr, torch.get_num_threads())
-    rows = [("poolstride compare (all metrics)", ours, None),
-            ("  of which training loops", train_only, None),
-            (f"plain loop, {torch.get_num_threads()} threads (default)", plain, plain_acc)]
-    if not args.skip_plain_1thread and torch.get_num_threads() != 1:
+    threads = torch.get_num_threads()
+    c0 = time.process_time()
+    plain, plain_acc = plain_loop(variants, seeds, args.steps, bs, lr, threads)
+    plain_cpu = time.process_time() - c0
+    print(f"plain loop, default threads: {plain:.1f} s", flush=True)
+    rows = [("poolstride compare (all metrics)", ours, ours_cpu, None),
+            ("  of which training loops", train_only, train_cpu, None),
+            (f"plain loop, {threads} threads (default)", plain, plain_cpu, plain_acc)]
+    if not args.skip_plain_1thread and threads != 1:
+        c0 = time.process_time()
         plain1, plain1_acc = plain_loop(variants, seeds, args.steps, bs, lr, 1)
-        rows.append(("plain loop, 1 thread", plain1, plain1_acc))
-    print(f"\n{'':44s} {'wall s':>8s} {'× poolstride':>13s}")
-    for label, seconds, _ in rows:
-        print(f"{label:44s} {seconds:8.1f} {seconds / ours:13.2f}")
+        rows.append(("plain loop, 1 thread", plain1, time.process_time() - c0, plain1_acc))
+    print(f"\n{'':40s} {'wall s':>8s} {'× ours':>7s} {'CPU s':>8s} {'× ours':>7s}")
+    for label, seconds, cpu, _ in rows:
+        print(f"{label:40s} {seconds:8.1f} {seconds / ours:7.2f} {cpu:8.1f} "
+              f"{cpu / ours_cpu:7.2f}")
+    print(f"(load average now: {os.getloadavg()[0]:.1f}; wall times on a shared machine "
+          "are only comparable when the load stayed the same)")
     print("\nmean test accuracy % (poolstride | plain loops):")
     for v in variants:
         mine = 100 * res.summary[v]["test_acc"].mean
-        others = " | ".join(f"{100 * sum(acc[v]) / len(acc[v]):.1f}" for _, _, acc in rows
+        others = " | ".join(f"{100 * sum(acc[v]) / len(acc[v]):.1f}" for *_, acc in rows
                             if acc is not None)
         print(f"  {v:10s} {mine:5.1f} | {others}")
 

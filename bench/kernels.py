@@ -54,28 +54,31 @@ def _forward_backward(op, x):
     return run
 
 
-def measure(variants: dict[str, tuple[Callable, torch.Tensor]], reps: int, backward: bool,
-            burst: int = 1):
-    """Median seconds per variant, repetitions interleaved in a shuffled order each round.
+def measure(variants: dict[str, tuple[Callable, torch.Tensor]], reps: int, burst: int = 1):
+    """Median seconds per (variant, "fwd" | "fwd+bwd"), all timings of a case interleaved:
+    each round runs every (variant, mode) once, in a fresh random order.
 
-    ``burst`` > 1 times each variant as the fastest of ``burst`` back-to-back calls within
-    its turn: the allocator then reuses the memory of the variant's previous call (as in a
-    training loop running the same layer every step) instead of page-faulting buffers
-    freed by a differently sized variant. With ``burst=1`` (strict interleaving) fresh
-    pages cost ~0.25 ms/MB on the shared dev machine, which dominates fast kernels.
+    ``burst`` > 1 times each as the fastest of ``burst`` back-to-back calls within its turn:
+    the allocator then reuses the memory of the same op's previous call (as in a training
+    loop running the same layer every step) instead of page-faulting buffers freed by a
+    differently sized variant. With ``burst=1`` (strict interleaving) fresh pages cost
+    ~0.25 ms/MB on the shared dev machine, which dominates fast kernels.
     """
-    make = _forward_backward if backward else _forward
-    runs = {name: make(op, x) for name, (op, x) in variants.items()}
+    runs = {}
+    for name, (op, x) in variants.items():
+        runs[name, "fwd"] = _forward(op, x)
+        if name != "copy":
+            runs[name, "fwd+bwd"] = _forward_backward(op, x)
     for run in runs.values():  # warm-up: compile, allocator, caches
         run()
         run()
-    times = {name: [] for name in runs}
+    times = {key: [] for key in runs}
     order = list(runs)
     for _ in range(reps):
         random.shuffle(order)
-        for name in order:
-            times[name].append(min(_timed(runs[name]) for _ in range(burst)))
-    return {name: statistics.median(t) for name, t in times.items()}
+        for key in order:
+            times[key].append(min(_timed(runs[key]) for _ in range(burst)))
+    return {key: statistics.median(t) for key, t in times.items()}
 
 
 def _copy(x):
@@ -149,9 +152,9 @@ def run_kernels(args) -> None:
     for label, variants in cases(x).items():
         if args.only and not any(label.startswith(o) for o in args.only.split(",")):
             continue
-        fwd = measure(variants, args.reps, False, args.burst)
-        fb = measure({k: v for k, v in variants.items() if k != "copy"}, args.reps, True,
-                     args.burst)
+        medians = measure(variants, args.reps, args.burst)
+        fwd = {name: medians[name, "fwd"] for name in variants}
+        fb = {name: medians[name, "fwd+bwd"] for name in variants if name != "copy"}
         print(f"\n{label}")
         print(f"  {'variant':<12}{'forward':>10}{'fwd+bwd':>10}")
         for name in variants:

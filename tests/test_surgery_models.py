@@ -122,8 +122,9 @@ def test_googlenet_ceil_mode_pools_are_kept_exactly(models):
 
 @pytest.mark.parametrize("target", ["blur-max", "conv", "space-to-depth"])
 def test_change_costs_agree_with_the_profiler(models, target):
-    """Independent oracle: the per-site deltas sum to the difference of the whole-model
-    profiles (poolstride.analysis counts every layer its own way)."""
+    """The per-site deltas (each site run alone) sum to the difference of the whole-model
+    profiles: checks attribution to sites. The per-call counting rule itself is shared with the
+    profiler (analysis.ops) and checked against FlopCounterMode in test_surgery.py."""
     profile = pytest.importorskip("poolstride.analysis.profile").profile
     model = models("torchvision:resnet18")
     new, changes = swap_downsampling(model, target, input_shape=SHAPE)
@@ -131,3 +132,16 @@ def test_change_costs_agree_with_the_profiler(models, target):
     assert changes.totals["d_macs"] == after.macs - before.macs
     assert changes.totals["d_params"] == after.params - before.params
     assert changes.totals["d_pool_ops"] == after.pool_ops - before.pool_ops
+
+
+@pytest.mark.parametrize("target", ["blur-max", "avg", "conv"])
+def test_projecting_pool_shortcut_keeps_its_channel_change(target):
+    """resnet20 built with ``max`` has pool + 1x1 shortcuts (16 -> 32 channels); a swapped
+    shortcut must change channels the same way (it used to keep 16 and fail the swap)."""
+    from poolstride.models import build_model
+
+    model = build_model("resnet20", "max", SHAPE, NUM_CLASSES)
+    new, changes = swap_downsampling(model, target, input_shape=SHAPE)
+    shortcut = changes.by_path()["features.2.0.shortcut.0"]
+    assert shortcut.action == "replaced" and shortcut.output_shape == (1, 32, 16, 16)
+    assert new(torch.zeros(2, *SHAPE)).shape == (2, NUM_CLASSES)

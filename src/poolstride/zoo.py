@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from poolstride.errors import PoolstrideError, closest, unknown
+from poolstride.geometry.spec import shape_or_none
 
 SOURCES = ("torchvision", "timm")
 
@@ -24,16 +25,9 @@ _NO_AUX = {"googlenet", "inception_v3"}
 
 
 def parse_input_shape(text: str | tuple | list) -> tuple[int, ...]:
-    """``"3x224x224"`` -> ``(3, 224, 224)`` (also ``"1x40"`` for 1D); tuples pass through."""
-    if isinstance(text, (tuple, list)):
-        parts = [str(p) for p in text]
-    else:
-        parts = str(text).lower().replace("×", "x").replace(",", "x").split("x")
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
-    if len(shape) not in (2, 3, 4) or any(s <= 0 for s in shape):
+    """``"3x224x224"`` -> ``(3, 224, 224)`` (also ``"1x40"`` for 1D, CxDxHxW for 3D models)."""
+    shape = shape_or_none(text, max_dims=3)
+    if shape is None:
         raise PoolstrideError(
             f"bad input shape {text!r}; expected CxL, CxHxW or CxDxHxW with positive sizes, "
             "e.g. 3x224x224"

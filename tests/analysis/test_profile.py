@@ -80,6 +80,19 @@ def test_macs_agree_with_flop_counter(name, batch_size):
             assert 2 * row.macs == per_module[f"{root}.{row.name}"], row.name
 
 
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_cost_counter_totals_equal_the_profile(name):
+    """CostCounter (used by surgery and model budgets) counts exactly what profile() counts."""
+    from poolstride.analysis.ops import CostCounter
+
+    build, shape = MODELS[name]
+    model = build().eval()
+    table = profile(model, shape, batch_size=2)
+    with torch.no_grad(), CostCounter() as counter:
+        model(torch.randn(2, *shape))
+    assert (counter.macs, counter.pool_ops) == (table.totals.macs, table.totals.pool_ops)
+
 def test_attention_macs_by_hand():
     # FlopCounterMode does not count CPU scaled_dot_product_attention, so this one is by hand:
     # scores q k^T (L x S x E) plus weights x v (L x S x Ev), per batch and head.
@@ -236,3 +249,21 @@ def test_a_model_with_a_kind_attribute_is_not_one_operator():
 
     table = profile(Net(), (3, 10, 10))
     assert [(r.name, r.kind) for r in table.rows] == [("conv", "conv"), ("down", "max")]
+
+
+def test_counting_sees_pooling_that_the_fast_kernels_would_run_and_restores_them():
+    """The fast CPU kernels run outside torch's dispatch; while counting they are switched off
+    (so every pooling call is seen) and afterwards restored, also after an error."""
+    from poolstride import kernels
+    from poolstride.analysis.ops import CostCounter
+
+    pool = make_downsample("max", 4, dim=2)
+    with kernels.use_kernels(True):
+        with torch.no_grad(), CostCounter() as counter:
+            assert not kernels.enabled()
+            pool(torch.randn(2, 4, 8, 8))
+        assert counter.pool_ops == 2 * 4 * 4 * 4 * (2 * 2)
+        assert kernels.enabled()
+        with pytest.raises(PoolstrideError), CostCounter():
+            pool(torch.randn(2, 3, 8, 8))  # wrong channel count
+        assert kernels.enabled()

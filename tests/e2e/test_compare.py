@@ -27,8 +27,9 @@ def _run(capsys, *args):
 def test_compare_prints_table_verdicts_and_resumes(tmp_path, capsys):
     out_dir = tmp_path / "run"
     code, out, err = _run(capsys, "--variants", "max,conv", "--seeds", "2", "--out",
-                          str(out_dir), *FAST)
+                          str(out_dir), *FAST[:-1])  # with progress (not -q)
     assert code == 0, err
+    assert "done max          seed 1: test acc" in out  # one line per finished run
     assert "mean ± 95% CI over seeds (n=2); baseline: max" in out
     assert "Verdicts vs max (paired by seed, paired t-test" in out
     assert "conv" in out and "n=2)" in out

@@ -86,6 +86,7 @@ def test_paired_n2_uses_one_degree_of_freedom():
     assert r.p == pytest.approx(0.2048327647, rel=1e-8)
 
 
+@pytest.mark.filterwarnings("ignore:Precision loss occurred")  # scipy on constant differences
 def test_paired_edge_cases():
     one = paired_test([0.9], [0.8])
     assert one.n == 1 and math.isnan(one.p) and one.diff == pytest.approx(0.1)

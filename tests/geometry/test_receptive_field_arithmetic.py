@@ -100,3 +100,11 @@ def test_to_dict_and_describe():
     rf = ReceptiveField.identity(2).through(2, 2)
     assert rf.to_dict() == {"size": [2, 2], "jump": [2, 2], "start": [0.5, 0.5], "exact": True}
     assert rf.describe() == "2×2 j2 c0.5"
+
+
+def test_jump_text_is_one_number_when_axes_agree():
+    rf = ReceptiveField.identity(2).through((2, 1), (2, 1))
+    assert rf.jump == (2, 1) and rf.jump_text() == "2×1"
+    assert rf.through((1, 2), (1, 2)).jump_text() == "2"
+    # An adaptive pool from 3 to 2 moves by 3/2 input samples: printed as a decimal.
+    assert ReceptiveField.identity(1).adaptive((3,), (2,)).jump_text() == "1.5"

@@ -153,3 +153,27 @@ def test_concurrent_calls_from_python_threads():
     for x, (mx, av, bl) in zip(inputs, results):
         ref = both(x)
         assert torch.equal(mx, ref[0]) and torch.equal(av, ref[1]) and torch.equal(bl, ref[2])
+
+
+@needs_numba
+def test_threads_work_in_a_forked_child():
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.randn(4, 8, 64, 64)
+        expected = kernels.max_pool(x, 2)  # creates the thread pool in the parent
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(_pool_in_child, (x,)).get(timeout=60)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(got, expected)
+
+
+def _pool_in_child(x):
+    torch.set_num_threads(2)
+    return kernels.max_pool(x, 2)

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from poolstride.geometry.output_size import adaptive_windows, same_padding
 
@@ -228,3 +229,48 @@ def reduces_spatial(x: torch.Tensor, out: torch.Tensor) -> bool:
     if x.ndim < 3 or out.ndim < 2 or tuple(out.shape[:2]) != tuple(x.shape[:2]):
         return False
     return out.ndim == 2 or (out.ndim == x.ndim and all(s == 1 for s in out.shape[2:]) and any(s > 1 for s in x.shape[2:]))
+
+
+class SeeAllCalls(TorchFunctionMode):
+    """A ``TorchFunctionMode`` that sees poolstride's pooling too: the fast CPU kernels
+    (:mod:`poolstride.kernels`) run outside torch's dispatch, invisible to any mode, so they are
+    switched off while it is active (every pooling call then is PyTorch's own op)."""
+
+    def __enter__(self):
+        from poolstride import kernels
+
+        self._kernels_were_on = kernels.enabled()
+        kernels.set_enabled(False)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        from poolstride import kernels
+
+        try:
+            return super().__exit__(*exc)
+        finally:
+            kernels.set_enabled(self._kernels_were_on)
+
+
+class CostCounter(SeeAllCalls):
+    """Adds up :func:`op_cost` over every torch call made while it is active.
+
+    The same per-call counting as the profiler, without its receptive-field bookkeeping::
+
+        with torch.no_grad(), CostCounter() as counter:
+            model(x)
+        counter.macs, counter.pool_ops        # for the whole batch of x
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.macs = 0
+        self.pool_ops = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)  # the mode is off inside: nested calls are not seen twice
+        macs, pool_ops = op_cost(getattr(func, "__name__", ""), args, kwargs, out)
+        self.macs += macs
+        self.pool_ops += pool_ops
+        return out

@@ -208,12 +208,7 @@ class ProfileTable:
 
 
 def _jump(rf) -> str:
-    if rf is None:
-        return ""
-    from poolstride.geometry.receptive_field import _fmt
-
-    values = {_fmt(j) for j in rf.jump}
-    return values.pop() if len(values) == 1 else "x".join(_fmt(j) for j in rf.jump)
+    return rf.jump_text() if rf is not None else ""
 
 
 def _shape(shape) -> str:

@@ -37,13 +37,13 @@ from fractions import Fraction
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from poolstride.analysis import extent as extents
 from poolstride.analysis.ops import (
     ADAPTIVE,
     CONV_T,
     MAX_POOL,
+    SeeAllCalls,
     bind,
     window,
 )
@@ -279,7 +279,7 @@ def predicted_interval(rf: ReceptiveField, out_spatial, in_spatial) -> tuple[tup
 _SATURATING = {"relu6", "hardtanh", "hardsigmoid", "hardswish", "clamp", "clip", "clamp_", "hardtanh_"}
 
 
-class _DenseMaxPool(TorchFunctionMode):
+class _DenseMaxPool(SeeAllCalls):
     """Replace max pooling by a window sum with identical geometry (gradient to every element),
     and saturating activations by the identity."""
 

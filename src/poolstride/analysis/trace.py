@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from poolstride.analysis import extent as extents
-from poolstride.analysis.ops import op_cost, window
+from poolstride.analysis.ops import SeeAllCalls, op_cost, window
 from poolstride.analysis.receptive_field import Field, op_receptive_field
 from poolstride.geometry.receptive_field import ReceptiveField
+from poolstride.layers import Downsample, GlobalHead
 
 # Calls that only look at or re-wrap a tensor: never a row of their own (tensors they return
 # keep the receptive field of their input).
@@ -73,10 +73,6 @@ class Layer:
 
 def is_operator(module: nn.Module) -> bool:
     """A poolstride downsampling operator or global head (one row, with declared geometry)."""
-    try:
-        from poolstride.layers import Downsample, GlobalHead
-    except ImportError:  # layers unavailable: recognise the contract's attributes instead
-        return isinstance(getattr(module, "kind", None), str) and isinstance(getattr(module, "stride", None), tuple)
     return isinstance(module, (Downsample, GlobalHead))
 
 
@@ -85,7 +81,7 @@ def is_unit(module: nn.Module) -> bool:
     return is_operator(module) or not any(True for _ in module.children())
 
 
-class _Recorder(TorchFunctionMode):
+class _Recorder(SeeAllCalls):
     def __init__(self, tracer: Tracer):
         super().__init__()
         self.tracer = tracer

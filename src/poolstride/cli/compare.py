@@ -21,8 +21,11 @@ from poolstride.experiment.config import (
     OPTIMIZERS,
     SCHEDULES,
     TESTS,
+    CompareConfig,
     parse_seeds,
 )
+
+_D = CompareConfig()  # help texts quote the real defaults
 
 _EXAMPLES = """
 \b
@@ -40,17 +43,18 @@ def _choice(values):
 
 @click.command(epilog=_EXAMPLES, context_settings={"max_content_width": 100})
 @click.option("--dataset", "-d", help="Dataset name (mnist1d, shapes2d, digits, mnist, "
-              "fashion-mnist, cifar10, cifar100, svhn, folder:PATH).  [default: mnist1d]")
+              f"fashion-mnist, cifar10, cifar100, svhn, folder:PATH).  [default: {_D.dataset}]")
 @click.option("--model", "-m", help="Backbone (simple, allcnn-a/b/c, resnet20, lenet5). "
-              " [default: simple]")
+              f" [default: {_D.model}]")
 @click.option("--variants", "-v", help="Comma-separated downsampling kinds, options after ':' "
-              "(max,avg,conv:k3,blur-max:filt5).  [default: max,avg,conv,blur-max,none]")
-@click.option("--seeds", "-s", help="A count (3), a list (0,1,2) or a range (0-4).  [default: 3]")
+              f"(max,avg,conv:k3,blur-max:filt5).  [default: {','.join(_D.variants)}]")
+@click.option("--seeds", "-s", help="A count (3), a list (0,1,2) or a range (0-4). "
+              f" [default: {len(_D.seeds)}]")
 @click.option("--baseline", help="Variant the others are compared with.  [default: first]")
-@click.option("--steps", type=int, help="Optimiser steps per run.  [default: 800]")
+@click.option("--steps", type=int, help=f"Optimiser steps per run.  [default: {_D.steps}]")
 @click.option("--epochs", type=int, help="Passes over the training set instead of --steps.")
-@click.option("--batch-size", type=int, help="Training batch size.  [default: 128]")
-@click.option("--lr", type=float, help="Peak learning rate.  [default: 0.003]")
+@click.option("--batch-size", type=int, help=f"Training batch size.  [default: {_D.batch_size}]")
+@click.option("--lr", type=float, help=f"Peak learning rate.  [default: {_D.lr:g}]")
 @click.option("--optimizer", type=_choice(OPTIMIZERS), help="[default: adam]")
 @click.option("--schedule", type=_choice(SCHEDULES), help="[default: cosine]")
 @click.option("--weight-decay", type=float, help="[default: 0]")

@@ -66,11 +66,19 @@ def profile(model, input_shape, batch_size, depth, empirical, fmt):
     if fmt == "markdown":
         click.echo(table.to_markdown())
         return
+    print_table(table, checks=checks if depth is None else None)
+
+
+def print_table(table, **to_rich) -> None:
+    """A ProfileTable on the terminal: the rich table, its summary, lint warnings and notes.
+
+    Shared with ``poolstride shape``; ``to_rich`` goes to :meth:`ProfileTable.to_rich`.
+    """
     from rich.console import Console
 
     # Piped output (files, CI logs) gets a wide table rather than rich's 80-column default.
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-    console.print(table.to_rich(checks=checks if depth is None else None))
+    console.print(table.to_rich(**to_rich))
     console.print(table.summary())
     warnings = [f"  {r.name}: {w}" for r in table.rows for w in r.warnings]
     if warnings:

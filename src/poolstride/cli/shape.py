@@ -16,7 +16,6 @@ dropping rows/columns, and receptive fields that outgrow the input. Grammar: see
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -37,14 +36,6 @@ def shape(spec, input_shape, fmt):
     if fmt == "markdown":
         click.echo(table.to_markdown())
         return
-    from rich.console import Console
+    from poolstride.cli.profile import print_table
 
-    # Piped output (files, CI logs) gets a wide table rather than rich's 80-column default.
-    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-    console.print(table.to_rich(title=f"{spec}  (input {input_shape})"))
-    console.print(table.summary())
-    warnings = [f"  {r.name}: {w}" for r in table.rows for w in r.warnings]
-    if warnings:
-        console.print("[yellow]warnings:[/yellow]")
-        for line in warnings:
-            console.print(line, markup=False, highlight=False)
+    print_table(table, title=f"{spec}  (input {input_shape})")

@@ -190,6 +190,9 @@ def fusion_blocker(model: nn.Module) -> str | None:
     special = tuple(_special_classes())
     for name, module in model.named_modules():
         where = f"module {name or '<root>'!r} ({type(module).__name__})"
+        if (module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or getattr(module, "_backward_pre_hooks", None)):
+            return f"{where} has hooks, which a fused copy would not run per seed"
         if isinstance(module, _CONVS):
             if module.padding_mode != "zeros":
                 return f"{where} uses padding_mode={module.padding_mode!r}"
@@ -318,6 +321,7 @@ class SeedResult:
     steps: int
     epochs: float
     train_time_s: float
+    train_cpu_s: float
     final_train_loss: float
     diverged: str = ""
     curve: dict[str, list] = field(default_factory=dict)
@@ -353,7 +357,8 @@ def evaluate_fused(fused: nn.Module, seeds: int, x: torch.Tensor, y: torch.Tenso
         xb = to_memory_format(xb.repeat(1, seeds, *([1] * (x.ndim - 2))), channels_last)
         with autocast_context(x.device, amp):
             logits = fused(xb)
-        logits = _full_precision(logits).reshape(xb.shape[0], seeds, -1)
+        # float32 like poolstride.experiment.train.evaluate, so stored numbers agree
+        logits = logits.float().reshape(xb.shape[0], seeds, -1)
         per = F.cross_entropy(logits.transpose(1, 2), target[:, None].expand(-1, seeds),
                               reduction="none")                       # (n, S)
         loss += per.double().sum(0)
@@ -381,7 +386,7 @@ def train_fused(
     :func:`~poolstride.experiment.train.train` seeds them, and follows the same schedule, so
     seed ``s`` ends where its separate run would. A seed whose loss window becomes NaN/inf is
     reported ``diverged`` (at the same log point where a separate run would raise) while the
-    others go on. ``train_time_s`` is the fused wall time divided by the number of seeds.
+    others go on. ``train_time_s`` / ``train_cpu_s`` are the fused wall / CPU times divided by the seeds.
     With ``len(cfgs) == 1`` any model works (nothing needs fusing).
     """
     from poolstride.experiment.augment import make_augment
@@ -411,8 +416,8 @@ def train_fused(
     perms = None
     fused.train()
     _sync(device)
-    start_time = time.perf_counter()
-    eval_time = 0.0
+    start_time, start_cpu = time.perf_counter(), time.process_time()
+    eval_time = eval_cpu = 0.0
     done = 0
     for step in range(total):
         pos = step % per_epoch
@@ -458,18 +463,21 @@ def train_fused(
                 break
         if eval_every and (done % eval_every == 0 or done == total) and (
                 not curves[0]["eval_step"] or curves[0]["eval_step"][-1] != done):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             scores = evaluate_fused(fused, seeds, x_test, y_test, amp=amp,
                                     channels_last=channels_last)
             fused.train()
             eval_time += time.perf_counter() - t0
+            eval_cpu += time.process_time() - c0
             for s, (acc, test_loss) in enumerate(scores):
                 curves[s]["eval_step"].append(done)
                 curves[s]["test_acc"].append(acc)
                 curves[s]["test_loss"].append(test_loss)
     _sync(device)
     elapsed = time.perf_counter() - start_time - eval_time
+    cpu = time.process_time() - start_cpu - eval_cpu
     return [SeedResult(steps=total, epochs=total / per_epoch, train_time_s=elapsed / seeds,
+                       train_cpu_s=cpu / seeds,
                        final_train_loss=last_loss[s], diverged=diverged[s], curve=curves[s])
             for s in range(seeds)]
 
@@ -509,8 +517,10 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
     Returns one run outcome (``runner._Outcome``) per config, in order, with
     the same metrics :func:`~poolstride.experiment.runner.execute` stores for a separate run
     (plus ``batched_seeds``: how many seeds shared the model, and ``batch_train_time_s``: the
-    fused wall time; ``train_time_s`` is that time divided by the seeds). With one config this
-    is a plain run through the same loop (used for ``amp``/``channels_last`` runs). Errors
+    fused wall time; ``train_time_s`` is that time divided by the seeds). If any seed's model
+    cannot be fused (:func:`fusion_blocker`, e.g. a hook on one of them), the seeds are
+    trained one after another through the same loop instead (``batched_seeds`` = 1). With one
+    config this is a plain run through that loop (used for ``amp``/``channels_last``). Errors
     fail every seed of the task with a one-line reason; a diverged seed fails alone.
     """
     from poolstride.analysis.gradient_flow import gradient_norms
@@ -542,15 +552,23 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
             torch.cuda.reset_peak_memory_stats(device)
         probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
         grad_init = [gradient_norms(m, probe_x, probe_y) for m in models]
-        fused = fuse_models(models) if len(models) > 1 else models[0]
-        if channels_last and x_train.ndim == 4:
-            fused = fused.to(memory_format=torch.channels_last)
-        results = train_fused(fused, cfgs, x_train, y_train, x_test=x_test, y_test=y_test,
-                              on_progress=on_progress, channels_last=channels_last, amp=amp)
-        if len(models) > 1:
-            unfuse_into(fused, models)
+        # every seed's own model must be fusable (a run may add hooks to one seed's model)
+        if len(models) > 1 and all(fusion_blocker(m) is None for m in models):
+            groups = [(fuse_models(models), cfgs)]
+        else:
+            groups = [(m, [c]) for m, c in zip(models, cfgs)]
+        results = []
+        for model, group_cfgs in groups:
+            if channels_last and x_train.ndim == 4:
+                model = model.to(memory_format=torch.channels_last)
+            results += train_fused(model, group_cfgs, x_train, y_train, x_test=x_test,
+                                   y_test=y_test, on_progress=on_progress,
+                                   channels_last=channels_last, amp=amp)
+            if len(group_cfgs) > 1:
+                unfuse_into(model, models)
         mem, mem_source = peak_memory(device)
         batch_time = sum(r.train_time_s for r in results)
+        fused_seeds = len(cfgs) if len(groups) == 1 else 1
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as err:  # noqa: BLE001 - one bad task must not sink the grid
@@ -570,6 +588,7 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
             metrics.update({
                 "final_train_loss": res.final_train_loss,
                 "train_time_s": res.train_time_s,
+                "train_cpu_s": res.train_cpu_s,
                 "steps": res.steps,
                 "epochs": res.epochs,
                 "peak_memory_mb": mem,
@@ -582,7 +601,7 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
                 "width": matched_width(cfg, ds),
                 "train_size": int(x_train.shape[0]),
                 "test_size": int(x_test.shape[0]),
-                "batched_seeds": len(cfgs),
+                "batched_seeds": fused_seeds,
                 "batch_train_time_s": batch_time,
                 "amp": amp,
                 "channels_last": bool(channels_last and x_train.ndim == 4),

@@ -75,7 +75,7 @@ def count_cost(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]
 
 
 @torch.inference_mode()
-def inference_throughput(model: nn.Module, x: torch.Tensor, min_time: float = 0.25,
+def inference_throughput(model: nn.Module, x: torch.Tensor, min_time: float = 0.1,
                          max_reps: int = 50) -> float:
     """Samples per second of eval-mode forward passes over ``x`` (one warm-up pass)."""
     was_training = model.training

@@ -76,43 +76,62 @@ def threads_per_worker(workers: int) -> int:
     return max(1, cpu_count() // max(1, workers))
 
 
-def _device_is_cuda(cfg: RunConfig) -> bool:
-    return cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+def fused_chunk_size(groups: int, seeds: int, workers: int) -> int:
+    """Seeds per fused task so that ``groups`` variants still make at least ``workers`` tasks.
+
+    When there are fewer variants than workers, each variant's seeds are cut into
+    ``ceil(workers / groups)`` chunks: ``(1 variant, 10 seeds, 4 workers) -> 3``;
+    ``(2 variants, 5 seeds, 16 workers) -> 1`` (no fusion).
+    """
+    chunks = max(1, -(-workers // max(1, groups)))
+    return max(1, -(-seeds // chunks))
 
 
-def seed_batching_default(cfg: RunConfig) -> bool:
-    """Fuse seeds by default only where it was measured to pay: on CUDA, where a step of a
-    small CNN is launch-bound. On CPU the fused grouped convolutions cost more than separate
-    ones (docs/speed.md has the numbers), so seeds run as separate tasks there."""
-    return _device_is_cuda(cfg)
+def chunk_sizes(groups: int, seeds: int, workers: int) -> list[int]:
+    """Seeds per fused task for each of ``groups`` variants, keeping ``workers`` busy.
+
+    Whole variants are fused in rounds of ``workers`` (every worker gets one per round); the
+    variants left over after the last full round are cut by :func:`fused_chunk_size`, so the
+    grid does not end with one worker training a whole fused variant while the others idle.
+    5 variants x 3 seeds on 2 workers: ``[3, 3, 3, 3, 2]`` (4 fused tasks, then the last
+    variant as 2 + 1 seeds): the busiest worker trains 8 seed-runs, against 9 with 5 fused
+    tasks.
+    """
+    full = (groups // max(1, workers)) * max(1, workers)
+    rest = groups - full
+    return [seeds] * full + [fused_chunk_size(rest, seeds, workers)] * rest
 
 
 def plan(configs: Sequence[RunConfig], *, batch_seeds: bool | None = None,
-         channels_last: bool = False) -> tuple[list[Task], list[str]]:
+         channels_last: bool = False, workers: int = 1) -> tuple[list[Task], list[str]]:
     """Cut ``configs`` into tasks; return them with notes for the user (why seeds of a
-    variant were not fused). ``batch_seeds=None`` means :func:`seed_batching_default`.
+    variant were not fused).
 
-    Configs that differ only in the seed form a group; a group is one fused task when
-    batching is on and the model can be fused, else one task per run. Fused (longer) tasks
-    come first so the pool's tail is short.
+    Configs that differ only in the seed form a group. ``batch_seeds=True`` fuses each
+    group into one task; ``None`` (the default) fuses in chunks (:func:`chunk_sizes`) that
+    keep ``workers`` processes busy to the end; ``False`` gives one task per run. Groups whose model cannot be fused run one task per run, with a note.
+    Fused (longer) tasks come first so the pool's tail is short.
     """
     groups: dict[RunConfig, list[RunConfig]] = {}
     for cfg in configs:
         groups.setdefault(dataclasses.replace(cfg, seed=0), []).append(cfg)
+    most_seeds = max((len(m) for m in groups.values()), default=1)
+    if batch_seeds is None:
+        chunks = chunk_sizes(len(groups), most_seeds, workers)
+    else:
+        chunks = [most_seeds if batch_seeds else 1] * len(groups)
     tasks: list[Task] = []
     notes: list[str] = []
-    for base, members in groups.items():
+    for (base, members), chunk in zip(groups.items(), chunks):
         own_loop = channels_last or getattr(base, "amp", "none") != "none"
-        want = seed_batching_default(base) if batch_seeds is None else batch_seeds
-        reason = fusion_reason(base) if want and len(members) > 1 else None
-        if want and len(members) > 1 and reason is None:
-            tasks.append(Task(tuple(members), fused=True, own_loop=True,
-                              channels_last=channels_last))
-            continue
+        reason = fusion_reason(base) if chunk > 1 and len(members) > 1 else None
         if reason is not None:
             notes.append(f"{base.variant}: seeds trained separately ({reason})")
-        tasks.extend(Task((c,), own_loop=own_loop, channels_last=channels_last)
-                     for c in members)
+        size = chunk if reason is None else 1
+        for start in range(0, len(members), size):
+            part = tuple(members[start:start + size])
+            tasks.append(Task(part, fused=len(part) > 1, own_loop=own_loop or len(part) > 1,
+                              channels_last=channels_last))
     tasks.sort(key=lambda t: -len(t.configs))  # stable: grid order within equal sizes
     return tasks, notes
 
@@ -157,15 +176,15 @@ def _lost(task: Task, err: BaseException) -> list[Any]:
     return [_Outcome(c.key, None, reason, now, now) for c in task.configs]
 
 
-def run_local_pool(tasks: Sequence[Task], workers: int, *, max_retries: int = 2,
-                   runner: Callable[[Task], list[Any]] = run_task
+def run_local_pool(tasks: Sequence[Task], workers: int, *, threads: int | None = None,
+                   max_retries: int = 2, runner: Callable[[Task], list[Any]] = run_task
                    ) -> Iterator[tuple[Task, list[Any]]]:
     """Run ``tasks`` on ``workers`` spawned processes; yield ``(task, outcomes)`` as each ends.
 
     A worker that dies (SIGKILL, OOM) breaks the pool: the tasks still pending are resubmitted
     to a fresh pool, each at most ``max_retries`` times, then reported failed.
     """
-    threads = threads_per_worker(workers)
+    threads = threads or threads_per_worker(workers)
     # spawn, not fork: forking a process whose OpenMP threads are running can deadlock
     ctx = multiprocessing.get_context("spawn")
     attempts = {id(t): 0 for t in tasks}
@@ -191,15 +210,17 @@ def run_local_pool(tasks: Sequence[Task], workers: int, *, max_retries: int = 2,
 def run_grid(configs: Sequence[RunConfig], store, *, workers: int | None = 1,
              backend: str = "local", address: str | None = None,
              batch_seeds: bool | None = None, channels_last: bool = False,
-             progress: bool = False, console=None, validate_first: bool = True,
-             max_retries: int = 2) -> list:
+             threads: int | None = None, progress: bool = False, console=None,
+             validate_first: bool = True, max_retries: int = 2) -> list:
     """Run every config not already finished in ``store`` on ``backend``; return all records.
 
     ``workers``: parallel tasks (``None``: one per core). ``backend``: ``local`` or ``ray``
     (``address``: a running Ray cluster, e.g. ``ray://host:10001`` or ``auto``; without one a
     local Ray instance on 127.0.0.1 is started and shut down). ``batch_seeds``: fuse the seeds
-    of each variant into one model (``None``: only where it pays, see
-    :func:`seed_batching_default`). Records come back in the order of ``configs``.
+    of each variant into one model (``None``: in chunks that keep every worker busy, see
+    :func:`plan`). ``threads``: torch threads per task (``None``: the fair
+    share ``max(1, cores // workers)``; on a Ray cluster 1). Records come back in the order
+    of ``configs``.
     """
     from poolstride.experiment.runner import _Progress, _record, validate
 
@@ -207,13 +228,16 @@ def run_grid(configs: Sequence[RunConfig], store, *, workers: int | None = 1,
         raise unknown("backend", backend, BACKENDS)
     if address is not None and backend != "ray":
         raise PoolstrideError(f"--address {address!r} needs --backend ray")
+    # on a Ray cluster, no --workers means "as many as the cluster has CPUs" (found there)
+    cluster_wide = backend == "ray" and address is not None and workers is None
     workers = resolve_workers(workers)
     if validate_first:
         validate(configs)
     by_key = {c.key: c for c in configs}
     done = store.finished_keys()
     todo = [c for c in configs if c.key not in done]
-    tasks, notes = plan(todo, batch_seeds=batch_seeds, channels_last=channels_last)
+    tasks, notes = plan(todo, batch_seeds=batch_seeds, channels_last=channels_last,
+                        workers=1 if backend == "local" and workers <= 1 else workers)
     ui = _Progress(len(configs), len(configs) - len(todo), console) if progress else None
     if ui:
         for note in notes:
@@ -230,16 +254,23 @@ def run_grid(configs: Sequence[RunConfig], store, *, workers: int | None = 1,
         if backend == "ray":
             from poolstride.experiment.ray_backend import run_ray
 
-            for _task, outcomes in run_ray(tasks, workers=workers, address=address,
-                                           max_retries=max_retries):
+            for _task, outcomes in run_ray(tasks, workers=None if cluster_wide else workers,
+                                           address=address,
+                                           threads=threads, max_retries=max_retries):
                 finish(outcomes)
         elif workers <= 1 or len(tasks) <= 1:
-            for task in tasks:
-                if ui:
-                    ui.start_run(task.configs[0])
-                finish(run_task(task, ui.step if ui else None))
+            saved = torch.get_num_threads()
+            torch.set_num_threads(threads or threads_per_worker(workers))
+            try:
+                for task in tasks:
+                    if ui:
+                        ui.start_run(task.configs[0])
+                    finish(run_task(task, ui.step if ui else None))
+            finally:
+                torch.set_num_threads(saved)
         else:
-            for _task, outcomes in run_local_pool(tasks, workers, max_retries=max_retries):
+            for _task, outcomes in run_local_pool(tasks, workers, threads=threads,
+                                                  max_retries=max_retries):
                 finish(outcomes)
     finally:
         if ui:
@@ -257,6 +288,7 @@ __all__ = [
     "run_grid",
     "run_local_pool",
     "run_task",
-    "seed_batching_default",
+    "chunk_sizes",
+    "fused_chunk_size",
     "threads_per_worker",
 ]

@@ -3,8 +3,8 @@
 Ray is an optional dependency (``pip install 'poolstride[ray]'``). With an ``address`` the
 tasks go to that running cluster (its nodes need poolstride and the data); without one, a
 local Ray instance is started with ``num_cpus = workers * threads``, no dashboard, bound to
-127.0.0.1, and shut down when the grid is done. Each task asks Ray for ``threads`` CPUs, so
-Ray runs at most ``workers`` of them at once on a local instance.
+127.0.0.1, and shut down when the grid is done. Each task asks Ray for ``threads`` CPUs, and
+at most ``workers`` tasks are in flight at once.
 
 Fault tolerance is Ray's: a task whose worker process dies (killed node, OOM killer) is
 re-executed up to ``max_retries`` times. Exceptions *inside* a run are not retried — the
@@ -65,31 +65,38 @@ def _entry(runner: Callable[[Any], Any], task: Any, threads: int) -> Any:
     return runner(task)
 
 
-def run_ray(tasks: Sequence[Any], *, workers: int, address: str | None = None,
+def run_ray(tasks: Sequence[Any], *, workers: int | None, address: str | None = None,
             threads: int | None = None, max_retries: int = 2,
             runner: Callable[[Any], Any] | None = None) -> Iterator[tuple[Any, Any]]:
-    """Submit every task to Ray; yield ``(task, runner(task))`` in order of completion.
+    """Run every task as a Ray task; yield ``(task, runner(task))`` in order of completion.
 
+    At most ``workers`` tasks are in flight (``None``: as many as the cluster's CPUs allow).
     ``threads`` per task defaults to the fair local share (``cores // workers``) on a local
-    instance and 1 on a cluster. ``runner`` defaults to
-    :func:`poolstride.experiment.parallel.run_task`. A task that still fails after Ray's
-    retries (e.g. its worker died every time) yields the error's failed outcomes.
+    instance and 1 on a cluster; each task reserves that many Ray CPUs. ``runner`` defaults
+    to :func:`poolstride.experiment.parallel.run_task`. A task that still fails after Ray's
+    retries (its worker died every time) yields failed outcomes saying so.
     """
-    from poolstride.experiment.parallel import _lost, run_task, threads_per_worker
+    from poolstride.experiment.parallel import _lost, cpu_count, run_task, threads_per_worker
 
     runner = runner or run_task
     if threads is None:
-        threads = 1 if address is not None else threads_per_worker(workers)
+        threads = 1 if address is not None or workers is None else threads_per_worker(workers)
     if not tasks:
         return
-    with ray_session(address, num_cpus=workers * threads) as ray:
+    local_cpus = (workers or cpu_count()) * threads
+    with ray_session(address, num_cpus=local_cpus) as ray:
+        if workers is None:
+            workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
         remote = ray.remote(num_cpus=threads, max_retries=max_retries,
                             retry_exceptions=False)(_entry)
-        refs = {remote.remote(runner, task, threads): task for task in tasks}
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            task = refs[ready[0]]
+        queue = list(tasks)
+        in_flight: dict[Any, Any] = {}
+        while queue or in_flight:
+            while queue and len(in_flight) < workers:
+                task = queue.pop(0)
+                in_flight[remote.remote(runner, task, threads)] = task
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            task = in_flight.pop(ready[0])
             try:
                 result = ray.get(ready[0])
             except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError,

@@ -15,6 +15,12 @@ from rich.console import Console
 from rich.text import Text
 
 from poolstride.explain.walkthrough import ForwardStep, Walkthrough
+from poolstride.geometry.output_size import (
+    ceil_div,
+    conv_output_size,
+    effective_kernel,
+    pool_output_size,
+)
 
 PAD, OUTSIDE, EMPTY = "·", "-", "."
 STYLE_WINDOW = "bold cyan"
@@ -132,10 +138,6 @@ def _plain_grid(t, mark: Callable | None = None) -> list[Text]:
 
 def _output_size(w: Walkthrough, ax: int) -> int:
     """Output size along ``ax`` from :mod:`poolstride.geometry` (the one home of the rule)."""
-    try:
-        from poolstride.geometry import conv_output_size, pool_output_size
-    except ImportError:  # geometry absent: PyTorch's own result
-        return w.output.shape[ax]
     n = w.input.shape[ax]
     k, s, p, d = (v[ax] for v in (w.kernel, w.stride, w.padding, w.dilation))
     if w.op == "conv":
@@ -149,9 +151,9 @@ def _size_lines(w: Walkthrough) -> list[Text]:
     for ax, name in enumerate(names):
         n = w.input.shape[ax]
         k, s, p, d = (v[ax] for v in (w.kernel, w.stride, w.padding, w.dilation))
-        span = n + 2 * p - d * (k - 1) - 1
+        span = n + 2 * p - effective_kernel(k, d)
         rnd = "ceil" if w.ceil_mode else "floor"
-        raw = (math.ceil(span / s) if w.ceil_mode else span // s) + 1
+        raw = (ceil_div(span, s) if w.ceil_mode else span // s) + 1
         got = _output_size(w, ax)
         note = ""
         if (

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.explain.parse import DEFAULT_INPUT, parse_ints, parse_matrix
+from poolstride.geometry.output_size import effective_kernel
 
 OPS = ("max", "avg", "conv")
 
@@ -199,7 +200,7 @@ def _validate(op, size, kernel, stride, padding, dilation, ceil_mode) -> None:
         raise PoolstrideError(
             f"padding={_fmt(padding)} is invalid for kernel {_fmt(kernel)}; PyTorch pooling allows at most {limit} (half the kernel)"
         )
-    window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    window = tuple(effective_kernel(k, d) for k, d in zip(kernel, dilation))
     padded = tuple(n + 2 * p for n, p in zip(size, padding))
     if any(w > n for w, n in zip(window, padded)):
         raise PoolstrideError(

@@ -156,12 +156,18 @@ class ReceptiveField:
     def __str__(self) -> str:
         return ("" if self.exact else "≈") + "×".join(_fmt(r) for r in self.size)
 
+    def jump_text(self) -> str:
+        """The jump for tables: one number when every axis agrees (``2``), else ``2×1``."""
+        return _per_axis(self.jump, "×")
+
     def describe(self) -> str:
         """``7×7 j2 c0.5``-style summary: size, jump and start (per axis when they differ)."""
-        def axes(xs):
-            return _fmt(xs[0]) if len(set(xs)) == 1 else ",".join(_fmt(x) for x in xs)
+        return f"{self} j{_per_axis(self.jump, ',')} c{_per_axis(self.start, ',')}"
 
-        return f"{self} j{axes(self.jump)} c{axes(self.start)}"
+
+def _per_axis(values: Sequence[Number], sep: str) -> str:
+    """One value when every axis agrees, else each axis's value joined by ``sep``."""
+    return _fmt(values[0]) if len(set(values)) == 1 else sep.join(_fmt(v) for v in values)
 
 
 def _left_padding(padding, dim: int) -> tuple[int, ...]:

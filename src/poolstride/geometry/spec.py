@@ -34,8 +34,9 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError, closest
 from poolstride.geometry.output_size import conv_output_shape, pool_output_shape, resolve_padding
+from poolstride.layers import KINDS, head_features, make_downsample, make_head
 
-__all__ = ["SpecItem", "SpecNet", "parse_spec", "build_spec", "spec_shapes", "parse_shape", "GRAMMAR"]
+__all__ = ["SpecItem", "SpecNet", "parse_spec", "build_spec", "spec_shapes", "parse_shape", "shape_or_none", "GRAMMAR"]
 
 GRAMMAR = (
     "conv<k>-<out>[/<stride>][:p<n>|:same|:valid|:d<n>|:g<n>|:dw|:nobias], max<k>[/<stride>][:p<n>|:d<n>|:ceil], "
@@ -82,14 +83,6 @@ class SpecItem:
         return PoolstrideError(f"spec {self.where()}: {message}")
 
 
-def _kinds() -> tuple[str, ...]:
-    try:
-        from poolstride.layers import KINDS
-    except ImportError:  # layers not importable: the built-in items still parse
-        return ()
-    return tuple(KINDS)
-
-
 def parse_spec(spec: str) -> list[SpecItem]:
     """Parse a spec string into items (no shapes yet); errors carry item number and position."""
     if not isinstance(spec, str) or not spec.strip():
@@ -111,8 +104,7 @@ def _parse_item(text: str, number: int, position: int) -> SpecItem:
         return PoolstrideError(msg + (f" (did you mean {hint!r}?)" if hint else ""))
 
     # Kinds first when they are written as kinds (max, avg, conv alone or with ':'/'-'/'/').
-    kinds = _kinds()
-    kind = _match_kind(text, kinds)
+    kind = _match_kind(text, KINDS)
     if text.startswith("conv") and len(text) > 4 and text[4].isdigit():
         m = _CONV_RE.fullmatch(text)
         if not m:
@@ -159,7 +151,7 @@ def _parse_item(text: str, number: int, position: int) -> SpecItem:
             raise fail("a factor and channel count >= 1")
         return SpecItem(text, number, position, "kind", name, None, out, factor)
     word = re.match(r"[a-z-]*", text)[0] or text
-    hint = closest(word, (*_WORDS, *kinds))
+    hint = closest(word, (*_WORDS, *KINDS))
     if hint and hint == word:
         hint = None
     raise fail(f"a layer: {GRAMMAR}", hint)
@@ -209,14 +201,28 @@ def _pool_options(op: str, opts: str, fail) -> dict:
     return out
 
 
-def parse_shape(text) -> tuple[int, ...]:
-    """``"3x32x32"`` -> ``(3, 32, 32)``; ``"1x40"`` -> ``(1, 40)`` (1D). Tuples pass through."""
-    parts = list(text) if isinstance(text, (tuple, list)) else str(text).lower().replace("×", "x").split("x")
+def shape_or_none(text, max_dims: int = 2) -> tuple[int, ...] | None:
+    """``"3x32x32"`` -> ``(3, 32, 32)``, or None if ``text`` is not a shape (no error).
+
+    One example's shape without the batch: channels, then 1 to ``max_dims`` positive spatial
+    sizes (``x``, ``×`` or ``,`` between them; a tuple or list passes through, checked). The one
+    parser of shape strings: :func:`parse_shape` and ``zoo.parse_input_shape`` word the error.
+    """
+    if isinstance(text, (tuple, list)):
+        parts = list(text)
+    else:
+        parts = str(text).lower().replace("×", "x").replace(",", "x").split("x")
     try:
         shape = tuple(int(str(p).strip()) for p in parts)
     except ValueError:
-        shape = ()
-    if len(shape) not in (2, 3) or min(shape) < 1:
+        return None
+    return shape if 2 <= len(shape) <= max_dims + 1 and min(shape) >= 1 else None
+
+
+def parse_shape(text) -> tuple[int, ...]:
+    """``"3x32x32"`` -> ``(3, 32, 32)``; ``"1x40"`` -> ``(1, 40)`` (1D). Tuples pass through."""
+    shape = shape_or_none(text)
+    if shape is None:
         raise PoolstrideError(f"input shape {text!r} is not valid; expected CxL (1D) or CxHxW (2D) with sizes >= 1, e.g. 3x32x32")
     return shape
 
@@ -248,8 +254,6 @@ def _item_shape(item: SpecItem, shape: tuple[int, ...]) -> tuple[int, ...]:
     if item.op == "head":
         if not spatial:
             raise item.error(f"needs a spatial input (C, ...) but gets features of shape {shape}")
-        from poolstride.layers import head_features
-
         return (head_features(item.name, shape[0], spatial),)
     return shape  # act, norm, drop keep the shape; kinds are measured on the module
 
@@ -285,8 +289,6 @@ def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
         linear = nn.Linear(features, item.out)
         return linear if len(shape) == 1 else nn.Sequential(nn.Flatten(1), linear)
     if item.op == "head":
-        from poolstride.layers import make_head
-
         return make_head(item.name, shape[0], dim=dim)
     if item.op == "act":
         return {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[item.name]()
@@ -296,8 +298,6 @@ def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
         return {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[dim](shape[0])
     if item.op == "drop":
         return nn.Dropout(item.options["p"])
-    from poolstride.layers import make_downsample
-
     if len(shape) == 1:
         raise item.error(f"needs a spatial input (C, ...) but gets features of shape {shape}")
     return make_downsample(item.name, shape[0], item.out, factor=item.stride, dim=dim)

@@ -161,14 +161,20 @@ def max_bwd_cl(grad_out, idx, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
     """grad_in (N, H, W, C) = 0, then for each output (scan order) and each tap of its
     window, ``grad_in[tap, c] += grad_out[c] if idx[c] == tap else 0`` — a select across the
     contiguous channels (vectorises) instead of a per-channel scatter. Adding +0.0 leaves
-    every partial sum unchanged, so the result equals PyTorch's scatter bit for bit."""
+    every partial sum unchanged, so the result equals PyTorch's scatter bit for bit. Input
+    rows are zeroed just before the first output row that reaches them (still in cache)."""
     oh_count, ow_count, channels = grad_out.shape[1], grad_out.shape[2], grad_out.shape[3]
     height, width = grad_in.shape[1], grad_in.shape[2]
     zero = grad_in.dtype.type(0)
     for n in range(lo, hi):
-        grad_in[n] = 0
+        gn = grad_in[n]
+        zeroed = 0  # rows [0, zeroed) are zeroed; zero each row just before its first use
         for oh in range(oh_count):
             h0 = oh * sh - ph
+            last = min(h0 + (kh - 1) * dh + 1, height)
+            if last > zeroed:
+                gn[zeroed:last] = 0
+                zeroed = last
             for ow in range(ow_count):
                 w0 = ow * sw - pw
                 g = grad_out[n, oh, ow]
@@ -182,9 +188,10 @@ def max_bwd_cl(grad_out, idx, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
                         if w < 0 or w >= width:
                             continue
                         pos = h * width + w
-                        dst = grad_in[n, h, w]
+                        dst = gn[h, w]
                         for c in range(channels):
                             dst[c] += g[c] if ix[c] == pos else zero
+        gn[zeroed:] = 0  # rows no window reaches
 
 
 @njit(**_OPTS)

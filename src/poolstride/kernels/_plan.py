@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from poolstride.errors import PoolstrideError
+
 PLANAR = "planar"  # NCHW: numpy view (N*C, H, W)
 CHANNELS_LAST = "channels_last"  # NHWC: numpy view (N, H, W, C)
 
@@ -25,7 +27,7 @@ def tuple_arg(value, dim: int, name: str) -> tuple[int, ...]:
     if len(values) == 1:
         return values * dim
     if len(values) != dim:
-        raise ValueError(f"{name} must be an int or {dim} ints, got {value!r}")
+        raise PoolstrideError(f"{name} must be an int or {dim} ints, got {value!r}")
     return values
 
 

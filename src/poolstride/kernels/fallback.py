@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from poolstride.errors import PoolstrideError
+
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 _CONV = {1: F.conv1d, 2: F.conv2d}
@@ -18,7 +20,7 @@ _CONV = {1: F.conv1d, 2: F.conv2d}
 def binomial_filter(size: int) -> tuple[float, ...]:
     """Normalised binomial (Pascal row) weights: size 3 -> (1, 2, 1) / 4."""
     if size < 1:
-        raise ValueError(f"blur filter size must be >= 1, got {size}")
+        raise PoolstrideError(f"blur filter size must be >= 1, got {size}")
     row = [math.comb(size - 1, k) for k in range(size)]
     total = float(sum(row))
     return tuple(r / total for r in row)
@@ -51,7 +53,7 @@ def avg_pool(
     dim = x.ndim - 2
     if dim == 1:
         if divisor_override is not None:
-            raise ValueError("avg_pool1d has no divisor_override")
+            raise PoolstrideError(f"avg_pool1d has no divisor_override (got {divisor_override})")
         return F.avg_pool1d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     return _AVG[dim](x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)

@@ -5,7 +5,7 @@ Entry points mirror ``torch.nn.functional`` (the spatial dimension is ``x.ndim -
 - :func:`max_pool` — ``max_pool{1,2}d``: any kernel, stride, padding, dilation, ceil mode,
   ``return_indices``; outputs and gradients bit-identical to PyTorch.
 - :func:`avg_pool` — ``avg_pool{1,2}d``: any kernel, stride, padding, ceil mode,
-  ``count_include_pad``, ``divisor_override``; equal to PyTorch up to float rounding.
+  ``count_include_pad``, ``divisor_override``; outputs and gradients bit-identical too.
 - :func:`blur_pool` — depthwise binomial (or any separable) filter, reflect or zero padding,
   then subsample by ``stride``, fused in one pass.
 
@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+from poolstride.errors import PoolstrideError, unknown
 from poolstride.kernels import _plan, fallback
 from poolstride.kernels._plan import CHANNELS_LAST, PLANAR, Plan
 
@@ -44,7 +45,9 @@ def _jit():
 
 
 _MIN_WORK_PER_THREAD = 1 << 16  # elements; below this a thread hand-off costs more than it saves
-_pool: dict = {"executor": None, "workers": 0}
+# The thread pool, recreated after a fork: a forked child inherits the executor object but
+# not its threads, and would wait forever on work nobody picks up.
+_pool: dict = {"executor": None, "workers": 0, "pid": None}
 
 
 def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> None:
@@ -57,9 +60,10 @@ def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> Non
     if threads == 1:
         fn(*before, 0, count, *after)
         return
-    if _pool["workers"] < threads - 1:
+    if _pool["workers"] < threads - 1 or _pool["pid"] != os.getpid():
         _pool["executor"] = ThreadPoolExecutor(threads - 1, thread_name_prefix="poolstride")
         _pool["workers"] = threads - 1
+        _pool["pid"] = os.getpid()
     bounds = [count * t // threads for t in range(threads + 1)]
     futures = [_pool["executor"].submit(fn, *before, bounds[t], bounds[t + 1], *after)
                for t in range(1, threads)]
@@ -188,12 +192,17 @@ class _MaxPool(torch.autograd.Function):
                 rows = oa.shape[0] * oa.shape[1]
                 _run(jit.max_fwd_cl, (xa, oa, ia), rows, geometry, work)
         ctx.mark_non_differentiable(idx)
+        # Otherwise autograd materialises a zero "gradient" for idx: a wasted allocation
+        # and memset as large as the output.
+        ctx.set_materialize_grads(False)
         ctx.save_for_backward(idx)
         ctx.plan = plan
         return out, idx
 
     @staticmethod
     def backward(ctx, grad_out, _grad_idx):
+        if grad_out is None:
+            return None, None
         (idx,) = ctx.saved_tensors
         return _MaxScatter.apply(grad_out, idx, ctx.plan), None
 
@@ -285,7 +294,7 @@ def max_pool(
                              return_indices)
 
 
-# ------------------------------------------------------- separable resampling
+# ------------------------------------------- average and blur pooling (linear ops)
 
 
 class _LinearPool(torch.autograd.Function):
@@ -393,10 +402,10 @@ def blur_pool(
         padding = (padding, padding)
     lo, hi = (int(p) for p in padding)
     if pad_mode not in _PAD_MODES:
-        raise ValueError(f"unknown pad_mode {pad_mode!r}; valid: {', '.join(_PAD_MODES)}")
+        raise unknown("pad_mode", pad_mode, _PAD_MODES)
     if stride < 1 or k < 1 or lo < 0 or hi < 0:
-        raise ValueError(f"blur_pool needs stride >= 1, a filter and padding >= 0; got "
-                         f"stride={stride}, filter of {k}, padding={(lo, hi)}")
+        raise PoolstrideError(f"blur_pool needs stride >= 1, a filter and padding >= 0; got "
+                              f"stride={stride}, filter of {k}, padding={(lo, hi)}")
     dim = x.ndim - 2
     if fast_path_reason(x) is None:
         x4 = _as4d(x)

@@ -12,7 +12,8 @@ Output size — ONE rule, PyTorch's (floor unless ``ceil_mode``), per spatial di
 
 With ``ceil_mode=True`` the division rounds up, except that a last window starting in the right
 padding is dropped (as PyTorch). Odd sizes therefore round down: a 2x2/2 pool maps 7 -> 3.
-:meth:`Downsample.output_size` gives the exact size for any module (composites included).
+The arithmetic lives in :mod:`poolstride.geometry.output_size`; :meth:`Downsample.output_size`
+applies it per dimension and gives the exact size for any module (composites included).
 
 Inputs must be batched: ``(N, C, L)`` for ``dim=1``, ``(N, C, H, W)`` for ``dim=2``. Unlike
 PyTorch's pooling layers, unbatched ``(C, L)`` / ``(C, H, W)`` inputs are rejected (a 3-D tensor
@@ -28,6 +29,11 @@ import torch
 from torch import nn
 
 from poolstride.errors import PoolstrideError
+from poolstride.geometry.output_size import (
+    conv_output_size,
+    effective_kernel,
+    pool_output_size,
+)
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
@@ -58,15 +64,16 @@ def check_dim(dim: Any, owner: str) -> int:
     return int(dim)
 
 
+def require_channels(kind: str, in_channels: Any, has: str) -> None:
+    """Learnable kinds need ``in_channels`` to size their weights (``has``: what they hold)."""
+    if in_channels is None:
+        raise PoolstrideError(f"{kind}: in_channels is required (it has {has})")
+
+
 def check_factor(factor: Any, owner: str) -> int:
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
         raise PoolstrideError(f"{owner}: factor must be an integer >= 1, got {factor!r}")
     return int(factor)
-
-
-def effective_kernel(kernel: int, dilation: int) -> int:
-    """Extent of a dilated window: ``dilation * (kernel - 1) + 1``."""
-    return dilation * (kernel - 1) + 1
 
 
 def halving_padding(
@@ -89,17 +96,6 @@ def halving_padding(
         pad = (eff - 1) // 2 if eff > s else 0
         pads.append(min(pad, k // 2) if pool_limit else pad)
     return tuple(pads)
-
-
-def pool_output_length(
-    size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool
-) -> int:
-    """PyTorch's pooling output length for one dimension (see the module docstring)."""
-    span = size + 2 * padding - effective_kernel(kernel, dilation)
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
 
 
 def check_padding(owner: str, kernel, padding, dilation) -> None:
@@ -240,10 +236,11 @@ class Downsample(nn.Module):
         than the window), so shape inference needs no tensors.
         """
         size = self._checked_size(size)
-        return tuple(
-            pool_output_length(*args, self.ceil_mode)
-            for args in zip(size, self.kernel_size, self.stride, self.padding, self.dilation)
-        )
+        geometry = zip(size, self.kernel_size, self.stride, self.padding, self.dilation)
+        if self.ceil_mode:  # only pooling has ceil_mode (and so obeys the half-kernel padding)
+            return tuple(pool_output_size(*axis, ceil_mode=True) for axis in geometry)
+        # Floor mode: pooling and convolution share one rule (and convs may pad more).
+        return tuple(conv_output_size(*axis) for axis in geometry)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from poolstride.errors import PoolstrideError
+from poolstride.geometry.output_size import ceil_div, conv_output_size
 from poolstride.layers import functional as PF
-from poolstride.layers.base import Downsample, check_factor
+from poolstride.layers.base import Downsample, check_factor, require_channels
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 
@@ -106,8 +107,10 @@ class _BlurDownsample(Downsample):
 
     def output_size(self, size: Any) -> tuple[int, ...]:
         size = self._checked_size(size)
-        f = self.stride[0]
-        return tuple((s + 2 * self._dense_pad - self._dense_kernel + 1 - 1) // f + 1 for s in size)
+        # The dense stage (stride 1), then the blur: reflect padding keeps its size, so the
+        # subsampling keeps ceil(L1 / factor) samples.
+        dense = (conv_output_size(s, self._dense_kernel, 1, self._dense_pad) for s in size)
+        return tuple(ceil_div(n, self.stride[0]) for n in dense)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, filt_size={self.filt_size}"
@@ -175,8 +178,7 @@ class BlurConv(_BlurDownsample):
         filt_size: int = 3,
         bias: bool = True,
     ) -> None:
-        if in_channels is None:
-            raise PoolstrideError(f"{self.kind}: in_channels is required (it has a convolution)")
+        require_channels(self.kind, in_channels, "a convolution")
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
             raise PoolstrideError(
                 f"{self.kind}: kernel_size must be an integer >= 1, got {kernel_size!r}"

@@ -43,6 +43,10 @@ def max_pool(
     op = _MAX_POOL.get(x.ndim)
     if op is None:
         raise _unsupported(x)
+    if x.device.type == "cpu":  # numba kernels; they fall back to `op` where not covered
+        from poolstride import kernels
+
+        return kernels.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode)
     return op(x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
@@ -58,6 +62,10 @@ def avg_pool(
     op = _AVG_POOL.get(x.ndim)
     if op is None:
         raise _unsupported(x)
+    if x.device.type == "cpu":  # numba kernels; they fall back to `op` where not covered
+        from poolstride import kernels
+
+        return kernels.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     return op(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
@@ -80,6 +88,11 @@ def blur_pool(
     conv = _CONV.get(x.ndim)
     if conv is None:
         raise _unsupported(x)
+    if x.device.type == "cpu":
+        from poolstride import kernels
+
+        if kernels.fast_path_reason(x) is None:  # fused blur + subsample, same filter/padding
+            return kernels.blur_pool(x, filt_size, stride)
     dim = x.ndim - 2
     if weight is None:
         weight = binomial_weight(filt_size, dim, x.dtype).to(x.device)

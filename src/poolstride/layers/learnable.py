@@ -28,13 +28,12 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError
 from poolstride.layers import functional as PF
-from poolstride.layers.base import Downsample
-from poolstride.layers.pooling import resolve_pool_geometry
+from poolstride.layers.pooling import WindowDownsample
 
 _CONV_FN = {1: F.conv1d, 2: F.conv2d}
 
 
-class LpPool(Downsample):
+class LpPool(WindowDownsample):
     """Power-average pooling (``lp``): ``(sum over the window of x**p) ** (1/p)``. No padding."""
 
     kind = "lp"
@@ -53,20 +52,18 @@ class LpPool(Downsample):
     ) -> None:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not (0 < p < math.inf):
             raise PoolstrideError(f"lp: p must be a finite number > 0, got {p!r}")
-        kernel, stride, padding, _ = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, 0
-        )
         super().__init__(
             in_channels,
             out_channels,
+            factor=factor,
             dim=dim,
-            kernel_size=kernel,
+            kernel_size=kernel_size,
             stride=stride,
-            padding=padding,
+            padding=0,
             ceil_mode=ceil_mode,
         )
         self.p = float(p)
-        self._window = math.prod(kernel)
+        self._window = math.prod(self.kernel_size)
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         # Same operations, in the same order, as torch.nn.functional.lp_pool{1,2}d.
@@ -87,7 +84,7 @@ def _windows(x: torch.Tensor, kernel, stride, padding, fill: float) -> torch.Ten
     return x.flatten(-len(kernel))
 
 
-class SoftPool(Downsample):
+class SoftPool(WindowDownsample):
     """SoftPool (``soft``): softmax-weighted sum of each window. No parameters."""
 
     kind = "soft"
@@ -103,11 +100,14 @@ class SoftPool(Downsample):
         stride: Any = None,
         padding: Any = None,
     ) -> None:
-        kernel, stride, padding, _ = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, padding
-        )
         super().__init__(
-            in_channels, out_channels, dim=dim, kernel_size=kernel, stride=stride, padding=padding
+            in_channels,
+            out_channels,
+            factor=factor,
+            dim=dim,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
         )
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,7 +118,7 @@ class SoftPool(Downsample):
         return (torch.softmax(logits, dim=-1) * values).sum(-1)
 
 
-class MixedPool(Downsample):
+class MixedPool(WindowDownsample):
     """Mixed max-average pooling (``mixed``): ``a * max + (1 - a) * avg``, ``a`` learnable."""
 
     kind = "mixed"
@@ -136,14 +136,12 @@ class MixedPool(Downsample):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
     ) -> None:
-        kernel, stride, padding, _ = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, padding
-        )
         super().__init__(
             in_channels,
             out_channels,
+            factor=factor,
             dim=dim,
-            kernel_size=kernel,
+            kernel_size=kernel_size,
             stride=stride,
             padding=padding,
             ceil_mode=ceil_mode,
@@ -165,7 +163,7 @@ class MixedPool(Downsample):
         return torch.lerp(lo, hi, a)
 
 
-class GatedPool(Downsample):
+class GatedPool(WindowDownsample):
     """Gated max-average pooling (``gated``): ``g * max + (1 - g) * avg``, ``g = sigmoid(w * x + b)``.
 
     ``w`` is one ``kernel_size`` mask shared by all channels (``prod(kernel_size) + 1``
@@ -185,14 +183,17 @@ class GatedPool(Downsample):
         stride: Any = None,
         padding: Any = None,
     ) -> None:
-        kernel, stride, padding, _ = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, padding
-        )
         super().__init__(
-            in_channels, out_channels, dim=dim, kernel_size=kernel, stride=stride, padding=padding
+            in_channels,
+            out_channels,
+            factor=factor,
+            dim=dim,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
         )
         # Zero init: gate 0.5 everywhere (= mixed pooling at a = 0.5), gradients still flow.
-        self.gate_weight = nn.Parameter(torch.zeros(1, 1, *kernel))
+        self.gate_weight = nn.Parameter(torch.zeros(1, 1, *self.kernel_size))
         self.gate_bias = nn.Parameter(torch.zeros(1))
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:

@@ -32,30 +32,55 @@ from poolstride.layers.base import (
 )
 
 
-def resolve_pool_geometry(
-    owner: str,
-    dim: int,
-    factor: int,
-    kernel_size: Any,
-    stride: Any,
-    padding: Any,
-    dilation: Any = 1,
-    check_pad: bool = True,
-) -> tuple[tuple[int, ...], ...]:
-    """Apply the pooling defaults; return (kernel, stride, padding, dilation) tuples."""
-    factor = check_factor(factor, owner)
-    kernel = to_tuple(factor if kernel_size is None else kernel_size, dim, "kernel_size", owner, 1)
-    stride = to_tuple(factor if stride is None else stride, dim, "stride", owner, 1)
-    dilation = to_tuple(dilation, dim, "dilation", owner, 1)
-    if padding is None:
-        padding = halving_padding(kernel, stride, dilation, pool_limit=check_pad)
-    padding = to_tuple(padding, dim, "padding", owner, 0)
-    if check_pad:
-        check_padding(owner, kernel, padding, dilation)
-    return kernel, stride, padding, dilation
+class WindowDownsample(Downsample):
+    """A :class:`Downsample` with the pooling defaults (module docstring) applied.
+
+    ``kernel_size``/``stride`` None mean ``factor``; ``padding`` None means the halving padding.
+    Subclasses (``max``, ``avg``, ``lp``, ``soft``, ``mixed``, ``gated``, ``conv``, ``dwconv``)
+    keep their own explicit signatures and pass them here; ``check_pad=False`` lifts PyTorch's
+    half-kernel padding limit (convolutions have none).
+    """
+
+    def __init__(
+        self,
+        in_channels: int | None,
+        out_channels: int | None,
+        *,
+        factor: int,
+        dim: int,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+        project: bool = True,
+        check_pad: bool = True,
+    ) -> None:
+        owner = self.kind
+        factor = check_factor(factor, owner)
+        kernel = to_tuple(
+            factor if kernel_size is None else kernel_size, dim, "kernel_size", owner, 1
+        )
+        stride = to_tuple(factor if stride is None else stride, dim, "stride", owner, 1)
+        dilation = to_tuple(dilation, dim, "dilation", owner, 1)
+        if padding is None:
+            padding = halving_padding(kernel, stride, dilation, pool_limit=check_pad)
+        super().__init__(
+            in_channels,
+            out_channels,
+            dim=dim,
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            ceil_mode=ceil_mode,
+            project=project,
+        )
+        if check_pad:
+            check_padding(owner, self.kernel_size, self.padding, self.dilation)
 
 
-class MaxPool(Downsample):
+class MaxPool(WindowDownsample):
     """Max pooling: each output is the maximum over a ``kernel_size`` window (``max``).
 
     Shape: ``(N, C, *in)`` -> ``(N, out_channels, *out)`` with ``out`` from the rule above.
@@ -77,14 +102,12 @@ class MaxPool(Downsample):
         dilation: Any = 1,
         ceil_mode: bool = False,
     ) -> None:
-        kernel, stride, padding, dilation = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, padding, dilation
-        )
         super().__init__(
             in_channels,
             out_channels,
+            factor=factor,
             dim=dim,
-            kernel_size=kernel,
+            kernel_size=kernel_size,
             stride=stride,
             padding=padding,
             dilation=dilation,
@@ -97,7 +120,7 @@ class MaxPool(Downsample):
         )
 
 
-class AvgPool(Downsample):
+class AvgPool(WindowDownsample):
     """Average pooling: each output is the mean over a ``kernel_size`` window (``avg``).
 
     ``count_include_pad`` decides whether zero padding counts in the divisor (PyTorch's default
@@ -119,14 +142,12 @@ class AvgPool(Downsample):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
     ) -> None:
-        kernel, stride, padding, _ = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, padding
-        )
         super().__init__(
             in_channels,
             out_channels,
+            factor=factor,
             dim=dim,
-            kernel_size=kernel,
+            kernel_size=kernel_size,
             stride=stride,
             padding=padding,
             ceil_mode=ceil_mode,

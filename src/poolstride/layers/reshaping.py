@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from poolstride.errors import PoolstrideError
-from poolstride.layers.base import Downsample, check_factor, conv1x1
+from poolstride.layers.base import Downsample, check_factor, conv1x1, require_channels
 
 
 def space_to_depth(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -55,8 +55,7 @@ class SpaceToDepth(Downsample):
         dim: int = 2,
         bias: bool = True,
     ) -> None:
-        if in_channels is None:
-            raise PoolstrideError(f"{self.kind}: in_channels is required (it has a 1x1 conv)")
+        require_channels(self.kind, in_channels, "a 1x1 conv")
         factor = check_factor(factor, self.kind)
         super().__init__(
             in_channels, out_channels, dim=dim, kernel_size=factor, stride=factor, project=False

@@ -20,19 +20,31 @@ from typing import Any
 import torch
 from torch import nn
 
-from poolstride.errors import PoolstrideError
-from poolstride.layers.base import Downsample
-from poolstride.layers.pooling import resolve_pool_geometry
+from poolstride.layers.base import require_channels
+from poolstride.layers.pooling import WindowDownsample
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 
 
-def _require_channels(kind: str, in_channels: Any) -> None:
-    if in_channels is None:
-        raise PoolstrideError(f"{kind}: in_channels is required (the kind has learnable weights)")
+class _StridedConvBase(WindowDownsample):
+    def _conv(self, out_channels: int, groups: int, bias: Any) -> nn.Module:
+        """The strided ``nn.Conv{1,2}d`` with this module's (normalised) geometry."""
+        return _CONV[self.dim](
+            self.in_channels,
+            out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=groups,
+            bias=bool(bias),
+        )
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
 
 
-class StridedConv(Downsample):
+class StridedConv(_StridedConvBase):
     """Strided convolution ``in_channels -> out_channels`` (``conv``). Learnable."""
 
     kind = "conv"
@@ -50,35 +62,23 @@ class StridedConv(Downsample):
         dilation: Any = 1,
         bias: bool = True,
     ) -> None:
-        _require_channels(self.kind, in_channels)
-        kernel, stride, padding, dilation = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, padding, dilation, check_pad=False
-        )
+        require_channels(self.kind, in_channels, "a strided convolution")
         super().__init__(
             in_channels,
             out_channels,
+            factor=factor,
             dim=dim,
-            kernel_size=kernel,
+            kernel_size=kernel_size,
             stride=stride,
             padding=padding,
             dilation=dilation,
             project=False,
+            check_pad=False,
         )
-        self.conv = _CONV[self.dim](
-            in_channels,
-            self.out_channels,
-            kernel,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            bias=bool(bias),
-        )
-
-    def downsample(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
+        self.conv = self._conv(self.out_channels, groups=1, bias=bias)
 
 
-class DepthwiseStridedConv(Downsample):
+class DepthwiseStridedConv(_StridedConvBase):
     """Depthwise strided convolution (``dwconv``): one ``kernel_size`` filter per channel.
 
     ``out_channels != in_channels`` adds a 1x1 convolution after it.
@@ -99,30 +99,17 @@ class DepthwiseStridedConv(Downsample):
         dilation: Any = 1,
         bias: bool = True,
     ) -> None:
-        _require_channels(self.kind, in_channels)
-        kernel, stride, padding, dilation = resolve_pool_geometry(
-            self.kind, dim, factor, kernel_size, stride, padding, dilation, check_pad=False
-        )
+        require_channels(self.kind, in_channels, "a strided convolution")
         super().__init__(
             in_channels,
             out_channels,
+            factor=factor,
             dim=dim,
-            kernel_size=kernel,
+            kernel_size=kernel_size,
             stride=stride,
             padding=padding,
             dilation=dilation,
+            check_pad=False,
         )
-        self.conv = _CONV[self.dim](
-            in_channels,
-            in_channels,
-            kernel,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=in_channels,
-            bias=bool(bias),
-        )
+        self.conv = self._conv(in_channels, groups=in_channels, bias=bias)
         self._move_proj_last()
-
-    def downsample(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)

@@ -39,13 +39,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.errors import PoolstrideError, unknown
+from poolstride.errors import unknown
 from poolstride.models.common import (
     Classifier,
     ClassifierHead,
-    check_classes,
-    check_input_shape,
-    check_positive,
+    check_builder_args,
     conv,
     downsample,
     trace_features,
@@ -92,12 +90,9 @@ def build_allcnn(
     name = f"allcnn-{letter}"
     if letter not in _STAGES:
         raise unknown("All-CNN model", name, [f"allcnn-{x}" for x in _STAGES])
-    if depth is not None:
-        raise PoolstrideError(f"{name} has a fixed depth; depth={depth!r} is only for 'simple'")
-    shape = check_input_shape(name, input_shape)
-    num_classes = check_classes(name, num_classes)
-    dim = len(shape) - 1
-    width = check_positive(name, "width", width, DEFAULT_WIDTH)
+    shape, num_classes, dim, width = check_builder_args(
+        name, input_shape, num_classes, width, DEFAULT_WIDTH, depth
+    )
     widths = (width, 2 * width)
 
     stages = []

@@ -5,10 +5,11 @@ strided convolution brings its own weights. :func:`match_budget` returns the wid
 the variant costs the same as the baseline (within a tolerance, 5% by default), so a
 comparison can hold either parameters or compute fixed.
 
-Costs: parameters are counted directly (``sum(p.numel())``); MACs are
-``torch.utils.flop_counter.FlopCounterMode``'s count for one example divided by 2 — the
-multiply-accumulates of convolutions and linear layers; pooling comparisons are not MACs and
-are not included (the project's cost convention).
+Costs: parameters are counted directly (``sum(p.numel())``); MACs for one example are
+counted by :class:`poolstride.analysis.ops.CostCounter`, the profiler's per-call counting (one
+convention everywhere: the multiply-accumulates of convolutions, linear layers and matrix
+products, equal to ``FlopCounterMode``'s FLOPs / 2). Pooling operations are counted there too,
+but separately: they are comparisons or additions, not MACs, so a MACs budget leaves them out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from poolstride.analysis.ops import CostCounter
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.models.registry import build_model
 
@@ -30,16 +32,14 @@ def count_params(model: nn.Module) -> int:
 
 def count_macs(model: nn.Module, input_shape) -> int:
     """Multiply-accumulates of conv/linear layers for one example of ``input_shape``."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with torch.no_grad(), CostCounter() as counter:
             model(torch.zeros(1, *input_shape))
     finally:
         model.train(was_training)
-    return counter.get_total_flops() // 2
+    return counter.macs
 
 
 def model_cost(name, kind, input_shape, num_classes, by: str = "params", **kw) -> int:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from poolstride.errors import PoolstrideError
+from poolstride.layers import Downsample, head_features, make_downsample, make_head
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
@@ -27,8 +28,6 @@ def batchnorm(dim: int, channels: int) -> nn.Module:
 def downsample(kind, in_channels: int, out_channels: int | None, dim: int) -> nn.Module:
     """One downsampling site: ``make_downsample(kind, ...)`` with factor 2 — the only way the
     models here build one, so the kind string means the same thing everywhere."""
-    from poolstride.layers import make_downsample
-
     return make_downsample(kind, in_channels, out_channels, factor=2, dim=dim)
 
 
@@ -66,12 +65,7 @@ def scaled(base: int, width: int, default_width: int) -> int:
 
 def is_downsampling(module: nn.Module) -> bool:
     """True for a module built by ``make_downsample`` that actually reduces resolution."""
-    stride = getattr(module, "stride", None)
-    return (
-        isinstance(getattr(module, "kind", None), str)
-        and isinstance(stride, tuple)
-        and any(s > 1 for s in stride)
-    )
+    return isinstance(module, Downsample) and max(module.stride) > 1
 
 
 def _contains_downsampling(module: nn.Module) -> bool:
@@ -170,8 +164,6 @@ class ClassifierHead(nn.Module):
         hidden: int | None = None,
     ) -> None:
         super().__init__()
-        from poolstride.layers import head_features, make_head
-
         self.kind = head
         self.pool = make_head(head, channels, dim=dim)
         self.num_features = int(head_features(head, channels, spatial))
@@ -226,3 +218,19 @@ def check_classes(model: str, num_classes) -> int:
     if num_classes is None:
         raise PoolstrideError(f"{model}: num_classes must be a positive integer, got None")
     return check_positive(model, "num_classes", num_classes, 0)
+
+
+def check_builder_args(
+    model: str, input_shape, num_classes, width, default_width: int, depth=None
+) -> tuple[tuple[int, ...], int, int, int]:
+    """The checks every builder starts with: ``(shape, num_classes, dim, width)``.
+
+    ``depth`` is for ``simple`` only: a fixed-depth model passes what it was given here, and
+    anything but None is rejected.
+    """
+    if depth is not None:
+        raise PoolstrideError(f"{model} has a fixed depth; depth={depth!r} is only for 'simple'")
+    shape = check_input_shape(model, input_shape)
+    num_classes = check_classes(model, num_classes)
+    width = check_positive(model, "width", width, default_width)
+    return shape, num_classes, len(shape) - 1, width

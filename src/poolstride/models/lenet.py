@@ -19,13 +19,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.errors import PoolstrideError
 from poolstride.models.common import (
     Classifier,
     ClassifierHead,
-    check_classes,
-    check_input_shape,
-    check_positive,
+    check_builder_args,
     conv,
     downsample,
     scaled,
@@ -46,12 +43,9 @@ def build_lenet5(
 ) -> Classifier:
     """Build LeNet-5 (1D or 2D from ``input_shape``) with ``kind`` at S2 and S4."""
     name = "lenet5"
-    if depth is not None:
-        raise PoolstrideError(f"{name} has a fixed depth; depth={depth!r} is only for 'simple'")
-    shape = check_input_shape(name, input_shape)
-    num_classes = check_classes(name, num_classes)
-    dim = len(shape) - 1
-    width = check_positive(name, "width", width, DEFAULT_WIDTH)
+    shape, num_classes, dim, width = check_builder_args(
+        name, input_shape, num_classes, width, DEFAULT_WIDTH, depth
+    )
     c1, c3, c5, f6 = (scaled(c, width, DEFAULT_WIDTH) for c in (6, 16, 120, 84))
 
     features = nn.Sequential(

@@ -23,14 +23,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.errors import PoolstrideError
 from poolstride.models.common import (
     Classifier,
     ClassifierHead,
     batchnorm,
-    check_classes,
-    check_input_shape,
-    check_positive,
+    check_builder_args,
     conv,
     downsample,
     trace_features,
@@ -78,12 +75,9 @@ def build_resnet20(
 ) -> Classifier:
     """Build ResNet-20 (1D or 2D from ``input_shape``) with ``kind`` in its stride-2 blocks."""
     name = "resnet20"
-    if depth is not None:
-        raise PoolstrideError(f"{name} has a fixed depth; depth={depth!r} is only for 'simple'")
-    shape = check_input_shape(name, input_shape)
-    num_classes = check_classes(name, num_classes)
-    dim = len(shape) - 1
-    width = check_positive(name, "width", width, DEFAULT_WIDTH)
+    shape, num_classes, dim, width = check_builder_args(
+        name, input_shape, num_classes, width, DEFAULT_WIDTH, depth
+    )
 
     stem = nn.Sequential(
         conv(dim, shape[0], width, 3, padding=1, bias=False),

@@ -24,8 +24,7 @@ from poolstride.models.common import (
     Classifier,
     ClassifierHead,
     batchnorm,
-    check_classes,
-    check_input_shape,
+    check_builder_args,
     check_positive,
     conv,
     downsample,
@@ -49,10 +48,9 @@ def build_simple(
 ) -> Classifier:
     """Build the ``simple`` CNN; ``input_shape`` ``(C, L)`` gives 1D layers, ``(C, H, W)`` 2D."""
     name = "simple"
-    shape = check_input_shape(name, input_shape)
-    num_classes = check_classes(name, num_classes)
-    dim = len(shape) - 1
-    width = check_positive(name, "width", width, DEFAULT_WIDTH)
+    shape, num_classes, dim, width = check_builder_args(
+        name, input_shape, num_classes, width, DEFAULT_WIDTH
+    )
     depth = check_positive(name, "depth", depth, DEFAULT_DEPTH)
     k = check_positive(name, "kernel_size", kernel_size, 5 if dim == 1 else 3)
 

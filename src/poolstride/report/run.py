@@ -331,26 +331,7 @@ def _profile_one(rec: RunRecord, shapes: dict[tuple, Any]):
     model = build_model(cfg.get("model", "simple"), cfg["variant"], tuple(input_shape),
                         int(num_classes), head=cfg.get("head", "gap"), width=width,
                         depth=cfg.get("depth"))
-    return profile(_unlabelled(model), tuple(input_shape))
-
-
-def _unlabelled(model):
-    """``model`` without its top-level ``kind`` label, for a row per layer.
-
-    The profiler shows any module carrying a ``kind`` string as one row (right for an
-    operator like ``blur-max``); model builders also label the whole classifier with its
-    variant's ``kind``, which would fold the entire network into a single row. A Sequential
-    of the same ``features`` and ``head`` children computes the same function
-    (``head(features(x))``) with the same layer names and no label.
-    """
-    from collections import OrderedDict
-
-    import torch.nn as nn
-
-    features, head = getattr(model, "features", None), getattr(model, "head", None)
-    if isinstance(features, nn.Module) and isinstance(head, nn.Module):
-        return nn.Sequential(OrderedDict(features=features, head=head))
-    return model
+    return profile(model, tuple(input_shape))
 
 
 __all__ = ["LayerProfile", "RunData", "from_records", "layer_profiles", "load_run",

@@ -50,11 +50,6 @@ def fmt_count(x: float | None) -> str:
     return f"{x:.0f}"
 
 
-def _summary(data: RunData, variant: str, metric: str) -> Summary | None:
-    s = data.results.summary.get(variant, {}).get(metric)
-    return s if s is not None and s.n > 0 else None
-
-
 def n_text(data: RunData) -> str:
     """``"n=3 seeds per variant"`` or the range when it differs between variants."""
     ns = sorted({len(data.runs_of(v)) for v in data.variants})
@@ -246,12 +241,7 @@ def _shape(shape: Sequence[int] | None) -> str:
 
 
 def _jump(rf: Any) -> str:
-    if rf is None:
-        return ""
-    jump = getattr(rf, "jump", None)
-    if not jump:
-        return ""
-    return "×".join(f"{j:g}" if isinstance(j, float) else str(j) for j in jump)
+    return rf.jump_text() if rf is not None else ""
 
 
 __all__ = ["RESULTS_NOTE", "Table", "bottom_line", "config_table", "environment_table",

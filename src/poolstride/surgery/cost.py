@@ -1,27 +1,21 @@
 """Cost of one site: parameters, MACs and pooling operations at a given input shape.
 
-Convention (as everywhere in poolstride): MACs for convolutions and linear layers
-(multiply-accumulates; FLOPs = 2 x MACs); pooling counted separately as one operation per
-window element per output. Both are counted by intercepting the aten operators that actually
-run (a ``TorchDispatchMode``), so composite modules (blur = depthwise conv, Lp = power + average
-pooling) are counted by what they do, not by what they claim.
+Counted by :class:`poolstride.analysis.ops.CostCounter`, the profiler's own per-call counting,
+so a change table and a profile always agree. Convention (as everywhere in poolstride): MACs
+for convolutions and linear layers (multiply-accumulates; FLOPs = 2 x MACs); pooling counted
+separately as one operation per window element per output. Composite modules (blur =
+depthwise conv, Lp = power + average pooling) are counted by the calls they make.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from poolstride.analysis.ops import CostCounter
 from poolstride.surgery.trace import zeros_like_model
-
-aten = torch.ops.aten
-
-_CONV_OPS = {aten.convolution.default}
-_MM_OPS = {aten.mm.default, aten.addmm.default, aten.bmm.default}
 
 
 @dataclass(frozen=True)
@@ -38,43 +32,13 @@ class Cost:
         )
 
 
-class _Counter(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.macs = 0
-        self.pool_ops = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        if func in _CONV_OPS:
-            # weight is (C_out, C_in/groups, *k) -- or (C_in, C_out/groups, *k) when
-            # transposed -- so each output (input, if transposed) element costs
-            # weight.shape[1] x kernel elements multiply-accumulates.
-            weight, transposed = args[1], args[6]
-            per_element = weight.shape[1] * math.prod(weight.shape[2:])
-            self.macs += (args[0] if transposed else out).numel() * per_element
-        elif func in _MM_OPS:
-            a, b = (args[1], args[2]) if func is aten.addmm.default else (args[0], args[1])
-            self.macs += a.numel() * b.shape[-1]
-        else:
-            name = func.__name__  # e.g. "max_pool2d_with_indices.default"
-            if "pool" in name and "backward" not in name and "adaptive" not in name:
-                kernel = args[1] if len(args) > 1 else kwargs.get("kernel_size")
-                first = out[0] if isinstance(out, (tuple, list)) else out
-                if isinstance(kernel, (list, tuple)) and isinstance(first, torch.Tensor):
-                    self.pool_ops += first.numel() * math.prod(int(k) for k in kernel)
-        return out
-
-
 def module_cost(module: nn.Module, input_shape: tuple[int, ...]) -> Cost:
-    """Run ``module`` once on zeros of ``input_shape`` (batch included) and count its cost."""
+    """Run ``module`` once on zeros of ``input_shape`` (batch included); cost per example."""
     params = sum(p.numel() for p in module.parameters())
-    counter = _Counter()
     training = module.training
     module.eval()
     try:
-        with torch.no_grad(), counter:
+        with torch.no_grad(), CostCounter() as counter:
             module(zeros_like_model(module, input_shape))
     finally:
         module.train(training)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from poolstride.geometry.output_size import as_tuple
+from poolstride.layers.base import Downsample
 from poolstride.surgery.modules import SplitStride
 from poolstride.surgery.trace import Trace
 
@@ -35,21 +37,6 @@ _NN_DIM = {
     nn.AvgPool1d: 1, nn.AvgPool2d: 2, nn.AvgPool3d: 3,
     nn.LPPool1d: 1, nn.LPPool2d: 2, nn.LPPool3d: 3,
 }
-
-
-def _downsample_base():
-    """``poolstride.layers.base.Downsample`` (None while the layers package is unavailable)."""
-    try:
-        from poolstride.layers.base import Downsample
-    except ImportError:  # pragma: no cover - layers ships with the package
-        return None
-    return Downsample
-
-
-def as_tuple(value, dim: int) -> tuple[int, ...]:
-    if isinstance(value, (tuple, list)):
-        return tuple(int(v) for v in value) if len(value) == dim else (int(value[0]),) * dim
-    return (int(value),) * dim
 
 
 def module_dim(module: nn.Module) -> int | None:
@@ -100,10 +87,9 @@ def original_of(module: nn.Module) -> tuple[nn.Module, str] | None:
         if module.transposed or max(module_stride(module)) <= 1:
             return None
         return module, "conv"
-    downsample = _downsample_base()
-    is_ours = downsample is not None and isinstance(module, downsample)
+    is_ours = isinstance(module, Downsample)
     if isinstance(module, _POOLS) or is_ours:
-        if is_ours and str(getattr(module, "kind", "")).startswith("adaptive"):
+        if is_ours and module.kind.startswith("adaptive"):
             return None
         stride = module_stride(module)
         if stride is None or max(stride) <= 1:

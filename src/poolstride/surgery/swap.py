@@ -34,13 +34,14 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from poolstride import layers
 from poolstride.errors import PoolstrideError
+from poolstride.geometry.output_size import as_tuple
 from poolstride.surgery.changes import Change, Changes
 from poolstride.surgery.cost import module_cost
 from poolstride.surgery.modules import SplitStride, TrailingPad
 from poolstride.surgery.sites import (
     Site,
-    as_tuple,
     find_sites,
     mark_original,
     module_dim,
@@ -55,17 +56,11 @@ _CONV_KEEPS = {"conv": "already a strided conv", "dwconv": "already a strided co
 _DEFAULT_SIZE = 224
 
 
-def _layers():
-    from poolstride import layers
-
-    return layers
-
-
 def parse_target(to: str) -> tuple[str, dict]:
     """``"blur-max:filt5"`` -> ``("blur-max", {"filt_size": 5})``; ``"original"`` passes."""
     if isinstance(to, str) and to.strip().lower() == ORIGINAL:
         return ORIGINAL, {}
-    return _layers().parse_variant(to)
+    return layers.parse_variant(to)
 
 
 def default_input_shape(model: nn.Module) -> tuple[int, ...]:
@@ -115,13 +110,13 @@ def describe(module: nn.Module) -> str:
         text += f" p{t(module.padding)}" if t(module.padding) != "0" else ""
         text += " ceil" if module.ceil_mode else ""
         return text
-    if hasattr(module, "variant") and hasattr(module, "stride"):  # a poolstride.layers module
-        text = f"{module.variant} s{t(module.stride)}"
-        if not str(module.variant).startswith("blur") and hasattr(module, "kernel_size"):
-            # Blur kinds are composites, named by their variant; the others by their window.
-            text = f"{str(module.variant).split(':')[0]} k{t(module.kernel_size)} s{t(module.stride)}"
-            text += f" p{t(module.padding)}" if t(getattr(module, "padding", 0)) != "0" else ""
-            text += " ceil" if getattr(module, "ceil_mode", False) else ""
+    if isinstance(module, layers.Downsample):
+        if module.variant.startswith("blur"):  # composites, named by their variant
+            text = f"{module.variant} s{t(module.stride)}"
+        else:  # the others by their window
+            text = f"{module.variant.split(':')[0]} k{t(module.kernel_size)} s{t(module.stride)}"
+            text += f" p{t(module.padding)}" if t(module.padding) != "0" else ""
+            text += " ceil" if module.ceil_mode else ""
         if module.in_channels is not None and module.out_channels != module.in_channels:
             text += f" {module.in_channels}->{module.out_channels}"
         return text
@@ -147,8 +142,8 @@ def _output_size(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...] |
 
 def _build_down(site: Site, kind: str, options: dict, target: str, channels: int,
                 in_shape: tuple[int, ...], want: tuple[int, ...]) -> nn.Module:
-    """``make_downsample`` for ``site``, fitted so ``in_shape`` maps to ``want`` (with batch)."""
-    layers = _layers()
+    """``make_downsample`` for ``site`` (``channels`` in, ``want[1]`` out), fitted so
+    ``in_shape`` maps to ``want`` (shapes with batch)."""
     stride = site.stride
     extra: dict = {}
     if len(set(stride)) > 1:
@@ -162,7 +157,7 @@ def _build_down(site: Site, kind: str, options: dict, target: str, channels: int
 
     def make(**more) -> nn.Module:
         return layers.make_downsample(
-            target, channels, channels, factor=factor, dim=site.dim, **extra, **more
+            target, channels, want[1], factor=factor, dim=site.dim, **extra, **more
         )
 
     # Ways to round like the original, tried in order: the kind's defaults, ceil_mode, the
@@ -233,7 +228,8 @@ def _rewrite(site: Site, live: nn.Module, kind: str, options: dict, target: str)
     in_shape, want = site.input_shape, site.output_shape
     if site.role == "pool":
         if operator_kind(site.original) == target.strip().lower() or (
-            not hasattr(site.original, "variant") and operator_kind(site.original) == kind
+            not isinstance(site.original, layers.Downsample)
+            and operator_kind(site.original) == kind
             and not options
         ):
             return _restore(site, live), "kept", f"already {operator_kind(site.original)}"
