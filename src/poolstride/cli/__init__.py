@@ -59,7 +59,7 @@ def cli():
 def main(argv=None) -> int:
     """Entry point: run the CLI; PoolstrideError -> one line on stderr, exit code 2."""
     try:
-        cli.main(args=argv, prog_name="poolstride", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="poolstride", standalone_mode=False)
     except PoolstrideError as err:
         click.echo(f"error: {err}", err=True)
         return 2
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         return err.exit_code
     except click.exceptions.Exit as err:
         return err.exit_code
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 

@@ -80,12 +80,14 @@ def _choice(values):
               help="Run directory.  [default: runs/<dataset>-<model>]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="YAML file of options; command-line options override it.")
+@click.option("--tensorboard", is_flag=True, default=None,
+              help="Log per-step loss and test metrics to RUN_DIR/tensorboard/.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def compare(config_file, quiet, seeds, variants, out, **options):
     """Train each downsampling choice over seeds with one budget and compare them."""
     from rich.console import Console
 
-    from poolstride.experiment.api import make_config
+    from poolstride.experiment.api import make_config, save_outputs
     from poolstride.experiment.config import load_config_file
     from poolstride.experiment.results import Results
     from poolstride.experiment.runner import environment, run_grid
@@ -119,12 +121,10 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     finally:
         store.close()
     results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
-    results.save(cfg.out)
-    from poolstride.experiment.api import _yaml
-
-    (results.out / "config.yaml").write_text(_yaml(cfg.to_dict()))
+    report = save_outputs(results, cfg)
     console.print()
     results.render(console)
+    console.print(f"\nreport: {report}  (open it in a browser; works offline)")
     if not results.finished:  # nothing to compare: exit code 1 so scripts notice
         raise click.ClickException(f"none of the {n_runs} runs finished (reasons above)")
 

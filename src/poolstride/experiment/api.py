@@ -57,9 +57,21 @@ def compare(dataset: str | None = None, variants: Any = None, seeds: Any = None,
         store.close()
     results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
     if cfg.out is not None:
-        results.save(cfg.out)
-        (Path(cfg.out) / "config.yaml").write_text(_yaml(cfg.to_dict()))
+        save_outputs(results, cfg)
     return results
+
+
+def save_outputs(results: Results, cfg: CompareConfig) -> Path:
+    """Write results.{json,csv}, summary.csv, config.yaml and the HTML/Markdown report.
+
+    Returns the path of ``report.html`` in the run directory ``cfg.out``.
+    """
+    from poolstride.report import write_report
+
+    results.save(cfg.out)
+    (Path(cfg.out) / "config.yaml").write_text(_yaml(cfg.to_dict()))
+    # The report reads config.yaml (variant order, baseline, test), so it comes last.
+    return write_report(cfg.out)
 
 
 def make_config(config: CompareConfig | Mapping[str, Any] | str | Path | None = None,

@@ -37,7 +37,7 @@ TESTS = ("t", "wilcoxon")
 
 # Fields recorded with the run but not part of its identity: where the data lives and which
 # device ran it do not change what the run *is* (results are compared across machines).
-_NOT_IN_KEY = frozenset({"data_dir", "device", "download"})
+_NOT_IN_KEY = frozenset({"data_dir", "device", "download", "tensorboard_dir"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class RunConfig:
     depth: int | None = None
     match: str = "none"
     match_reference: str | None = None
+    tensorboard_dir: str | None = None  # log per-step scalars here (TensorBoard), if set
     train_size: int | None = None
     data_seed: int = 0
     optimizer: str = "adam"
@@ -168,6 +169,7 @@ class CompareConfig:
     data_dir: str | None = None
     download: bool = False
     device: str = "auto"
+    tensorboard: bool = False
 
     def __post_init__(self):
         variants = _as_tuple(self.variants, str)
@@ -202,10 +204,11 @@ class CompareConfig:
     def runs(self) -> list[RunConfig]:
         """One RunConfig per (variant, seed), variant-major; identical budget for all."""
         shared = {f.name: getattr(self, f.name) for f in fields(RunConfig)
-                  if f.name not in ("variant", "seed", "match_reference")}
+                  if f.name not in ("variant", "seed", "match_reference", "tensorboard_dir")}
         # budget matching scales every variant's model to the baseline's params/MACs
         ref = self.baseline if self.match != "none" else None
-        return [RunConfig(variant=v, seed=s, match_reference=ref, **shared)
+        tb = str(Path(self.out) / "tensorboard") if self.tensorboard and self.out else None
+        return [RunConfig(variant=v, seed=s, match_reference=ref, tensorboard_dir=tb, **shared)
                 for v in self.variants for s in self.seeds]
 
     def to_dict(self) -> dict[str, Any]:

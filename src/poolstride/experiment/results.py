@@ -8,7 +8,6 @@ object can be rebuilt from any run directory later.
 from __future__ import annotations
 
 import csv
-import html
 import json
 import math
 from collections.abc import Sequence
@@ -230,27 +229,10 @@ class Results:
                 f"runs={len(self.finished)} finished/{len(self.records)})")
 
     def _repr_html_(self) -> str:
-        """A simple HTML table plus verdicts, for notebooks."""
-        head = ("<tr><th>variant</th><th>n</th><th>test acc % [95% CI]</th>"
-                "<th>shift cons. circ %</th><th>shift cons. crop %</th><th>params</th>"
-                "<th>MACs</th></tr>")
-        body = []
-        for v in self.variants:
-            s = self.summary.get(v, {})
-            if not s or s["test_acc"].n == 0:
-                body.append(f"<tr><td>{html.escape(v)}</td><td>0</td><td colspan=5>failed</td>"
-                            "</tr>")
-                continue
-            cells = [html.escape(v) + (" (baseline)" if v == self.baseline else ""),
-                     str(s["test_acc"].n), _ci(s["test_acc"], 100),
-                     _ci(s["shift_consistency_circular"], 100),
-                     _ci(s["shift_consistency_crop"], 100), _count(s["params"].mean),
-                     _count(s["macs"].mean)]
-            body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-        verdicts = "".join(f"<li>{html.escape(v)}</li>" for v in self.verdicts)
-        return (f"<table>{head}{''.join(body)}</table>"
-                f"<p>Paired by seed, {_test_name(self.test)}, Holm-corrected:</p>"
-                f"<ul>{verdicts}</ul>")
+        """The report's summary (verdicts and results table), for notebooks."""
+        from poolstride.report import summary_html
+
+        return summary_html(self)
 
 
 class _Null:

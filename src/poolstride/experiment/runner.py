@@ -12,6 +12,7 @@ raises) is stored as ``failed`` with its reason; the others carry on.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import platform
@@ -19,6 +20,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -93,6 +95,16 @@ def _match(model, variant, reference, input_shape, num_classes, by, head, width,
                         width=width, depth=depth)
 
 
+def _tensorboard(cfg: RunConfig):
+    """A TensorBoard logger for this run when ``cfg.tensorboard_dir`` is set, else a no-op."""
+    if cfg.tensorboard_dir is None:
+        return contextlib.nullcontext()
+    from poolstride.report.tensorboard import TensorBoardLogger, run_log_dir
+
+    # tensorboard_dir is RUN_DIR/tensorboard; run_log_dir adds <variant>-seed<seed>
+    return TensorBoardLogger(run_log_dir(Path(cfg.tensorboard_dir).parent, cfg.variant, cfg.seed))
+
+
 def execute(cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = None
             ) -> dict[str, Any]:
     """Train and measure one run in this process; return its metrics dict.
@@ -108,8 +120,9 @@ def execute(cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = 
         torch.cuda.reset_peak_memory_stats(device)
     probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
     grad_init = gradient_norms(model, probe_x, probe_y)
-    result = train(model, x_train, y_train, cfg, x_test=x_test, y_test=y_test,
-                   on_progress=on_progress)  # ... and the data order, inside train()
+    with _tensorboard(cfg) as logger:
+        result = train(model, x_train, y_train, cfg, x_test=x_test, y_test=y_test,
+                       on_progress=on_progress, logger=logger)  # ... and the data order
     grad_final = gradient_norms(model, probe_x, probe_y)
     mem, mem_source = peak_memory(device)
     metrics = measure(model, x_test, y_test, input_shape=tuple(ds.input_shape),
@@ -129,6 +142,9 @@ def execute(cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = 
         "width": matched_width(cfg, ds),
         "train_size": int(x_train.shape[0]),
         "test_size": int(x_test.shape[0]),
+        # Saved so the report can rebuild each model for its layer table without the data.
+        "input_shape": list(ds.input_shape),
+        "num_classes": int(ds.num_classes),
     })
     return metrics
 

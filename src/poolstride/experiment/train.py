@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -103,12 +104,15 @@ def train(
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    logger: Any = None,
 ) -> TrainResult:
     """Train ``model`` in place on tensors already on its device; return the curve.
 
     ``x_train`` is ``(N, C, *spatial)``, ``y_train`` ``(N,)`` int64. If test tensors are
     given, test accuracy is measured ``cfg.eval_points`` times for the learning curve.
-    ``on_progress(step, total)`` is called at every log point. Raises :class:`Diverged`
+    ``on_progress(step, total)`` is called at every log point; ``logger.log_scalars(step,
+    dict)`` (e.g. :class:`poolstride.report.tensorboard.TensorBoardLogger`), if given, gets
+    the training loss and learning rate there and test accuracy/loss at evaluations. Raises :class:`Diverged`
     when the summed loss over a log window is not finite.
     """
     device = x_train.device
@@ -164,6 +168,8 @@ def train(
             window = 0
             if on_progress is not None:
                 on_progress(done, total)
+            if logger is not None:
+                logger.log_scalars(done, {"train/loss": last_loss, "train/lr": lr})
         if eval_every and (done % eval_every == 0 or done == total) and (
                 not curve["eval_step"] or curve["eval_step"][-1] != done):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -174,6 +180,8 @@ def train(
             curve["eval_step"].append(done)
             curve["test_acc"].append(acc)
             curve["test_loss"].append(test_loss)
+            if logger is not None:
+                logger.log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
     _sync(device)
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu

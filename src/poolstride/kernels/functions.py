@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
+import torch.utils._python_dispatch
 
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.kernels import _plan, fallback
@@ -98,6 +99,17 @@ def available() -> bool:
     return bool(_jit())
 
 
+def _observed() -> bool:
+    """True while a TorchFunctionMode or TorchDispatchMode is active.
+
+    Those modes (FlopCounterMode, poolstride's profiler) must see every op; the numba kernels
+    run outside torch's dispatch, so under a mode the PyTorch path is taken instead.
+    """
+    if torch._C._is_torch_function_mode_enabled():
+        return True
+    return torch.utils._python_dispatch._get_current_dispatch_mode() is not None
+
+
 def fast_path_reason(x: torch.Tensor) -> str | None:
     """Why ``x`` goes to the PyTorch fallback, or None if the fast kernels take it.
 
@@ -117,6 +129,8 @@ def fast_path_reason(x: torch.Tensor) -> str | None:
         return "empty channel or spatial dimension"
     if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling():
         return "tracing / compiling"
+    if _observed():
+        return "a torch function/dispatch mode is watching (profiling, FLOP counting)"
     functorch_active = getattr(torch._C, "_are_functorch_transforms_active", None)
     if functorch_active is not None and functorch_active():
         return "torch.func transform"
