@@ -379,6 +379,7 @@ def train_fused(
     on_progress: Callable[[int, int], None] | None = None,
     channels_last: bool = False,
     amp: str = "none",
+    loggers: Sequence[Any] | None = None,
 ) -> list[SeedResult]:
     """Train the seed-fused model ``fused`` of ``len(cfgs)`` runs (same config but the seed).
 
@@ -387,7 +388,8 @@ def train_fused(
     seed ``s`` ends where its separate run would. A seed whose loss window becomes NaN/inf is
     reported ``diverged`` (at the same log point where a separate run would raise) while the
     others go on. ``train_time_s`` / ``train_cpu_s`` are the fused wall / CPU times divided by the seeds.
-    With ``len(cfgs) == 1`` any model works (nothing needs fusing).
+    With ``len(cfgs) == 1`` any model works (nothing needs fusing). ``loggers[s]``, if
+    given, receives seed ``s``'s scalars as in ``train`` (``log_scalars(step, {...})``).
     """
     from poolstride.experiment.augment import make_augment
     from poolstride.experiment.train import lr_at, make_optimizer, total_steps
@@ -455,6 +457,8 @@ def train_fused(
                 curves[s]["step"].append(done)
                 curves[s]["train_loss"].append(value)
                 curves[s]["lr"].append(lr)
+                if loggers is not None and loggers[s] is not None:
+                    loggers[s].log_scalars(done, {"train/loss": value, "train/lr": lr})
             loss_sum.zero_()
             window = 0
             if on_progress is not None:
@@ -473,6 +477,8 @@ def train_fused(
                 curves[s]["eval_step"].append(done)
                 curves[s]["test_acc"].append(acc)
                 curves[s]["test_loss"].append(test_loss)
+                if loggers is not None and loggers[s] is not None:
+                    loggers[s].log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
     _sync(device)
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu

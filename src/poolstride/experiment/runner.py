@@ -71,11 +71,34 @@ def _on_device(device: str, dataset) -> tuple[torch.Tensor, ...]:
 
 
 def build(cfg: RunConfig, dataset) -> nn.Module:
-    """The run's model for ``cfg.variant`` (width matched to the baseline when asked)."""
+    """The run's model for ``cfg.variant`` (width matched to the baseline when asked).
+
+    ``cfg.model`` is a poolstride backbone (``simple``, ``resnet20``, ...) built with the
+    variant's downsampling, or a zoo model (``torchvision:resnet18``, ``timm:resnet18``) whose
+    classifier and input channels are adapted to the dataset and whose downsampling sites are
+    rewritten by :func:`poolstride.surgery.model_variant` (``original`` keeps them).
+    """
+    if ":" in cfg.model:
+        return _build_zoo(cfg, dataset)
     from poolstride.models import build_model
 
     return build_model(cfg.model, cfg.variant, dataset.input_shape, dataset.num_classes,
                        head=cfg.head, width=matched_width(cfg, dataset), depth=cfg.depth)
+
+
+def _build_zoo(cfg: RunConfig, dataset) -> nn.Module:
+    from poolstride.surgery import model_variant
+    from poolstride.zoo import load_model
+
+    for name, value, default in (("width", cfg.width, None), ("depth", cfg.depth, None),
+                                 ("match", cfg.match, "none"), ("head", cfg.head, "gap")):
+        if value != default:
+            raise PoolstrideError(
+                f"--{name} {value} applies to poolstride's own models, not {cfg.model!r}; "
+                f"leave it at its default ({default})")
+    shape = tuple(dataset.input_shape)
+    base = load_model(cfg.model, num_classes=dataset.num_classes, input_shape=shape)
+    return model_variant(base, cfg.variant, input_shape=shape)
 
 
 def matched_width(cfg: RunConfig, dataset) -> int | None:
