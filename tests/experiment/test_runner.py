@@ -130,7 +130,7 @@ def test_compare_api_results_and_files(tiny, tmp_path):
     rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
     assert rows[0].startswith("variant,n,baseline,test_acc_mean") and len(rows) == 4
     html = res._repr_html_()
-    assert html.startswith("<table>") and "max (baseline)" in html
+    assert "<table>" in html and "Baseline: max." in html
     text = str(res)
     assert "mean ± 95% CI over seeds (n=2)" in text and "Verdicts vs max" in text
     # the saved config.yaml reproduces the grid
