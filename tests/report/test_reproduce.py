@@ -65,7 +65,7 @@ def test_command_rebuilds_the_same_runs(grid, data):
 def test_defaults_give_the_short_command():
     cfg = CompareConfig()
     command = reproduce_command(_records(cfg), cfg.baseline, cfg.test, None, cfg.variants)
-    assert command == "poolstride compare --variants max,avg,conv,blur-max,none --seeds 3"
+    assert command == "poolstride compare --variants max,avg,conv,subsample,blur-max,none --seeds 3"
     assert reproduce_options(_records(cfg)) == {"variants": list(cfg.variants),
                                                 "seeds": [0, 1, 2]}
 

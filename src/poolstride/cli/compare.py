@@ -1,7 +1,7 @@
 """``poolstride compare``: train each downsampling choice over seeds and compare them.
 
-With no arguments: MNIST-1D, the ``simple`` CNN, variants max, avg, conv, blur-max and none,
-3 seeds, the default budget; prints a table of means with 95% CIs and plain-words verdicts
+With no arguments: MNIST-1D, the ``simple`` CNN, variants max, avg, conv, subsample,
+blur-max and none, 3 seeds, the default budget; prints a table of means with 95% CIs and plain-words verdicts
 against the baseline (the first variant). Results go to ``--out`` (default
 ``runs/<dataset>-<model>``): ``runs.sqlite`` (one row per run), ``results.json``,
 ``results.csv``, ``summary.csv`` and ``config.yaml``. Re-running the same command skips the

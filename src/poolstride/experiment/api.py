@@ -27,7 +27,7 @@ def compare(dataset: str | None = None, variants: Any = None, seeds: Any = None,
     Args:
         dataset: dataset name (default ``mnist1d``).
         variants: downsampling kinds, a list or ``"max,avg,conv"`` (default
-            ``max, avg, conv, blur-max, none``); the first is the baseline unless
+            ``max, avg, conv, subsample, blur-max, none``); the first is the baseline unless
             ``baseline=`` is given.
         seeds: a count (``3`` = seeds 0, 1, 2) or a list of seeds.
         config: a :class:`CompareConfig`, a mapping of its fields, or a YAML file path;

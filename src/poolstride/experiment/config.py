@@ -24,9 +24,11 @@ from typing import Any
 
 from poolstride.errors import PoolstrideError, unknown
 
-#: The default grid: the classic pooling choices, the learned strided conv, the
-#: anti-aliased pooling of Zhang (2019), and "none" (no downsampling) as the control.
-DEFAULT_VARIANTS: tuple[str, ...] = ("max", "avg", "conv", "blur-max", "none")
+#: The default grid: the classic pooling choices; the two meanings of "strided convolution" —
+#: ``conv`` (a learned stride-2 layer at each downsampling site) and ``subsample`` (the block's
+#: own convolution made stride 2, as in the MNIST-1D and All-CNN "striding" networks); the
+#: anti-aliased pooling of Zhang (2019); and "none" (no downsampling) as the control.
+DEFAULT_VARIANTS: tuple[str, ...] = ("max", "avg", "conv", "subsample", "blur-max", "none")
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("cosine", "step", "constant")
