@@ -1,7 +1,8 @@
 """The default `poolstride compare` grid vs a plain per-run PyTorch loop, side by side.
 
-Both sides train the same configurations (MNIST-1D, the `simple` CNN, variants max, avg,
-conv, blur-max, none, seeds 0-2, 1,500 Adam steps of batch 128, cosine schedule):
+Both sides train the same configurations — by default those of ``poolstride compare`` with
+no options (MNIST-1D, the `simple` CNN, variants max, avg, conv, blur-max, none, seeds 0-2,
+``CompareConfig().steps`` Adam steps of batch 128, cosine schedule):
 
 - poolstride: ``poolstride.experiment.parallel.run_grid`` with the defaults of
   ``poolstride compare`` (one worker process per core, seed batching where it pays) into a
@@ -131,8 +132,9 @@ def main() -> None:
     from poolstride.experiment.store import Store
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--seeds", type=int, default=3)
+    default = CompareConfig()  # the grid `poolstride compare` runs with no options
+    ap.add_argument("--steps", type=int, default=default.steps)
+    ap.add_argument("--seeds", type=int, default=len(default.seeds))
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS))
     ap.add_argument("--workers", type=int, default=None, help="default: one per core")
     ap.add_argument("--batch-seeds", choices=("auto", "on", "off"), default="auto")

@@ -15,7 +15,9 @@ import re
 import click
 
 from poolstride.experiment.config import (
+    AMPS,
     AUGMENTS,
+    BACKENDS,
     DEVICES,
     MATCHES,
     OPTIMIZERS,
@@ -72,10 +74,20 @@ def _choice(values):
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where datasets are kept.")
 @click.option("--download/--no-download", default=None,
               help="Let torchvision datasets download (needs network).")
-@click.option("--workers", "-j", type=int, help="Runs in parallel (local processes). "
-              " [default: 1]")
-@click.option("--threads", type=int, help="CPU threads per run (small models run fastest "
-              "on 1; add --workers instead).  [default: 1]")
+@click.option("--workers", "-j", type=int, help="Runs in parallel (local processes or Ray "
+              "tasks).  [default: number of cores]")
+@click.option("--threads", type=int, help="CPU threads per run.  [default: cores // workers]")
+@click.option("--backend", type=_choice(BACKENDS), help="Where runs execute: local "
+              "processes or a Ray cluster (pip install 'poolstride[ray]').  [default: local]")
+@click.option("--address", help="Ray cluster address (auto, ray://host:10001) for --backend "
+              "ray.  [default: start a local Ray on 127.0.0.1]")
+@click.option("--batch-seeds/--no-batch-seeds", default=None, help="Train the seeds of a "
+              "variant as one seed-fused model (same results).  [default: on, in chunks that "
+              "keep every worker busy]")
+@click.option("--channels-last", is_flag=True, default=None,
+              help="Channels-last memory format (2D models; mostly useful on GPU).")
+@click.option("--amp", type=_choice(AMPS), help="bf16 autocast for the forward pass (CPU or "
+              "CUDA); part of each run's identity.  [default: none]")
 @click.option("--out", "-o", type=click.Path(file_okay=False),
               help="Run directory.  [default: runs/<dataset>-<model>]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
@@ -89,6 +101,7 @@ def compare(config_file, quiet, seeds, variants, out, **options):
 
     from poolstride.experiment.api import make_config, save_outputs
     from poolstride.experiment.config import load_config_file
+    from poolstride.experiment.parallel import resolve_workers, threads_per_worker
     from poolstride.experiment.results import Results
     from poolstride.experiment.runner import environment, run_grid
     from poolstride.experiment.store import Store
@@ -100,6 +113,10 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         overrides["seeds"] = parse_seeds(seeds)
     if variants is not None:
         overrides["variants"] = variants
+    if "workers" not in overrides and "workers" not in base:
+        from poolstride.experiment.parallel import cpu_count
+
+        overrides["workers"] = cpu_count()  # the CLI default: one worker per core
     cfg = make_config(base, **overrides)
     if out is None:
         out = base.get("out") or f"runs/{_slug(cfg.dataset)}-{_slug(cfg.model)}"
@@ -108,15 +125,20 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     console = Console(stderr=False)
     n_runs = len(cfg.variants) * len(cfg.seeds)
     env = environment()
+    workers = resolve_workers(cfg.workers)
     console.print(
         f"[bold]poolstride compare[/]: {cfg.dataset}, model {cfg.model}, "
         f"variants {', '.join(cfg.variants)}; {len(cfg.seeds)} seeds ({n_runs} runs), "
         f"{_budget(cfg)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g} "
-        f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {cfg.workers} worker(s) "
-        f"x {cfg.threads} thread(s)")
+        f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {workers} worker(s) "
+        f"x {cfg.threads or threads_per_worker(workers)} thread(s)"
+        + (f", {cfg.backend}" if cfg.backend != "local" else "")
+        + (f", amp {cfg.amp}" if cfg.amp != "none" else ""))
     store = Store(cfg.out)
     try:
         records = run_grid(cfg.runs(), store, workers=cfg.workers, threads=cfg.threads,
+                           backend=cfg.backend, address=cfg.address,
+                           batch_seeds=cfg.batch_seeds, channels_last=cfg.channels_last,
                            progress=not quiet, console=console)
     finally:
         store.close()
@@ -129,7 +151,7 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         raise click.ClickException(f"none of the {n_runs} runs finished (reasons above)")
 
 
-_LOWER = {"optimizer", "schedule", "augment", "match", "test", "device"}
+_LOWER = {"optimizer", "schedule", "augment", "match", "test", "device", "backend", "amp"}
 
 
 def _slug(text: str) -> str:

@@ -52,6 +52,8 @@ def compare(dataset: str | None = None, variants: Any = None, seeds: Any = None,
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
     try:
         records = run_grid(cfg.runs(), store, workers=cfg.workers, threads=cfg.threads,
+                           backend=cfg.backend, address=cfg.address,
+                           batch_seeds=cfg.batch_seeds, channels_last=cfg.channels_last,
                            progress=progress, console=console)
     finally:
         store.close()

@@ -529,15 +529,18 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
     config this is a plain run through that loop (used for ``amp``/``channels_last``). Errors
     fail every seed of the task with a one-line reason; a diverged seed fails alone.
     """
+    from contextlib import ExitStack
+
     from poolstride.analysis.gradient_flow import gradient_norms
-    from poolstride.experiment.metrics import measure, peak_memory
+    from poolstride.experiment.metrics import peak_memory
     from poolstride.experiment.runner import (
         GRAD_PROBE,
         _on_device,
+        _tensorboard,
         build,
         load_data,
-        matched_width,
         resolve_device,
+        run_metrics,
     )
     from poolstride.experiment.runner import _one_line as one_line
     from poolstride.experiment.runner import _Outcome as RunOutcome
@@ -564,15 +567,18 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
         else:
             groups = [(m, [c]) for m, c in zip(models, cfgs)]
         results = []
-        for model, group_cfgs in groups:
-            if channels_last and x_train.ndim == 4:
-                model = model.to(memory_format=torch.channels_last)
-            results += train_fused(model, group_cfgs, x_train, y_train, x_test=x_test,
-                                   y_test=y_test, on_progress=on_progress,
-                                   channels_last=channels_last, amp=amp)
-            if len(group_cfgs) > 1:
-                unfuse_into(model, models)
-        mem, mem_source = peak_memory(device)
+        with ExitStack() as stack:
+            loggers = {c.key: stack.enter_context(_tensorboard(c)) for c in cfgs}
+            for model, group_cfgs in groups:
+                if channels_last and x_train.ndim == 4:
+                    model = model.to(memory_format=torch.channels_last)
+                results += train_fused(model, group_cfgs, x_train, y_train, x_test=x_test,
+                                       y_test=y_test, on_progress=on_progress,
+                                       channels_last=channels_last, amp=amp,
+                                       loggers=[loggers[c.key] for c in group_cfgs])
+                if len(group_cfgs) > 1:
+                    unfuse_into(model, models)
+        memory = peak_memory(device)
         batch_time = sum(r.train_time_s for r in results)
         fused_seeds = len(cfgs) if len(groups) == 1 else 1
     except (KeyboardInterrupt, SystemExit):
@@ -588,25 +594,8 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
                                        utc_now()))
             continue
         try:
-            metrics = measure(model, x_test, y_test, input_shape=tuple(ds.input_shape),
-                              max_shift=cfg.max_shift, shift_samples=cfg.shift_samples,
-                              seed=cfg.seed)
+            metrics = run_metrics(cfg, model, ds, res, device, g_init, memory)
             metrics.update({
-                "final_train_loss": res.final_train_loss,
-                "train_time_s": res.train_time_s,
-                "train_cpu_s": res.train_cpu_s,
-                "steps": res.steps,
-                "epochs": res.epochs,
-                "peak_memory_mb": mem,
-                "peak_memory_source": mem_source,
-                "grad_norm_init": g_init,
-                "grad_norm_final": gradient_norms(model, probe_x, probe_y),
-                "curve": res.curve,
-                "device": str(device) if device.type == "cpu"
-                else f"cuda:{torch.cuda.current_device()}",
-                "width": matched_width(cfg, ds),
-                "train_size": int(x_train.shape[0]),
-                "test_size": int(x_test.shape[0]),
                 "batched_seeds": fused_seeds,
                 "batch_train_time_s": batch_time,
                 "amp": amp,

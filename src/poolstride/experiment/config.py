@@ -36,6 +36,8 @@ AUGMENTS = ("none", "shift", "flip", "shift+flip")
 DEVICES = ("auto", "cpu", "cuda")
 MATCHES = ("none", "params", "macs")
 TESTS = ("t", "wilcoxon")
+AMPS = ("none", "bf16")
+BACKENDS = ("local", "ray")
 
 # Fields recorded with the run but not part of its identity: where the data lives and which
 # device ran it do not change what the run *is* (results are compared across machines).
@@ -80,6 +82,7 @@ class RunConfig:
     data_dir: str | None = None
     download: bool = False
     device: str = "auto"
+    amp: str = "none"
 
     def __post_init__(self):
         validate_run_fields(self)
@@ -92,7 +95,10 @@ class RunConfig:
 
     def identity(self) -> dict[str, Any]:
         """The fields hashed into :attr:`key`."""
-        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
+        data = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
+        if data.get("amp") == "none":  # absent unless used: keys made before amp stay valid
+            del data["amp"]
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -115,6 +121,7 @@ def validate_run_fields(cfg: Any) -> None:
         ("augment", AUGMENTS),
         ("device", DEVICES),
         ("match", MATCHES),
+        ("amp", AMPS),
     ):
         if getattr(cfg, name) not in valid:
             raise unknown(name, getattr(cfg, name), valid)
@@ -145,8 +152,12 @@ class CompareConfig:
     baseline: str | None = None
     test: str = "t"
     out: str | None = None
-    workers: int = 1
-    threads: int = 1
+    workers: int | None = 1
+    threads: int | None = None
+    backend: str = "local"
+    address: str | None = None
+    batch_seeds: bool | None = None
+    channels_last: bool = False
     dataset: str = "mnist1d"
     model: str = "simple"
     head: str = "gap"
@@ -172,6 +183,7 @@ class CompareConfig:
     download: bool = False
     device: str = "auto"
     tensorboard: bool = False
+    amp: str = "none"
 
     def __post_init__(self):
         variants = _as_tuple(self.variants, str)
@@ -196,8 +208,16 @@ class CompareConfig:
             raise unknown("test", self.test, TESTS)
         for name in ("workers", "threads"):
             value = getattr(self, name)
+            if value is None:  # workers: one per core; threads: a fair share of the cores
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
+        if self.backend not in BACKENDS:
+            raise unknown("backend", self.backend, BACKENDS)
+        if self.address is not None and self.backend != "ray":
+            raise PoolstrideError(f"--address {self.address!r} needs --backend ray")
+        if self.batch_seeds not in (None, True, False):
+            raise PoolstrideError(f"batch_seeds must be true, false or null, got {self.batch_seeds!r}")
         object.__setattr__(self, "variants", variants)
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "baseline", baseline)

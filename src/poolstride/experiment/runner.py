@@ -11,9 +11,7 @@ raises) is stored as ``failed`` with its reason; the others carry on.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
-import multiprocessing
 import os
 import platform
 import traceback
@@ -66,8 +64,10 @@ def load_data(cfg: RunConfig):
 
 @lru_cache(maxsize=4)
 def _on_device(device: str, dataset) -> tuple[torch.Tensor, ...]:
-    return tuple(t.to(device) for t in (dataset.x_train, dataset.y_train,
-                                        dataset.x_test, dataset.y_test))
+    tensors = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
+    if device.startswith("cuda"):  # from pinned host memory: a fast, asynchronous copy
+        return tuple(t.pin_memory().to(device, non_blocking=True) for t in tensors)
+    return tuple(t.to(device) for t in tensors)
 
 
 def build(cfg: RunConfig, dataset) -> nn.Module:
@@ -146,8 +146,19 @@ def execute(cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = 
     with _tensorboard(cfg) as logger:
         result = train(model, x_train, y_train, cfg, x_test=x_test, y_test=y_test,
                        on_progress=on_progress, logger=logger)  # ... and the data order
+    return run_metrics(cfg, model, ds, result, device, grad_init, peak_memory(device))
+
+
+def run_metrics(cfg: RunConfig, model: nn.Module, ds, result, device: torch.device,
+                grad_init: dict[str, float], memory: tuple[float, str]) -> dict[str, Any]:
+    """Everything stored for one trained run: :func:`measure` on the test set, the training
+    record ``result`` (a ``TrainResult``, or anything with its fields), the gradient probe
+    before (``grad_init``) and after training, and ``memory = peak_memory(device)``.
+    Shared by :func:`execute` and the seed-batched tasks (``experiment.batched``)."""
+    x_train, y_train, x_test, y_test = _on_device(str(device), ds)
+    probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
     grad_final = gradient_norms(model, probe_x, probe_y)
-    mem, mem_source = peak_memory(device)
+    mem, mem_source = memory
     metrics = measure(model, x_test, y_test, input_shape=tuple(ds.input_shape),
                       max_shift=cfg.max_shift, shift_samples=cfg.shift_samples, seed=cfg.seed)
     metrics.update({
@@ -229,10 +240,6 @@ def _run_safely(cfg: RunConfig, on_progress=None) -> _Outcome:
         return _Outcome(cfg.key, None, _one_line(err), started, utc_now())
 
 
-def _worker_init(threads: int) -> None:
-    torch.set_num_threads(threads)
-
-
 def _record(cfg: RunConfig, outcome: _Outcome) -> RunRecord:
     metrics = outcome.metrics or {}
     return RunRecord(
@@ -250,9 +257,11 @@ def _record(cfg: RunConfig, outcome: _Outcome) -> RunRecord:
     )
 
 
-def run_grid(configs: Sequence[RunConfig], store: Store, *, workers: int = 1,
-             threads: int = 1, progress: bool = False, console=None,
-             validate_first: bool = True) -> list[RunRecord]:
+def run_grid(configs: Sequence[RunConfig], store: Store, *, workers: int | None = 1,
+             threads: int | None = 1, backend: str = "local", address: str | None = None,
+             batch_seeds: bool | None = None, channels_last: bool = False,
+             progress: bool = False, console=None, validate_first: bool = True
+             ) -> list[RunRecord]:
     """Run every config not already finished in ``store``; return all their records.
 
     Records come back in the order of ``configs``. Each run uses ``threads`` CPU threads:
@@ -260,45 +269,17 @@ def run_grid(configs: Sequence[RunConfig], store: Store, *, workers: int = 1,
     intra-op threads mostly wait on each other (measured: 2 threads on a busy 2-core machine
     made a step 10-40x slower); parallelism comes from ``workers`` processes instead.
     ``progress`` shows rich progress bars (overall, and per run when ``workers == 1``).
+
+    Execution is :func:`poolstride.experiment.parallel.run_grid`: ``workers`` local processes
+    (``None``: one per core) or Ray tasks (``backend="ray"``, ``address``), each variant's
+    seeds fused into one model (``batch_seeds``: ``None`` fuses in chunks that keep every
+    worker busy), ``threads=None`` a fair share ``cores // workers`` (docs/speed.md).
     """
-    if validate_first:
-        validate(configs)
-    done = store.finished_keys()
-    todo = [c for c in configs if c.key not in done]
-    ui = _Progress(len(configs), len(configs) - len(todo), console) if progress else None
-    saved_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        if workers <= 1 or len(todo) <= 1:
-            for cfg in todo:
-                if ui:
-                    ui.start_run(cfg)
-                outcome = _run_safely(cfg, ui.step if ui else None)
-                record = _record(cfg, outcome)
-                store.put(record)
-                if ui:
-                    ui.finish_run(record)
-        else:
-            ctx = multiprocessing.get_context("spawn")  # fork + OpenMP threads can deadlock
-            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                        initargs=(threads,)) as pool:
-                futures = {pool.submit(_run_safely, cfg): cfg for cfg in todo}
-                for fut in cf.as_completed(futures):
-                    cfg = futures[fut]
-                    try:
-                        outcome = fut.result()
-                    except Exception as err:  # noqa: BLE001 - e.g. a worker killed by OOM
-                        outcome = _Outcome(cfg.key, None, _one_line(err), utc_now(), utc_now())
-                    record = _record(cfg, outcome)
-                    store.put(record)
-                    if ui:
-                        ui.finish_run(record)
-    finally:
-        torch.set_num_threads(saved_threads)
-        if ui:
-            ui.stop()
-    records = {r.key: r for r in store.all_runs()}
-    return [records[c.key] for c in configs if c.key in records]
+    from poolstride.experiment.parallel import run_grid as run_tasks
+
+    return run_tasks(configs, store, workers=workers, threads=threads, backend=backend,
+                     address=address, batch_seeds=batch_seeds, channels_last=channels_last,
+                     progress=progress, console=console, validate_first=validate_first)
 
 
 class _Progress:
