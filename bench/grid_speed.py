@@ -1,7 +1,7 @@
 """The default `poolstride compare` grid vs a plain per-run PyTorch loop, side by side.
 
 Both sides train the same configurations — by default those of ``poolstride compare`` with
-no options (MNIST-1D, the `simple` CNN, variants max, avg, conv, blur-max, none, seeds 0-2,
+no options (MNIST-1D, the `simple` CNN, variants of ``DEFAULT_VARIANTS``, seeds 0-2,
 ``CompareConfig().steps`` Adam steps of batch 128, cosine schedule):
 
 - poolstride: ``poolstride.experiment.parallel.run_grid`` with the defaults of
