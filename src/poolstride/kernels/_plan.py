@@ -31,22 +31,6 @@ def tuple_arg(value, dim: int, name: str) -> tuple[int, ...]:
     return values
 
 
-def pool_out_size(
-    size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool
-) -> int:
-    """PyTorch's pooling output size::
-
-        out = floor_or_ceil((size + 2 pad - dilation (kernel - 1) - 1) / stride) + 1
-
-    and, in ceil mode, the last window is dropped if it would start in the right padding.
-    """
-    span = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
-    out = span // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
-
-
 def is_channels_last(x: torch.Tensor) -> bool:
     """True when PyTorch's ``suggest_memory_format`` would say channels_last (4D ``x``).
 

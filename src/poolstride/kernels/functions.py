@@ -26,6 +26,7 @@ import torch
 import torch.utils._python_dispatch
 
 from poolstride.errors import PoolstrideError, unknown
+from poolstride.geometry.output_size import pool_output_size
 from poolstride.kernels import _plan, fallback
 from poolstride.kernels._plan import CHANNELS_LAST, PLANAR, Plan
 
@@ -167,17 +168,13 @@ def _geometry(dim, kernel_size, stride, padding, dilation):
 def _valid(shape4, kernel, stride, padding, dilation, ceil_mode) -> list | None:
     """Output (OH, OW), or None where PyTorch would raise (then the fallback raises).
 
-    PyTorch's limit is ``padding <= kernel // 2`` (the kernel, not the dilated window).
+    The size rule is geometry's (the one place it lives), PyTorch's limits included.
     """
-    out = []
-    for size, k, s, p, d in zip(shape4[2:], kernel, stride, padding, dilation):
-        if k < 1 or s < 1 or d < 1 or p < 0 or p > k // 2:
-            return None
-        o = _plan.pool_out_size(size, k, s, p, d, ceil_mode)
-        if o < 1:
-            return None
-        out.append(o)
-    return out
+    try:
+        return [pool_output_size(size, k, s, p, d, ceil_mode)
+                for size, k, s, p, d in zip(shape4[2:], kernel, stride, padding, dilation)]
+    except PoolstrideError:
+        return None
 
 
 # ---------------------------------------------------------------- max pooling
