@@ -45,25 +45,19 @@ _NOT_IN_KEY = frozenset({"data_dir", "device", "download", "tensorboard_dir"})
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines one training run (saved with its results).
+class TrainingFields:
+    """The fields shared by one run and a whole grid: data, model and training budget.
 
-    Budget: ``steps`` optimiser steps if given, else ``epochs`` passes over the training
-    set (``epochs * (n_train // batch_size)`` steps). Learning rate follows ``schedule``:
-    ``cosine`` decays ``lr`` to 0 as ``lr * (1 + cos(pi * t / T)) / 2``; ``step`` multiplies
-    it by 0.1 at 50% and 75% of the budget; ``constant`` keeps it.
+    Defined once here; :class:`RunConfig` adds the variant and seed, :class:`CompareConfig`
+    the variants, seeds and how the grid is run.
     """
 
-    variant: str = "max"
-    seed: int = 0
     dataset: str = "mnist1d"
     model: str = "simple"
     head: str = "gap"
     width: int | None = None
     depth: int | None = None
     match: str = "none"
-    match_reference: str | None = None
-    tensorboard_dir: str | None = None  # log per-step scalars here (TensorBoard), if set
     train_size: int | None = None
     data_seed: int = 0
     optimizer: str = "adam"
@@ -83,6 +77,22 @@ class RunConfig:
     download: bool = False
     device: str = "auto"
     amp: str = "none"
+
+
+@dataclass(frozen=True)
+class RunConfig(TrainingFields):
+    """Everything that defines one training run (saved with its results).
+
+    Budget: ``steps`` optimiser steps if given, else ``epochs`` passes over the training
+    set (``epochs * (n_train // batch_size)`` steps). Learning rate follows ``schedule``:
+    ``cosine`` decays ``lr`` to 0 as ``lr * (1 + cos(pi * t / T)) / 2``; ``step`` multiplies
+    it by 0.1 at 50% and 75% of the budget; ``constant`` keeps it.
+    """
+
+    variant: str = "max"
+    seed: int = 0
+    match_reference: str | None = None
+    tensorboard_dir: str | None = None  # log per-step scalars here (TensorBoard), if set
 
     def __post_init__(self):
         validate_run_fields(self)
@@ -139,7 +149,7 @@ def validate_run_fields(cfg: Any) -> None:
 
 
 @dataclass(frozen=True)
-class CompareConfig:
+class CompareConfig(TrainingFields):
     """A comparison grid: training fields shared by every run, plus variants and seeds.
 
     ``seeds`` is a count (``3`` means seeds 0, 1, 2) or an explicit list. ``baseline`` is
@@ -158,32 +168,7 @@ class CompareConfig:
     address: str | None = None
     batch_seeds: bool | None = None
     channels_last: bool = False
-    dataset: str = "mnist1d"
-    model: str = "simple"
-    head: str = "gap"
-    width: int | None = None
-    depth: int | None = None
-    match: str = "none"
-    train_size: int | None = None
-    data_seed: int = 0
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    steps: int | None = 800
-    epochs: int | None = None
-    batch_size: int = 128
-    augment: str = "none"
-    max_shift: int = 4
-    log_every: int = 50
-    eval_points: int = 10
-    shift_samples: int = 1000
-    data_dir: str | None = None
-    download: bool = False
-    device: str = "auto"
     tensorboard: bool = False
-    amp: str = "none"
 
     def __post_init__(self):
         variants = _as_tuple(self.variants, str)
