@@ -150,3 +150,61 @@ def test_empty_batch(op):
     assert out.shape == (0, 3, 4, 4)
     out.sum().backward()
     assert x.grad.shape == x.shape
+
+
+@st.composite
+def common_window_problems(draw):
+    """(x, kwargs): 2D max pooling with a window that has generated kernels (NCHW)."""
+    k = draw(st.sampled_from((2, 3)))
+    s = draw(st.sampled_from((1, 2)))
+    pad = (draw(st.integers(0, k // 2)), draw(st.integers(0, k // 2)))
+    ceil_mode = draw(st.booleans())
+    h, w = draw(st.integers(k, 13)), draw(st.integers(k, 13))
+    layout = draw(st.sampled_from(("contiguous", "sliced")))
+    values = draw(st.sampled_from(("ties", "normal", "special")))
+    x = make_input((draw(st.integers(1, 2)), 2, h, w), torch.float32, layout, values,
+                   draw(st.integers(0, 2**16)))
+    return x, dict(kernel_size=k, stride=s, padding=pad, ceil_mode=ceil_mode)
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous().view(torch.int32 if t.dtype == torch.float32 else torch.int64)
+
+
+@given(common_window_problems(), st.integers(0, 2**16))
+def test_generated_max_kernels_match_pytorch_bit_for_bit(problem, seed):
+    # The constant-folded kernels save uint8 taps and, where windows tile the plane, write
+    # the gradient once with integer masks: check values, indices, and gradient BITS,
+    # with -0.0, NaN and inf in the upstream gradient (PyTorch's 0 + grad turns -0 to +0).
+    x, kwargs = problem
+    x_ref = x.detach().clone().requires_grad_()
+    x_new = x.detach().clone().requires_grad_()
+    ref, ref_idx = F.max_pool2d(x_ref, return_indices=True, **kwargs)
+    out, idx = kernels.max_pool(x_new, return_indices=True, **kwargs)
+    _exact(out, ref)
+    assert torch.equal(idx, ref_idx)
+    g = torch.Generator().manual_seed(seed)
+    grad_out = torch.randn(out.shape, generator=g)
+    pick = torch.rand(out.shape, generator=g)
+    grad_out[pick < 0.2] = -0.0
+    grad_out[(pick >= 0.2) & (pick < 0.25)] = float("nan")
+    grad_out[(pick >= 0.25) & (pick < 0.3)] = float("-inf")
+    (grad_ref,) = torch.autograd.grad(ref, x_ref, grad_out)
+    (grad_new,) = torch.autograd.grad(out, x_new, grad_out)
+    assert torch.equal(_bits(grad_new), _bits(grad_ref))
+
+
+def test_generated_kernels_serve_common_nchw_windows_only(monkeypatch):
+    from poolstride.kernels import functions
+
+    seen = []
+    original = functions._generated
+    monkeypatch.setattr(functions, "_generated",
+                        lambda plan: seen.append(original(plan)) or seen[-1])
+    x = torch.randn(1, 2, 8, 8)
+    kernels.max_pool(x, 2, 2)
+    assert seen[-1] is not None and hasattr(seen[-1], "max_fwd_pairs")
+    kernels.max_pool(x, 2, 3)  # stride 3: the generic kernel
+    assert seen[-1] is None
+    kernels.max_pool(x.contiguous(memory_format=torch.channels_last), 2, 2)
+    assert seen[-1] is None

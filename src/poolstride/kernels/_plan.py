@@ -68,6 +68,7 @@ class Plan:
     count_include_pad: bool = True  # avg
     divisor: int = 0  # avg: divisor_override, 0 = none
     tables: tuple | None = None  # blur: separable resampling tables (rows..., cols...)
+    taps: bool = False  # max: argmax saved as uint8 window taps (generated kernels), else int32 h*W+w
 
     def to_kernel(self, t: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
         """A 4D tensor in this plan's layout -> (owner tensor, C-contiguous numpy view)."""

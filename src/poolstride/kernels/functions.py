@@ -18,10 +18,12 @@ the gradient, so backward is itself a differentiable Function (double backward w
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 import torch.utils._python_dispatch
 
@@ -180,21 +182,39 @@ def _valid(shape4, kernel, stride, padding, dilation, ceil_mode) -> list | None:
 # ---------------------------------------------------------------- max pooling
 
 
+def _generated(plan: Plan):
+    """The constant-folded NCHW kernels for ``plan``'s window, or None (generic kernels)."""
+    if plan.layout != PLANAR:
+        return None
+    from poolstride.kernels._specialize import specialized
+
+    return specialized(plan.kernel, plan.stride, plan.padding, plan.dilation)
+
+
+# Unsigned views of float gradients and the constants the integer code needs to reproduce
+# PyTorch's ``0 + grad``: (sign bit, +inf bits, quiet-NaN bit).
+_BITS = {
+    np.dtype(np.float32): (np.uint32, np.array([1 << 31, 0x7F800000, 1 << 22], np.uint32)),
+    np.dtype(np.float64): (np.uint64, np.array([1 << 63, 0x7FF << 52, 1 << 51], np.uint64)),
+}
+
+
 class _MaxPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x4, plan: Plan):
         jit = _jit()
         _, xa = plan.to_kernel(x4)
         out, oa = plan.empty(plan.out_shape)
-        idx, ia = plan.empty(plan.out_shape, dtype=torch.int32)
+        idx, ia = plan.empty(plan.out_shape, dtype=torch.uint8 if plan.taps else torch.int32)
         work = x4.numel()
-        fast = None
-        if plan.layout == PLANAR:
-            from poolstride.kernels._specialize import specialized
-
-            fast = specialized(plan.kernel, plan.stride, plan.dilation)
-        if fast is not None:
-            _run(fast, (xa, oa, ia), xa.shape[0], plan.padding, work)
+        if plan.taps:
+            module = _generated(plan)
+            if plan.stride[1] == 2 and xa.shape[2] % 2 == 0:
+                # column pairs as one complex number: contiguous loads for stride 2
+                pairs = xa.view(np.complex64 if xa.dtype == np.float32 else np.complex128)
+                _run(module.max_fwd_pairs, (xa, pairs, oa, ia), xa.shape[0], (), work)
+            else:
+                _run(module.max_fwd_planar, (xa, xa, oa, ia), xa.shape[0], (), work)
         else:
             geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
             if plan.layout == PLANAR:
@@ -216,6 +236,18 @@ class _MaxPool(torch.autograd.Function):
             return None, None
         (idx,) = ctx.saved_tensors
         return _MaxScatter.apply(grad_out, idx, ctx.plan), None
+
+
+def _positions(idx: torch.Tensor, plan: Plan) -> torch.Tensor:
+    """Saved argmax -> int64 flat input positions ``h * W + w`` (PyTorch's indices)."""
+    if not plan.taps:
+        return idx.to(torch.int64)
+    (kh, kw), (sh, sw), (ph, pw) = plan.kernel, plan.stride, plan.padding
+    (dh, dw), (oh, ow), width = plan.dilation, plan.out_shape[2:], plan.in_shape[3]
+    taps = idx.to(torch.int64)
+    rows = torch.arange(oh).view(oh, 1) * sh - ph + taps // kw * dh
+    cols = torch.arange(ow) * sw - pw + taps % kw * dw
+    return rows * width + cols
 
 
 def _flat(t: torch.Tensor, layout: str) -> torch.Tensor:
@@ -246,7 +278,11 @@ class _MaxScatter(torch.autograd.Function):
         grad_in, gia = plan.empty(plan.in_shape)
         n, c, h, w = plan.in_shape
         work = grad_in.numel()
-        if plan.layout == PLANAR:
+        if plan.taps:
+            bits, consts = _BITS[gia.dtype]
+            _run(_generated(plan).max_bwd_planar, (ga, ga.view(bits), ia, gia, gia.view(bits)),
+                 n * c, (consts,), work)
+        elif plan.layout == PLANAR:
             _run(jit.max_bwd_planar, (ga, ia, gia.reshape(n * c, h * w)), n * c, (), work)
         else:
             geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
@@ -259,7 +295,7 @@ class _MaxScatter(torch.autograd.Function):
     def backward(ctx, grad_grad_in):
         (idx,) = ctx.saved_tensors
         plan = ctx.plan
-        flat_idx = _flat(idx, plan.layout).long()
+        flat_idx = _flat(_positions(idx, plan), plan.layout)
         plane = plan.in_shape[2] * plan.in_shape[3]
         inside = flat_idx < plane  # windows that miss the input got no gradient
         picked = torch.gather(_flat(grad_grad_in, plan.layout), 1, flat_idx.clamp(max=plane - 1))
@@ -296,10 +332,12 @@ def max_pool(
                 layout = PLANAR
             plan = Plan(layout, x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
                         kernel, stride_, pad, dil)
+            if _generated(plan) is not None:
+                plan = dataclasses.replace(plan, taps=True)
             out, idx = _MaxPool.apply(x4, plan)
             out = _from4d(out, dim)
             if return_indices:
-                return out, _from4d(idx.to(torch.int64), dim)
+                return out, _from4d(_positions(idx, plan), dim)
             return out
     return fallback.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
                              return_indices)
@@ -342,7 +380,8 @@ class _LinearPool(torch.autograd.Function):
         if family == "avg":
             from poolstride.kernels._specialize import specialized
 
-            fast = specialized(plan.kernel, plan.stride, (1, 1), op=f"avg_{direction}")
+            module = specialized(plan.kernel, plan.stride, plan.padding, (1, 1))
+            fast = getattr(module, f"avg_{direction}_planar", None)
         if fast is not None:
             after = (*plan.padding, plan.count_include_pad, plan.divisor)
             _run(fast, (xa, oa), n * c, after, work)
