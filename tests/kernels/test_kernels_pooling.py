@@ -154,13 +154,14 @@ def test_empty_batch(op):
 
 @st.composite
 def common_window_problems(draw):
-    """(x, kwargs): 2D max pooling with a window that has generated kernels (NCHW)."""
+    """(x, kwargs): 2D max pooling with a common window (generated kernels in NCHW, uint8
+    taps in both layouts)."""
     k = draw(st.sampled_from((2, 3)))
     s = draw(st.sampled_from((1, 2)))
     pad = (draw(st.integers(0, k // 2)), draw(st.integers(0, k // 2)))
     ceil_mode = draw(st.booleans())
     h, w = draw(st.integers(k, 13)), draw(st.integers(k, 13))
-    layout = draw(st.sampled_from(("contiguous", "sliced")))
+    layout = draw(st.sampled_from(("contiguous", "sliced", "channels_last")))
     values = draw(st.sampled_from(("ties", "normal", "special")))
     x = make_input((draw(st.integers(1, 2)), 2, h, w), torch.float32, layout, values,
                    draw(st.integers(0, 2**16)))
@@ -171,18 +172,23 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous().view(torch.int32 if t.dtype == torch.float32 else torch.int64)
 
 
-@given(common_window_problems(), st.integers(0, 2**16))
-def test_generated_max_kernels_match_pytorch_bit_for_bit(problem, seed):
-    # The constant-folded kernels save uint8 taps and, where windows tile the plane, write
-    # the gradient once with integer masks: check values, indices, and gradient BITS,
-    # with -0.0, NaN and inf in the upstream gradient (PyTorch's 0 + grad turns -0 to +0).
+@pytest.mark.parametrize("op", ["max", "avg"])
+@given(problem=common_window_problems(), seed=st.integers(0, 2**16))
+def test_common_windows_match_pytorch_bit_for_bit(op, problem, seed):
+    # Common windows run the constant-folded NCHW kernels; max saves uint8 taps in both
+    # layouts; windows tiling the input write the gradient once. Check values, indices and
+    # gradient BITS, with -0.0, NaN and -inf in the upstream gradient (PyTorch computes
+    # 0 + grad, which turns -0 into +0).
     x, kwargs = problem
     x_ref = x.detach().clone().requires_grad_()
     x_new = x.detach().clone().requires_grad_()
-    ref, ref_idx = F.max_pool2d(x_ref, return_indices=True, **kwargs)
-    out, idx = kernels.max_pool(x_new, return_indices=True, **kwargs)
+    if op == "max":
+        ref, ref_idx = F.max_pool2d(x_ref, return_indices=True, **kwargs)
+        out, idx = kernels.max_pool(x_new, return_indices=True, **kwargs)
+        assert torch.equal(idx, ref_idx)
+    else:
+        ref, out = F.avg_pool2d(x_ref, **kwargs), kernels.avg_pool(x_new, **kwargs)
     _exact(out, ref)
-    assert torch.equal(idx, ref_idx)
     g = torch.Generator().manual_seed(seed)
     grad_out = torch.randn(out.shape, generator=g)
     pick = torch.rand(out.shape, generator=g)

@@ -99,24 +99,29 @@ def max_fwd_planar(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 @njit(**_OPTS)
-def max_fwd_cl(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
-    """x (N, H, W, C) -> out, idx (N, OH, OW, C); idx = h * W + w of the window's max."""
+def max_fwd_cl(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw, taps):
+    """x (N, H, W, C) -> out, idx (N, OH, OW, C), rows ``N * OH`` in ``[lo, hi)``.
+
+    ``idx``: the window tap ``i * kw + j`` of the max (``taps``, uint8; only for windows that
+    always hit the input) or its flat position ``h * W + w`` (int32). The channel loop is
+    innermost (contiguous: it vectorises); indices are unsigned so no wraparound checks."""
     batch, height, width, channels = x.shape
     oh_count, ow_count = out.shape[1], out.shape[2]
     ninf = x.dtype.type(-np.inf)
     for t in range(lo, hi):
-        n = t // oh_count
+        un = uint64(t // oh_count)
         oh = t % oh_count
+        uo = uint64(oh)
         h0 = oh * sh - ph
         hf = _first_valid(h0, dh)
         for ow in range(ow_count):
+            uw = uint64(ow)
             w0 = ow * sw - pw
-            first = hf * width + _first_valid(w0, dw)
-            o = out[n, oh, ow]
-            ix = idx[n, oh, ow]
+            wf = _first_valid(w0, dw)
+            first = (hf - h0) // dh * kw + (wf - w0) // dw if taps else hf * width + wf
             for c in range(channels):
-                o[c] = ninf
-                ix[c] = first
+                out[un, uo, uw, uint64(c)] = ninf
+                idx[un, uo, uw, uint64(c)] = first
             for i in range(kh):
                 h = h0 + i * dh
                 if h < 0 or h >= height:
@@ -125,13 +130,15 @@ def max_fwd_cl(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
                     w = w0 + j * dw
                     if w < 0 or w >= width:
                         continue
-                    xv = x[n, h, w]
-                    pos = h * width + w
+                    key = i * kw + j if taps else h * width + w
+                    uh, uv = uint64(h), uint64(w)
                     for c in range(channels):
-                        v = xv[c]
-                        if v > o[c] or v != v:
-                            o[c] = v
-                            ix[c] = pos
+                        uc = uint64(c)
+                        v = x[un, uh, uv, uc]
+                        best = out[un, uo, uw, uc]
+                        better = (v > best) | (v != v)
+                        out[un, uo, uw, uc] = v if better else best
+                        idx[un, uo, uw, uc] = key if better else idx[un, uo, uw, uc]
 
 
 @njit(**_OPTS)
@@ -157,28 +164,62 @@ def max_bwd_planar(grad_out, idx, grad_in, lo, hi):
 
 
 @njit(**_OPTS)
-def max_bwd_cl(grad_out, idx, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
-    """grad_in (N, H, W, C) = 0, then for each output (scan order) and each tap of its
-    window, ``grad_in[tap, c] += grad_out[c] if idx[c] == tap else 0`` — a select across the
-    contiguous channels (vectorises) instead of a per-channel scatter. Adding +0.0 leaves
-    every partial sum unchanged, so the result equals PyTorch's scatter bit for bit. Input
-    rows are zeroed just before the first output row that reaches them (still in cache)."""
+def max_bwd_cl(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, kh, kw, sh, sw, ph, pw,
+               dh, dw, taps, consts):
+    """grad_in (N, H, W, C) from grad_out (N, OH, OW, C) and idx (taps or positions, as
+    ``max_fwd_cl`` saved them), samples ``[lo, hi)``; ``*_bits``: the same memory as
+    unsigned integers, ``consts`` = (sign bit, +inf bits, quiet-NaN bit).
+
+    Windows tiling the input (kernel == stride, no padding or dilation): each element is
+    written once, ``grad if idx == its key else 0`` with integer masks across the contiguous
+    channels (PyTorch's ``0 + grad``: -0 becomes +0, a signalling NaN quiet). Otherwise, for
+    each output in scan order and each tap, ``grad_in[tap] += grad if idx == tap else 0``:
+    a vectorised select instead of a per-channel scatter; adding +0.0 leaves every partial
+    sum unchanged, so the result equals PyTorch's scatter bit for bit. Input rows are
+    zeroed just before the first output row that reaches them (still in cache)."""
     oh_count, ow_count, channels = grad_out.shape[1], grad_out.shape[2], grad_out.shape[3]
     height, width = grad_in.shape[1], grad_in.shape[2]
+    sign, inf_bits, quiet = consts[0], consts[1], consts[2]
     zero = grad_in.dtype.type(0)
+    tiles = (kh == sh and kw == sw and ph == 0 and pw == 0 and dh == 1 and dw == 1
+             and oh_count * sh <= height and ow_count * sw <= width)
     for n in range(lo, hi):
-        gn = grad_in[n]
+        un = uint64(n)
+        if tiles:
+            for oh in range(oh_count):
+                uo = uint64(oh)
+                for ow in range(ow_count):
+                    uw = uint64(ow)
+                    for i in range(kh):
+                        uh = uint64(oh * sh + i)
+                        for j in range(kw):
+                            uv = uint64(ow * sw + j)
+                            key = i * kw + j if taps else (oh * sh + i) * width + ow * sw + j
+                            for c in range(channels):
+                                uc = uint64(c)
+                                g = grad_bits[un, uo, uw, uc]
+                                z = g ^ g
+                                g = g if g != sign else z
+                                g = g | quiet if (g & ~sign) > inf_bits else g
+                                hit = idx[un, uo, uw, uc] == key
+                                grad_in_bits[un, uh, uv, uc] = g & (z - hit)
+                for w in range(ow_count * sw, width):
+                    for i in range(kh):
+                        grad_in[n, oh * sh + i, w] = 0
+            for h in range(oh_count * sh, height):
+                grad_in[n, h] = 0
+            continue
         zeroed = 0  # rows [0, zeroed) are zeroed; zero each row just before its first use
         for oh in range(oh_count):
+            uo = uint64(oh)
             h0 = oh * sh - ph
             last = min(h0 + (kh - 1) * dh + 1, height)
             if last > zeroed:
-                gn[zeroed:last] = 0
+                grad_in[n, zeroed:last] = 0
                 zeroed = last
             for ow in range(ow_count):
+                uw = uint64(ow)
                 w0 = ow * sw - pw
-                g = grad_out[n, oh, ow]
-                ix = idx[n, oh, ow]
                 for i in range(kh):
                     h = h0 + i * dh
                     if h < 0 or h >= height:
@@ -187,11 +228,13 @@ def max_bwd_cl(grad_out, idx, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
                         w = w0 + j * dw
                         if w < 0 or w >= width:
                             continue
-                        pos = h * width + w
-                        dst = gn[h, w]
+                        key = i * kw + j if taps else h * width + w
+                        uh, uv = uint64(h), uint64(w)
                         for c in range(channels):
-                            dst[c] += g[c] if ix[c] == pos else zero
-        gn[zeroed:] = 0  # rows no window reaches
+                            uc = uint64(c)
+                            hit = idx[un, uo, uw, uc] == key
+                            grad_in[un, uh, uv, uc] += grad_out[un, uo, uw, uc] if hit else zero
+        grad_in[n, zeroed:] = 0  # rows no window reaches
 
 
 @njit(**_OPTS)
@@ -408,7 +451,32 @@ def avg_bwd_cl(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_
     height, width, channels = grad_in.shape[1], grad_in.shape[2], grad_in.shape[3]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     delta = np.empty(channels, grad_in.dtype)
+    zero = grad_in.dtype.type(0)
+    # Windows tiling the input (kernel == stride, no padding): write each element once,
+    # PyTorch's ``0 + grad / d`` (+0 turns a -0 quotient into +0), no zeroing pass.
+    tiles = (kh == sh and kw == sw and ph == 0 and pw == 0
+             and oh_count * sh <= height and ow_count * sw <= width)
     for n in range(lo, hi):
+        if tiles:
+            d = grad_in.dtype.type(divisor if divisor > 0 else kh * kw)
+            un = uint64(n)
+            for oh in range(oh_count):
+                uo = uint64(oh)
+                for ow in range(ow_count):
+                    uw = uint64(ow)
+                    for i in range(kh):
+                        uh = uint64(oh * sh + i)
+                        for j in range(kw):
+                            uv = uint64(ow * sw + j)
+                            for c in range(channels):
+                                uc = uint64(c)
+                                grad_in[un, uh, uv, uc] = grad_out[un, uo, uw, uc] / d + zero
+                for w in range(ow_count * sw, width):
+                    for i in range(kh):
+                        grad_in[n, oh * sh + i, w] = 0
+            for h in range(oh_count * sh, height):
+                grad_in[n, h] = 0
+            continue
         grad_in[n] = 0
         for oh in range(oh_count):
             h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)

@@ -191,6 +191,15 @@ def _generated(plan: Plan):
     return specialized(plan.kernel, plan.stride, plan.padding, plan.dilation)
 
 
+def _taps_fit(plan: Plan) -> bool:
+    """Whether the argmax is saved as a uint8 window tap (1/4 of int32 positions' traffic):
+    NCHW windows with generated kernels; channels-last windows of at most 255 taps without
+    dilation (then every window hits the input, so every tap is well defined)."""
+    if plan.layout == PLANAR:
+        return _generated(plan) is not None
+    return plan.dilation == (1, 1) and plan.kernel[0] * plan.kernel[1] <= 255
+
+
 # Unsigned views of float gradients and the constants the integer code needs to reproduce
 # PyTorch's ``0 + grad``: (sign bit, +inf bits, quiet-NaN bit).
 _BITS = {
@@ -207,7 +216,7 @@ class _MaxPool(torch.autograd.Function):
         out, oa = plan.empty(plan.out_shape)
         idx, ia = plan.empty(plan.out_shape, dtype=torch.uint8 if plan.taps else torch.int32)
         work = x4.numel()
-        if plan.taps:
+        if plan.taps and plan.layout == PLANAR:
             module = _generated(plan)
             if plan.stride[1] == 2 and xa.shape[2] % 2 == 0:
                 # column pairs as one complex number: contiguous loads for stride 2
@@ -221,7 +230,7 @@ class _MaxPool(torch.autograd.Function):
                 _run(jit.max_fwd_planar, (xa, oa, ia), xa.shape[0], geometry, work)
             else:
                 rows = oa.shape[0] * oa.shape[1]
-                _run(jit.max_fwd_cl, (xa, oa, ia), rows, geometry, work)
+                _run(jit.max_fwd_cl, (xa, oa, ia), rows, (*geometry, plan.taps), work)
         ctx.mark_non_differentiable(idx)
         # Otherwise autograd materialises a zero "gradient" for idx: a wasted allocation
         # and memset as large as the output.
@@ -247,7 +256,8 @@ def _positions(idx: torch.Tensor, plan: Plan) -> torch.Tensor:
     taps = idx.to(torch.int64)
     rows = torch.arange(oh).view(oh, 1) * sh - ph + taps // kw * dh
     cols = torch.arange(ow) * sw - pw + taps % kw * dw
-    return rows * width + cols
+    # the saved index's strides (PyTorch returns them in the output's layout)
+    return torch.empty_like(idx, dtype=torch.int64).copy_(rows * width + cols)
 
 
 def _flat(t: torch.Tensor, layout: str) -> torch.Tensor:
@@ -278,15 +288,16 @@ class _MaxScatter(torch.autograd.Function):
         grad_in, gia = plan.empty(plan.in_shape)
         n, c, h, w = plan.in_shape
         work = grad_in.numel()
-        if plan.taps:
-            bits, consts = _BITS[gia.dtype]
+        bits, consts = _BITS[gia.dtype]
+        if plan.layout != PLANAR:
+            geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
+            _run(jit.max_bwd_cl, (ga, ga.view(bits), ia, gia, gia.view(bits)), n,
+                 (*geometry, plan.taps, consts), work)
+        elif plan.taps:
             _run(_generated(plan).max_bwd_planar, (ga, ga.view(bits), ia, gia, gia.view(bits)),
                  n * c, (consts,), work)
-        elif plan.layout == PLANAR:
-            _run(jit.max_bwd_planar, (ga, ia, gia.reshape(n * c, h * w)), n * c, (), work)
         else:
-            geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
-            _run(jit.max_bwd_cl, (ga, ia, gia), n, geometry, work)
+            _run(jit.max_bwd_planar, (ga, ia, gia.reshape(n * c, h * w)), n * c, (), work)
         ctx.save_for_backward(idx)
         ctx.plan = plan
         return grad_in
@@ -332,7 +343,7 @@ def max_pool(
                 layout = PLANAR
             plan = Plan(layout, x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
                         kernel, stride_, pad, dil)
-            if _generated(plan) is not None:
+            if _taps_fit(plan):
                 plan = dataclasses.replace(plan, taps=True)
             out, idx = _MaxPool.apply(x4, plan)
             out = _from4d(out, dim)
