@@ -200,7 +200,7 @@ def test_common_windows_match_pytorch_bit_for_bit(op, problem, seed):
     assert torch.equal(_bits(grad_new), _bits(grad_ref))
 
 
-def test_generated_kernels_serve_common_nchw_windows_only(monkeypatch):
+def test_generated_kernels_serve_common_windows_only(monkeypatch):
     from poolstride.kernels import functions
 
     seen = []
@@ -208,9 +208,10 @@ def test_generated_kernels_serve_common_nchw_windows_only(monkeypatch):
     monkeypatch.setattr(functions, "_generated",
                         lambda plan: seen.append(original(plan)) or seen[-1])
     x = torch.randn(1, 2, 8, 8)
-    kernels.max_pool(x, 2, 2)
-    assert seen[-1] is not None and hasattr(seen[-1], "max_fwd_pairs")
+    for layout in (x, x.contiguous(memory_format=torch.channels_last)):
+        kernels.max_pool(layout, 2, 2)
+        assert seen[-1] is not None and hasattr(seen[-1], "max_fwd_cl")
     kernels.max_pool(x, 2, 3)  # stride 3: the generic kernel
     assert seen[-1] is None
-    kernels.max_pool(x.contiguous(memory_format=torch.channels_last), 2, 2)
+    kernels.max_pool(x, 2, 2, dilation=2)
     assert seen[-1] is None

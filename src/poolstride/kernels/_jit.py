@@ -98,47 +98,52 @@ def max_fwd_planar(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw):
                 ip[oh, ow] = arg
 
 
+@njit(inline="always")
+def cl_window_max(x, out, idx, n, oh, ow, h0, w0, kh, kw, dh, dw, taps):
+    """One channels-last output ``out[n, oh, ow, :]`` (all channels) and its argmax: the
+    window tap ``i * kw + j`` (``taps``) or the flat position ``h * W + w``. The channel loop
+    is innermost (contiguous: it vectorises); unsigned indices drop wraparound checks."""
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    un, uo, uw = uint64(n), uint64(oh), uint64(ow)
+    hf = _first_valid(h0, dh)
+    wf = _first_valid(w0, dw)
+    first = (hf - h0) // dh * kw + (wf - w0) // dw if taps else hf * width + wf
+    ninf = x.dtype.type(-np.inf)
+    for c in range(channels):
+        out[un, uo, uw, uint64(c)] = ninf
+        idx[un, uo, uw, uint64(c)] = first
+    for i in range(kh):
+        h = h0 + i * dh
+        if h < 0 or h >= height:
+            continue
+        for j in range(kw):
+            w = w0 + j * dw
+            if w < 0 or w >= width:
+                continue
+            key = i * kw + j if taps else h * width + w
+            uh, uv = uint64(h), uint64(w)
+            for c in range(channels):
+                uc = uint64(c)
+                v = x[un, uh, uv, uc]
+                best = out[un, uo, uw, uc]
+                better = (v > best) | (v != v)
+                out[un, uo, uw, uc] = v if better else best
+                idx[un, uo, uw, uc] = key if better else idx[un, uo, uw, uc]
+
+
 @njit(**_OPTS)
 def max_fwd_cl(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw, taps):
     """x (N, H, W, C) -> out, idx (N, OH, OW, C), rows ``N * OH`` in ``[lo, hi)``.
 
     ``idx``: the window tap ``i * kw + j`` of the max (``taps``, uint8; only for windows that
-    always hit the input) or its flat position ``h * W + w`` (int32). The channel loop is
-    innermost (contiguous: it vectorises); indices are unsigned so no wraparound checks."""
-    batch, height, width, channels = x.shape
+    always hit the input) or its flat position ``h * W + w`` (int32)."""
     oh_count, ow_count = out.shape[1], out.shape[2]
-    ninf = x.dtype.type(-np.inf)
     for t in range(lo, hi):
-        un = uint64(t // oh_count)
+        n = t // oh_count
         oh = t % oh_count
-        uo = uint64(oh)
-        h0 = oh * sh - ph
-        hf = _first_valid(h0, dh)
         for ow in range(ow_count):
-            uw = uint64(ow)
-            w0 = ow * sw - pw
-            wf = _first_valid(w0, dw)
-            first = (hf - h0) // dh * kw + (wf - w0) // dw if taps else hf * width + wf
-            for c in range(channels):
-                out[un, uo, uw, uint64(c)] = ninf
-                idx[un, uo, uw, uint64(c)] = first
-            for i in range(kh):
-                h = h0 + i * dh
-                if h < 0 or h >= height:
-                    continue
-                for j in range(kw):
-                    w = w0 + j * dw
-                    if w < 0 or w >= width:
-                        continue
-                    key = i * kw + j if taps else h * width + w
-                    uh, uv = uint64(h), uint64(w)
-                    for c in range(channels):
-                        uc = uint64(c)
-                        v = x[un, uh, uv, uc]
-                        best = out[un, uo, uw, uc]
-                        better = (v > best) | (v != v)
-                        out[un, uo, uw, uc] = v if better else best
-                        idx[un, uo, uw, uc] = key if better else idx[un, uo, uw, uc]
+            cl_window_max(x, out, idx, n, oh, ow, oh * sh - ph, ow * sw - pw, kh, kw, dh, dw,
+                          taps)
 
 
 @njit(**_OPTS)
@@ -421,28 +426,36 @@ def avg_bwd_planar(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_incl
                                 count_include_pad, divisor)
 
 
+@njit(inline="always")
+def cl_avg_one(x, out, n, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
+    """One channels-last average ``out[n, oh, ow, :]``: window sum in row-major order, then
+    one division by PyTorch's divisor (see avg_one)."""
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
+    w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
+    un, uo, uw = uint64(n), uint64(oh), uint64(ow)
+    for c in range(channels):
+        out[un, uo, uw, uint64(c)] = 0
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            uh, uv = uint64(h), uint64(w)
+            for c in range(channels):
+                uc = uint64(c)
+                out[un, uo, uw, uc] += x[un, uh, uv, uc]
+    d = x.dtype.type(avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1))
+    for c in range(channels):
+        uc = uint64(c)
+        out[un, uo, uw, uc] = out[un, uo, uw, uc] / d
+
+
 @njit(**_OPTS)
 def avg_fwd_cl(x, out, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
     """Channels-last avg_fwd_planar: x (N, H, W, C) -> out (N, OH, OW, C), rows N*OH."""
-    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     oh_count, ow_count = out.shape[1], out.shape[2]
     for t in range(lo, hi):
-        n = t // oh_count
-        oh = t % oh_count
-        h0, h1, pool_h = avg_window(oh, sh, ph, kh, height)
         for ow in range(ow_count):
-            w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
-            o = out[n, oh, ow]
-            o[:] = 0
-            for h in range(h0, h1):
-                for w in range(w0, w1):
-                    xv = x[n, h, w]
-                    for c in range(channels):
-                        o[c] += xv[c]
-            d = x.dtype.type(
-                avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1))
-            for c in range(channels):
-                o[c] = o[c] / d
+            cl_avg_one(x, out, t // oh_count, t % oh_count, ow, kh, kw, sh, sw, ph, pw,
+                       count_include_pad, divisor)
 
 
 @njit(**_OPTS)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ def _jit():
 
 
 _MIN_WORK_PER_THREAD = 1 << 16  # elements; below this a thread hand-off costs more than it saves
+_CHUNKS_PER_THREAD = 4
 # The thread pool, recreated after a fork: a forked child inherits the executor object but
 # not its threads, and would wait forever on work nobody picks up.
 _pool: dict = {"executor": None, "workers": 0, "pid": None}
@@ -58,7 +60,10 @@ def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> Non
     """``fn(*before, lo, hi, *after)`` over ``[0, count)`` split across threads.
 
     Uses ``torch.get_num_threads()`` threads (fewer for small ``work``): the calling thread
-    takes the first slice, a persistent pool the rest. The kernels release the GIL.
+    and a persistent pool take chunks from a shared counter (the kernels release the GIL).
+    Chunks, not one static slice per thread: right after a PyTorch op, PyTorch's OpenMP
+    workers keep spinning on their cores for a while, so a pool thread may start late or
+    run slowly; the calling thread then simply takes more chunks.
     """
     threads = max(1, min(torch.get_num_threads(), count, work // _MIN_WORK_PER_THREAD))
     if threads == 1:
@@ -68,10 +73,18 @@ def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> Non
         _pool["executor"] = ThreadPoolExecutor(threads - 1, thread_name_prefix="poolstride")
         _pool["workers"] = threads - 1
         _pool["pid"] = os.getpid()
-    bounds = [count * t // threads for t in range(threads + 1)]
-    futures = [_pool["executor"].submit(fn, *before, bounds[t], bounds[t + 1], *after)
-               for t in range(1, threads)]
-    fn(*before, bounds[0], bounds[1], *after)
+    chunks = min(count, threads * _CHUNKS_PER_THREAD)
+    bounds = [count * i // chunks for i in range(chunks + 1)]
+    counter = itertools.count()  # next() on it is atomic under the GIL
+
+    def work_through() -> None:
+        for i in iter(counter.__next__, None):
+            if i >= chunks:
+                return
+            fn(*before, bounds[i], bounds[i + 1], *after)
+
+    futures = [_pool["executor"].submit(work_through) for _ in range(threads - 1)]
+    work_through()
     for future in futures:
         future.result()
 
@@ -183,9 +196,7 @@ def _valid(shape4, kernel, stride, padding, dilation, ceil_mode) -> list | None:
 
 
 def _generated(plan: Plan):
-    """The constant-folded NCHW kernels for ``plan``'s window, or None (generic kernels)."""
-    if plan.layout != PLANAR:
-        return None
+    """The constant-folded kernels for ``plan``'s window (both layouts), or None."""
     from poolstride.kernels._specialize import specialized
 
     return specialized(plan.kernel, plan.stride, plan.padding, plan.dilation)
@@ -216,21 +227,22 @@ class _MaxPool(torch.autograd.Function):
         out, oa = plan.empty(plan.out_shape)
         idx, ia = plan.empty(plan.out_shape, dtype=torch.uint8 if plan.taps else torch.int32)
         work = x4.numel()
-        if plan.taps and plan.layout == PLANAR:
-            module = _generated(plan)
+        module = _generated(plan) if plan.taps else None
+        geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
+        if plan.layout == PLANAR and module is not None:
             if plan.stride[1] == 2 and xa.shape[2] % 2 == 0:
                 # column pairs as one complex number: contiguous loads for stride 2
                 pairs = xa.view(np.complex64 if xa.dtype == np.float32 else np.complex128)
                 _run(module.max_fwd_pairs, (xa, pairs, oa, ia), xa.shape[0], (), work)
             else:
                 _run(module.max_fwd_planar, (xa, xa, oa, ia), xa.shape[0], (), work)
+        elif plan.layout == PLANAR:
+            _run(jit.max_fwd_planar, (xa, oa, ia), xa.shape[0], geometry, work)
+        elif module is not None:
+            _run(module.max_fwd_cl, (xa, oa, ia), oa.shape[0] * oa.shape[1], (), work)
         else:
-            geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
-            if plan.layout == PLANAR:
-                _run(jit.max_fwd_planar, (xa, oa, ia), xa.shape[0], geometry, work)
-            else:
-                rows = oa.shape[0] * oa.shape[1]
-                _run(jit.max_fwd_cl, (xa, oa, ia), rows, (*geometry, plan.taps), work)
+            _run(jit.max_fwd_cl, (xa, oa, ia), oa.shape[0] * oa.shape[1], (*geometry, plan.taps),
+                 work)
         ctx.mark_non_differentiable(idx)
         # Otherwise autograd materialises a zero "gradient" for idx: a wasted allocation
         # and memset as large as the output.
@@ -382,22 +394,20 @@ class _LinearPool(torch.autograd.Function):
         work = max(x4.numel(), 1) * taps
         direction = "bwd" if adjoint else "fwd"
         out, oa = plan.empty(plan.in_shape if adjoint else plan.out_shape)
-        if not planar:
-            fn = getattr(jit, f"{family}_{direction}_cl")
-            # backward: output rows overlap in the input, so slice by sample only
-            _run(fn, (xa, oa), n if adjoint else n * plan.out_shape[2], after, work)
-            return out
+        layout = "planar" if planar else "cl"
         fast = None
         if family == "avg":
-            from poolstride.kernels._specialize import specialized
-
-            module = specialized(plan.kernel, plan.stride, plan.padding, (1, 1))
-            fast = getattr(module, f"avg_{direction}_planar", None)
+            module = _generated(plan)
+            fast = getattr(module, f"avg_{direction}_{layout}", None)
         if fast is not None:
             after = (*plan.padding, plan.count_include_pad, plan.divisor)
+        else:
+            fast = getattr(jit, f"{family}_{direction}_{layout}")
+        if planar:
             _run(fast, (xa, oa), n * c, after, work)
         else:
-            _run(getattr(jit, f"{family}_{direction}_planar"), (xa, oa), n * c, after, work)
+            # backward: output rows overlap in the input, so slice by sample only
+            _run(fast, (xa, oa), n if adjoint else n * plan.out_shape[2], after, work)
         return out
 
     @staticmethod
