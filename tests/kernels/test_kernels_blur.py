@@ -38,6 +38,16 @@ def blur_problems(draw):
     return x, dict(stride=stride, padding=pad, pad_mode=mode), filt, weights
 
 
+@pytest.fixture
+def generic_blur(monkeypatch):
+    """Random filters exercise the generic kernels; the generated ones (compiled per filter
+    size, stride, padding and dtype) are covered by test_generated_blur_kernels."""
+    from poolstride.kernels import _specialize
+
+    monkeypatch.setattr(_specialize, "BLUR_SIZES", ())
+
+
+@pytest.mark.usefixtures("generic_blur")
 @given(blur_problems(), st.integers(0, 2**16))
 def test_blur_pool_matches_reference(problem, seed):
     x, kwargs, filt, weights = problem
@@ -84,3 +94,31 @@ def test_equals_kornia_maxblurpool2d():
     layer = kornia.filters.MaxBlurPool2D(3)
     ours = kernels.blur_pool(kernels.max_pool(x, 2, 1), 3, 2, padding=(1, 1), pad_mode="zeros")
     torch.testing.assert_close(ours, layer(x))
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("filt, stride, padding, pad_mode, dtype", [
+    (3, 2, (1, 1), "reflect", torch.float32),   # timm BlurPool2d
+    (3, 2, (1, 1), "zeros", torch.float64),     # kornia
+    (4, 2, None, "reflect", torch.float32),     # antialiased-cnns default padding
+    (2, 1, (0, 1), "zeros", torch.float32),
+])
+def test_generated_blur_kernels(filt, stride, padding, pad_mode, dtype, layout):
+    from poolstride.kernels._specialize import specialized_blur
+
+    k = filt
+    assert specialized_blur(k, stride, (padding or ((k - 1) // 2, 0))[0], str(dtype)[6:])
+    for shape in [(2, 3, 17, 14), (2, 3, 9), (1, 2, 3, 4)]:
+        x = make_input(shape, dtype, layout if len(shape) == 4 else "contiguous", "normal", 5)
+        a = x.detach().clone().requires_grad_()
+        b = x.detach().clone().requires_grad_()
+        kwargs = dict(stride=stride, padding=padding, pad_mode=pad_mode)
+        weights = fallback.binomial_filter(filt)
+        pad = padding or fallback.blur_padding(k)
+        out = kernels.blur_pool(a, filt, **kwargs)
+        ref = fallback.blur_pool(b, weights, stride, pad, pad_mode)
+        torch.testing.assert_close(out, ref)
+        grad_out = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
+        (ga,) = torch.autograd.grad(out, a, grad_out)
+        (gb,) = torch.autograd.grad(ref, b, grad_out)
+        torch.testing.assert_close(ga, gb)

@@ -158,7 +158,7 @@ def common_window_problems(draw):
     taps in both layouts)."""
     k = draw(st.sampled_from((2, 3)))
     s = draw(st.sampled_from((1, 2)))
-    pad = (draw(st.integers(0, k // 2)), draw(st.integers(0, k // 2)))
+    pad = draw(st.integers(0, k // 2))  # symmetric: fewer generated modules to compile
     ceil_mode = draw(st.booleans())
     h, w = draw(st.integers(k, 13)), draw(st.integers(k, 13))
     layout = draw(st.sampled_from(("contiguous", "sliced", "channels_last")))

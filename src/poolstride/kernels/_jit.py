@@ -242,114 +242,183 @@ def max_bwd_cl(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, kh, kw, 
         grad_in[n, zeroed:] = 0  # rows no window reaches
 
 
+@njit(inline="always")
+def _column_tap(ow, j, cols, col_w, filt, stride, pad, interior):
+    """Input column and weight of tap ``j`` of output column ``ow`` (see blur_tables)."""
+    if interior:
+        return ow * stride - pad + j, filt[j]
+    return cols[ow, j], col_w[ow, j]
+
+
 @njit(**_OPTS)
-def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n, cols_t, col_w_t):
+def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, cols, col_w,
+                        col_n, filt, stride, pad, ow_lo, ow_hi):
     """out[p, oh, ow] = sum_i sum_j row_w[oh,i] col_w[ow,j] x[p, rows[oh,i], cols[ow,j]].
 
-    Column pass over the padded transposed tables (taps outer, outputs inner): uniform trip
-    counts and unsigned gathers, so it vectorises. ``buf[width]`` is the zero slot.
-    """
+    Per output row: the vertical filter into a row buffer (contiguous multiply-adds), then
+    the horizontal one. Interior columns: ``k`` contiguous multiply-adds over the buffer at
+    full resolution, then every ``stride``-th value; border columns from the table."""
     width = x.shape[2]
     oh_count, ow_count = out.shape[1], out.shape[2]
-    taps = cols_t.shape[0]
-    buf = np.zeros(width + 1, x.dtype)
+    k = filt.shape[0]
+    buf = np.empty(width, x.dtype)
+    acc = np.empty(width, x.dtype)
+    first, last = ow_lo * stride, (ow_hi - 1) * stride + 1  # anchors of interior outputs
     for p in range(lo, hi):
-        xp = x[p]
+        up = uint64(p)
         for oh in range(oh_count):
-            buf[:width] = 0
-            for i in range(row_n[oh]):
-                a = row_w[oh, i]
-                xrow = xp[uint64(rows[oh, i])]
+            uo = uint64(oh)
+            a, r = row_w[oh, 0], uint64(rows[oh, 0])
+            if row_n[oh] == 0:  # the window lies in the zero padding
+                buf[:] = 0
+            for w in range(width if row_n[oh] else 0):
+                buf[uint64(w)] = a * x[up, r, uint64(w)]
+            for i in range(1, row_n[oh]):
+                a, r = row_w[oh, i], uint64(rows[oh, i])
                 for w in range(width):
-                    buf[w] += a * xrow[w]
-            orow = out[p, oh]
-            orow[:] = 0
-            for j in range(taps):
-                cj = cols_t[j]
-                wj = col_w_t[j]
-                for ow in range(ow_count):
-                    orow[ow] += wj[ow] * buf[uint64(cj[ow])]
+                    buf[uint64(w)] += a * x[up, r, uint64(w)]
+            if ow_hi > ow_lo:
+                b = filt[0]
+                for w in range(first, last):
+                    acc[uint64(w)] = b * buf[uint64(w - pad)]
+                for j in range(1, k):
+                    b = filt[j]
+                    for w in range(first, last):
+                        acc[uint64(w)] += b * buf[uint64(w - pad + j)]
+                for ow in range(ow_lo, ow_hi):
+                    out[up, uo, uint64(ow)] = acc[uint64(ow * stride)]
+            for ow in range(ow_count):
+                if ow_lo <= ow < ow_hi:
+                    continue
+                total = x.dtype.type(0)
+                for j in range(col_n[ow]):
+                    total += col_w[ow, j] * buf[uint64(cols[ow, j])]
+                out[up, uo, uint64(ow)] = total
 
 
 @njit(**_OPTS)
-def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, col_n,
-                        cols_t, col_w_t):
-    """Adjoint of resample_fwd_planar: grad_in (P, H, W) overwritten (zeroed per plane)."""
-    width = grad_in.shape[2]
+def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n,
+                        cols, col_w, col_n, filt, stride, pad, ow_lo, ow_hi):
+    """Adjoint of resample_fwd_planar: grad_in[p] = R^T grad_out[p] C.
+
+    First the horizontal adjoint of every output row into a small plane buffer ``t``
+    (OH, W); then each input row is written once, from the output rows that read it
+    (the inverse row table): no zeroing pass, no read-modify-write of grad_in."""
+    height, width = grad_in.shape[1], grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
-    taps = cols_t.shape[0]
-    buf = np.zeros(width + 1, grad_in.dtype)
+    k = filt.shape[0]
+    t = np.empty((oh_count, width), grad_in.dtype)
+    zero = grad_in.dtype.type(0)
     for p in range(lo, hi):
-        gp = grad_in[p]
-        gp[:, :] = 0
+        up = uint64(p)
         for oh in range(oh_count):
-            buf[:] = 0
-            grow = grad_out[p, oh]
-            for j in range(taps):
-                cj = cols_t[j]
-                wj = col_w_t[j]
-                for ow in range(ow_count):
-                    buf[uint64(cj[ow])] += wj[ow] * grow[ow]
-            for i in range(row_n[oh]):
-                a = row_w[oh, i]
-                dst = gp[uint64(rows[oh, i])]
+            uo = uint64(oh)
+            for w in range(width):
+                t[uo, uint64(w)] = zero
+            for j in range(k):
+                b = filt[j]
+                for ow in range(ow_lo, ow_hi):
+                    t[uo, uint64(ow * stride - pad + j)] += b * grad_out[up, uo, uint64(ow)]
+            for ow in range(ow_count):
+                if ow_lo <= ow < ow_hi:
+                    continue
+                g = grad_out[up, uo, uint64(ow)]
+                for j in range(col_n[ow]):
+                    t[uo, uint64(cols[ow, j])] += col_w[ow, j] * g
+        for h in range(height):
+            uh = uint64(h)
+            if rinv_n[h] == 0:
                 for w in range(width):
-                    dst[w] += a * buf[w]
+                    grad_in[up, uh, uint64(w)] = zero
+                continue
+            a, o = rinv_w[h, 0], uint64(rinv[h, 0])
+            for w in range(width):
+                grad_in[up, uh, uint64(w)] = a * t[o, uint64(w)]
+            for m in range(1, rinv_n[h]):
+                a, o = rinv_w[h, m], uint64(rinv[h, m])
+                for w in range(width):
+                    grad_in[up, uh, uint64(w)] += a * t[o, uint64(w)]
 
 
 @njit(**_OPTS)
-def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, cols, col_w, col_n, cols_t, col_w_t):
-    """Channels-last resample_fwd_planar: x (N, H, W, C) -> out (N, OH, OW, C)."""
-    batch, _, width, channels = x.shape
+def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, cols, col_w,
+                    col_n, filt, stride, pad, ow_lo, ow_hi):
+    """Channels-last resample_fwd_planar: x (N, H, W, C) -> out (N, OH, OW, C), rows
+    ``N * OH`` in ``[lo, hi)``; every tap is a contiguous channel vector."""
+    width, channels = x.shape[2], x.shape[3]
     oh_count, ow_count = out.shape[1], out.shape[2]
+    buf = np.empty((width, channels), x.dtype)
     for t in range(lo, hi):
-        n = t // oh_count
+        un = uint64(t // oh_count)
         oh = t % oh_count
-        buf = np.zeros_like(x[n, 0])
-        for i in range(row_n[oh]):
-            a = row_w[oh, i]
-            xrow = x[n, rows[oh, i]]
+        uo = uint64(oh)
+        a, r = row_w[oh, 0], uint64(rows[oh, 0])
+        if row_n[oh] == 0:  # the window lies in the zero padding
+            buf[:] = 0
+        for w in range(width if row_n[oh] else 0):
+            for c in range(channels):
+                buf[uint64(w), uint64(c)] = a * x[un, r, uint64(w), uint64(c)]
+        for i in range(1, row_n[oh]):
+            a, r = row_w[oh, i], uint64(rows[oh, i])
             for w in range(width):
                 for c in range(channels):
-                    buf[w, c] += a * xrow[w, c]
-        orow = out[n, oh]
+                    buf[uint64(w), uint64(c)] += a * x[un, r, uint64(w), uint64(c)]
         for ow in range(ow_count):
-            o = orow[ow]
+            uw = uint64(ow)
+            interior = ow_lo <= ow < ow_hi
+            taps = filt.shape[0] if interior else col_n[ow]
+            if taps == 0:  # the window lies in the zero padding
+                out[un, uo, uw] = 0
+                continue
+            src, b = _column_tap(ow, 0, cols, col_w, filt, stride, pad, interior)
             for c in range(channels):
-                o[c] = 0
-            for j in range(col_n[ow]):
-                b = col_w[ow, j]
-                src = buf[cols[ow, j]]
+                out[un, uo, uw, uint64(c)] = b * buf[uint64(src), uint64(c)]
+            for j in range(1, taps):
+                src, b = _column_tap(ow, j, cols, col_w, filt, stride, pad, interior)
                 for c in range(channels):
-                    o[c] += b * src[c]
+                    out[un, uo, uw, uint64(c)] += b * buf[uint64(src), uint64(c)]
 
 
 @njit(**_OPTS)
-def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, cols, col_w, col_n,
-                    cols_t, col_w_t):
-    """Adjoint of resample_fwd_cl: grad_in (N, H, W, C) overwritten (zeroed per sample).
-    Sliced by sample, since different output rows scatter into the same input rows."""
-    batch, oh_count, ow_count, channels = grad_out.shape
-    width = grad_in.shape[2]
+def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, cols,
+                    col_w, col_n, filt, stride, pad, ow_lo, ow_hi):
+    """Adjoint of resample_fwd_cl, samples ``[lo, hi)``: horizontal adjoints of the sample's
+    output rows into ``t`` (OH, W, C), then each input row written once (inverse table)."""
+    height, width, channels = grad_in.shape[1], grad_in.shape[2], grad_in.shape[3]
+    oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    t = np.empty((oh_count, width, channels), grad_in.dtype)
+    zero = grad_in.dtype.type(0)
     for n in range(lo, hi):
-        grad_in[n] = 0
-        buf = np.zeros_like(grad_in[n, 0])
+        un = uint64(n)
         for oh in range(oh_count):
-            buf[:] = 0
-            grow = grad_out[n, oh]
+            uo = uint64(oh)
+            for w in range(width):
+                for c in range(channels):
+                    t[uo, uint64(w), uint64(c)] = zero
             for ow in range(ow_count):
-                g = grow[ow]
-                for j in range(col_n[ow]):
-                    b = col_w[ow, j]
-                    dst = buf[cols[ow, j]]
+                uw = uint64(ow)
+                interior = ow_lo <= ow < ow_hi
+                taps = filt.shape[0] if interior else col_n[ow]
+                for j in range(taps):
+                    dst, b = _column_tap(ow, j, cols, col_w, filt, stride, pad, interior)
                     for c in range(channels):
-                        dst[c] += b * g[c]
-            for i in range(row_n[oh]):
-                a = row_w[oh, i]
-                dst2 = grad_in[n, rows[oh, i]]
+                        t[uo, uint64(dst), uint64(c)] += b * grad_out[un, uo, uw, uint64(c)]
+        for h in range(height):
+            uh = uint64(h)
+            if rinv_n[h] == 0:
                 for w in range(width):
                     for c in range(channels):
-                        dst2[w, c] += a * buf[w, c]
+                        grad_in[un, uh, uint64(w), uint64(c)] = zero
+                continue
+            a, o = rinv_w[h, 0], uint64(rinv[h, 0])
+            for w in range(width):
+                for c in range(channels):
+                    grad_in[un, uh, uint64(w), uint64(c)] = a * t[o, uint64(w), uint64(c)]
+            for m in range(1, rinv_n[h]):
+                a, o = rinv_w[h, m], uint64(rinv[h, m])
+                for w in range(width):
+                    for c in range(channels):
+                        grad_in[un, uh, uint64(w), uint64(c)] += a * t[o, uint64(w), uint64(c)]
 
 
 @njit(inline="always")

@@ -98,42 +98,31 @@ def np_dtype(dtype: torch.dtype):
     return np.float32 if dtype == torch.float32 else np.float64
 
 
-def _pack(entries: list[list[tuple[int, float]]], size: int, dtype) -> tuple[np.ndarray, ...]:
-    """Ragged per-output (index, weight) lists -> dense arrays for the kernels:
-
-    ``(idx, wts, cnt)`` of shape ``(out, K)``, ``(out, K)``, ``(out,)`` (row-major, ragged
-    via ``cnt``) and ``(idx_t, wts_t)`` of shape ``(K, out)`` padded to K taps for every
-    output: padding taps have weight 0 and point at index ``size``, a zero slot the kernels
-    append to their row buffer (so ``0 * inf`` never happens). The uniform, transposed form
-    lets the column pass vectorise across outputs.
-    """
+def _pack(entries: list[list[tuple[int, float]]], dtype) -> tuple[np.ndarray, ...]:
+    """Ragged per-output (index, weight) lists -> ``(idx, wts, cnt)`` arrays of shape
+    ``(out, K)``, ``(out, K)``, ``(out,)`` (row-major, ragged via ``cnt``)."""
     width = max((len(e) for e in entries), default=0) or 1
     idx = np.zeros((len(entries), width), dtype=np.int64)
     wts = np.zeros((len(entries), width), dtype=dtype)
     cnt = np.zeros(len(entries), dtype=np.int64)
-    idx_t = np.full((width, len(entries)), size, dtype=np.int64)
-    wts_t = np.zeros((width, len(entries)), dtype=dtype)
     for o, e in enumerate(entries):
         cnt[o] = len(e)
         for t, (i, w) in enumerate(e):
-            idx[o, t] = idx_t[t, o] = i
-            wts[o, t] = wts_t[t, o] = w
-    tables = (idx, wts, cnt, idx_t, wts_t)
-    for a in tables:
+            idx[o, t] = i
+            wts[o, t] = w
+    for a in (idx, wts, cnt):
         a.setflags(write=False)
-    return tables
+    return idx, wts, cnt
 
 
-@lru_cache(maxsize=256)
-def filter_axis_table(size, weights, stride, pad_lo, pad_hi, pad_mode, np_dtype):
-    """A strided 1D filter with reflect or zero padding along one axis as a table.
+def _axis_entries(size, weights, stride, pad_lo, pad_hi, pad_mode) -> list:
+    """Per output: the (input index, weight) taps of a strided 1D filter with padding.
 
     ``out[o] = sum_t weights[t] * x[pad(o * stride - pad_lo + t)]`` where ``pad`` reflects
     (``-1 -> 1``, ``size -> size - 2``, like ``F.pad(mode="reflect")``) or drops taps that
     fall outside (zero padding).
     """
-    k = len(weights)
-    out = (size + pad_lo + pad_hi - k) // stride + 1
+    out = (size + pad_lo + pad_hi - len(weights)) // stride + 1
     entries = []
     for o in range(out):
         row = []
@@ -146,4 +135,33 @@ def filter_axis_table(size, weights, stride, pad_lo, pad_hi, pad_mode, np_dtype)
                 continue
             row.append((i, w))
         entries.append(row)
-    return _pack(entries, size, np_dtype)
+    return entries
+
+
+@lru_cache(maxsize=256)
+def blur_tables(height, width, weights, stride, pad_lo, pad_hi, pad_mode, np_dtype, dim) -> tuple:
+    """Everything the separable resampling kernels need, as one argument tuple:
+
+    ``(rows, row_w, row_n)``: the vertical filter per output row (1D: one row, weight 1);
+    ``(rinv, rinv_w, rinv_n)``: the same taps grouped per INPUT row (which output rows read
+    it, with which weight; the backward writes each input row once from them);
+    ``(cols, col_w, col_n)``: the horizontal filter per output column (border columns);
+    ``filt, stride, pad_lo, ow_lo, ow_hi``: interior columns ``[ow_lo, ow_hi)`` read
+    ``x[ow * stride - pad_lo + t]`` for every tap ``t`` (no padding), weight ``filt[t]``.
+    """
+    if dim == 1:
+        row_entries = [[(0, 1.0)]]
+    else:
+        row_entries = _axis_entries(height, weights, stride, pad_lo, pad_hi, pad_mode)
+    inverse = [[] for _ in range(height)]
+    for o, taps in enumerate(row_entries):
+        for i, w in taps:
+            inverse[i].append((o, w))
+    k = len(weights)
+    col_entries = _axis_entries(width, weights, stride, pad_lo, pad_hi, pad_mode)
+    ow_lo = min(-(-pad_lo // stride), len(col_entries))
+    ow_hi = max(min((width - 1 + pad_lo - (k - 1)) // stride + 1, len(col_entries)), ow_lo)
+    filt = np.array(weights, dtype=np_dtype)
+    filt.setflags(write=False)
+    return (*_pack(row_entries, np_dtype), *_pack(inverse, np_dtype),
+            *_pack(col_entries, np_dtype), filt, stride, pad_lo, ow_lo, ow_hi)

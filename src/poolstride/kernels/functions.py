@@ -263,7 +263,7 @@ def _positions(idx: torch.Tensor, plan: Plan) -> torch.Tensor:
     """Saved argmax -> int64 flat input positions ``h * W + w`` (PyTorch's indices)."""
     if not plan.taps:
         return idx.to(torch.int64)
-    (kh, kw), (sh, sw), (ph, pw) = plan.kernel, plan.stride, plan.padding
+    kw, (sh, sw), (ph, pw) = plan.kernel[1], plan.stride, plan.padding
     (dh, dw), (oh, ow), width = plan.dilation, plan.out_shape[2:], plan.in_shape[3]
     taps = idx.to(torch.int64)
     rows = torch.arange(oh).view(oh, 1) * sh - ph + taps // kw * dh
@@ -390,18 +390,23 @@ class _LinearPool(torch.autograd.Function):
         else:
             family = "resample"
             after = plan.tables
-            taps = len(plan.tables[0][0]) + len(plan.tables[3][0])
+            taps = len(plan.tables[0][0]) + len(plan.tables[6][0])
         work = max(x4.numel(), 1) * taps
         direction = "bwd" if adjoint else "fwd"
         out, oa = plan.empty(plan.in_shape if adjoint else plan.out_shape)
         layout = "planar" if planar else "cl"
         fast = None
         if family == "avg":
-            module = _generated(plan)
-            fast = getattr(module, f"avg_{direction}_{layout}", None)
-        if fast is not None:
-            after = (*plan.padding, plan.count_include_pad, plan.divisor)
-        else:
+            fast = getattr(_generated(plan), f"avg_{direction}_{layout}", None)
+            if fast is not None:
+                after = (*plan.padding, plan.count_include_pad, plan.divisor)
+        elif not adjoint:
+            from poolstride.kernels._specialize import specialized_blur
+
+            filt, stride, pad = plan.tables[9:12]
+            module = specialized_blur(len(filt), stride, pad, str(xa.dtype))
+            fast = getattr(module, f"resample_fwd_{layout}", None)
+        if fast is None:
             fast = getattr(jit, f"{family}_{direction}_{layout}")
         if planar:
             _run(fast, (xa, oa), n * c, after, work)
@@ -485,15 +490,10 @@ def blur_pool(
         if pad_mode == "reflect":
             fits = fits and all(max(lo, hi) < size for size in sizes)
         if fits:
-            npd = _plan.np_dtype(x.dtype)
             h, w = x4.shape[2:]
-            cols = _plan.filter_axis_table(w, weights, stride, lo, hi, pad_mode, npd)
-            if dim == 1:
-                rows = _plan.filter_axis_table(1, (1.0,), 1, 0, 0, "zeros", npd)
-            else:
-                rows = _plan.filter_axis_table(h, weights, stride, lo, hi, pad_mode, npd)
-            out_shape = (*x4.shape[:2], len(rows[2]), len(cols[2]))
-            plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), out_shape,
-                        tables=(*rows[:3], *cols))
+            tables = _plan.blur_tables(h, w, weights, stride, lo, hi, pad_mode,
+                                       _plan.np_dtype(x.dtype), dim)
+            out_shape = (*x4.shape[:2], len(tables[2]), len(tables[8]))
+            plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), out_shape, tables=tables)
             return _from4d(_LinearPool.apply(x4, plan, False), dim)
     return fallback.blur_pool(x, weights, stride, (lo, hi), pad_mode)
