@@ -177,3 +177,22 @@ def test_threads_work_in_a_forked_child():
 def _pool_in_child(x):
     torch.set_num_threads(2)
     return kernels.max_pool(x, 2)
+
+
+def test_dispatch_log_names_the_implementation_of_each_call():
+    x = torch.randn(2, 3, 8, 8)
+    with kernels.dispatch_log() as calls:
+        kernels.max_pool(x, 2, 2)                      # common window: generated kernel
+        kernels.max_pool(x, 2, 3)                      # stride 3: generic kernel
+        kernels.avg_pool(x.contiguous(memory_format=torch.channels_last), 3, 2, 1)
+        kernels.blur_pool(x, 3, 2)
+        kernels.max_pool(x.half(), 2, 2)               # half: PyTorch
+    assert [(c["op"], c["kernel"]) for c in calls] == [
+        ("max", "poolstride generated"), ("max", "poolstride generic"),
+        ("avg", "poolstride generated"), ("blur", "poolstride generated"), ("max", "pytorch")]
+    assert calls[2]["layout"] == "channels_last" and calls[0]["layout"] == "contiguous"
+    assert "float16" in calls[4]["reason"]
+    with kernels.use_kernels(False), kernels.dispatch_log() as calls:
+        kernels.avg_pool(x, 2)
+    assert calls == [{"op": "avg", "shape": (2, 3, 8, 8), "layout": "contiguous",
+                      "kernel": "pytorch", "reason": "kernels disabled"}]

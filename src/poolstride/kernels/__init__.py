@@ -4,6 +4,7 @@
 - :func:`blur_pool` — fused depthwise binomial blur + subsample
 - :func:`fast_path_reason`, :func:`available`, :func:`enabled`, :func:`set_enabled`,
   :func:`use_kernels` — when the kernels run, and switching them off
+- :func:`dispatch_log` — which implementation served each call (poolstride or PyTorch)
 - :mod:`poolstride.kernels.fallback` — the pure-PyTorch versions
 
 Importing this package does not import numba; the first kernel call does (see docs/kernels.md
@@ -16,6 +17,7 @@ from poolstride.kernels.functions import (
     available,
     avg_pool,
     blur_pool,
+    dispatch_log,
     enabled,
     fast_path_reason,
     max_pool,
@@ -27,6 +29,7 @@ __all__ = [
     "available",
     "avg_pool",
     "blur_pool",
+    "dispatch_log",
     "enabled",
     "fast_path_reason",
     "max_pool",

@@ -89,6 +89,40 @@ def _run(fn, before: tuple, count: int, after: tuple = (), work: int = 0) -> Non
         future.result()
 
 
+_log: dict = {"calls": None}  # the active dispatch_log list, if any
+
+
+@contextlib.contextmanager
+def dispatch_log() -> Iterator[list[dict]]:
+    """Record which implementation serves each pooling call made inside the block.
+
+    Yields a list that fills with one dict per call: ``op`` (``max``, ``avg``, ``blur``),
+    ``shape`` (input shape), ``layout`` (``contiguous`` or ``channels_last``), ``kernel``
+    (``poolstride generated`` = constant-folded for the window, ``poolstride generic``, or
+    ``pytorch``) and ``reason`` (why PyTorch served it, else ``""``).
+    """
+    before = _log["calls"]
+    calls: list[dict] = []
+    _log["calls"] = calls
+    try:
+        yield calls
+    finally:
+        _log["calls"] = before
+
+
+def _note(op: str, x: torch.Tensor, kernel: str, reason: str = "") -> None:
+    calls = _log["calls"]
+    if calls is not None:
+        x4 = _as4d(x) if x.ndim == 3 else x
+        layout = "channels_last" if x4.ndim == 4 and _plan.is_channels_last(x4) else "contiguous"
+        calls.append({"op": op, "shape": tuple(x.shape), "layout": layout, "kernel": kernel,
+                      "reason": reason})
+
+
+def _fallback_reason(x: torch.Tensor) -> str:
+    return fast_path_reason(x) or "configuration not covered by the kernels"
+
+
 def enabled() -> bool:
     """Whether the fast kernels are used where they apply (env ``POOLSTRIDE_KERNELS=0`` off)."""
     return bool(_state["enabled"])
@@ -357,11 +391,15 @@ def max_pool(
                         kernel, stride_, pad, dil)
             if _taps_fit(plan):
                 plan = dataclasses.replace(plan, taps=True)
+            _note("max", x, "poolstride generated" if plan.taps and _generated(plan)
+                  else "poolstride generic")
             out, idx = _MaxPool.apply(x4, plan)
             out = _from4d(out, dim)
             if return_indices:
                 return out, _from4d(_positions(idx, plan), dim)
             return out
+    if _log["calls"] is not None:
+        _note("max", x, "pytorch", _fallback_reason(x))
     return fallback.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
                              return_indices)
 
@@ -445,7 +483,10 @@ def avg_pool(
             plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
                         kernel, stride_, pad, count_include_pad=bool(count_include_pad),
                         divisor=int(divisor_override or 0))
+            _note("avg", x, "poolstride generated" if _generated(plan) else "poolstride generic")
             return _from4d(_LinearPool.apply(x4, plan, False), dim)
+    if _log["calls"] is not None:
+        _note("avg", x, "pytorch", _fallback_reason(x))
     return fallback.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                              divisor_override)
 
@@ -495,5 +536,12 @@ def blur_pool(
                                        _plan.np_dtype(x.dtype), dim)
             out_shape = (*x4.shape[:2], len(tables[2]), len(tables[8]))
             plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), out_shape, tables=tables)
+            if _log["calls"] is not None:
+                from poolstride.kernels._specialize import specialized_blur
+
+                generated = specialized_blur(k, stride, lo, str(x.dtype).removeprefix("torch."))
+                _note("blur", x, "poolstride generated" if generated else "poolstride generic")
             return _from4d(_LinearPool.apply(x4, plan, False), dim)
+    if _log["calls"] is not None:
+        _note("blur", x, "pytorch", _fallback_reason(x))
     return fallback.blur_pool(x, weights, stride, (lo, hi), pad_mode)
