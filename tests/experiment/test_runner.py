@@ -50,8 +50,13 @@ def test_grid_runs_stores_and_resumes(tiny, tmp_path, monkeypatch):
     for key in ("test_acc", "test_loss", "params", "macs", "train_time_s", "throughput_sps",
                 "peak_memory_mb", "shift_consistency_circular", "shift_consistency_crop",
                 "consistency_by_offset", "feature_stability", "grad_norm_init",
-                "grad_norm_final", "curve"):
+                "grad_norm_final", "curve", "step_ms", "step_config", "step_ms_by_config",
+                "downsampling_kernels"):
         assert key in m, key
+    # 1D data: contiguous only; the max variant's pooling calls are listed, conv has none
+    assert m["step_config"].startswith("contiguous, ") and len(m["step_ms_by_config"]) >= 1
+    assert m["step_ms"] == min(m["step_ms_by_config"].values()) > 0
+    assert m["downsampling_kernels"] and records[2].metrics["downsampling_kernels"] == []
     assert 0 <= m["test_acc"] <= 1 and m["steps"] == 12 and m["device"] == "cpu"
     assert m["consistency_by_offset"]["offsets"] == [-2, -1, 0, 1, 2]
     assert m["consistency_by_offset"]["circular"][2] == 1.0  # offset 0 never changes

@@ -196,3 +196,12 @@ def test_dispatch_log_names_the_implementation_of_each_call():
         kernels.avg_pool(x, 2)
     assert calls == [{"op": "avg", "shape": (2, 3, 8, 8), "layout": "contiguous",
                       "kernel": "pytorch", "reason": "kernels disabled"}]
+
+
+def test_dispatch_log_sees_blur_served_by_pytorch_in_the_layers():
+    from poolstride.layers import functional as PF
+
+    with kernels.use_kernels(False), kernels.dispatch_log() as calls:
+        PF.blur_pool(torch.randn(1, 2, 8, 8), 3, 2)
+    assert [(c["op"], c["kernel"], c["reason"]) for c in calls] == [
+        ("blur", "pytorch", "kernels disabled")]

@@ -51,7 +51,18 @@ def fake_metrics(variant: str, seed: int, effect: float, rng: np.random.Generato
         "device": "cpu", "width": None, "train_size": 300, "test_size": 1000,
         # recorded so the per-layer tables need not load the dataset
         "input_shape": [1, 40], "num_classes": 10,
+        **fake_speed(variant, seed),
     }
+
+
+def fake_speed(variant: str, seed: int) -> dict:
+    """The step-latency keys of :func:`poolstride.experiment.latency.fastest_step` (1D input:
+    contiguous only, pooling kernels on and off); the generator is left alone."""
+    by_config = {"contiguous, poolstride pooling": 2.0 + 0.1 * seed,
+                 "contiguous, pytorch pooling": 3.0 + 0.1 * seed}
+    kernels = [] if variant == "conv" else [f"{variant} (contiguous): poolstride generated"]
+    return {"step_ms": min(by_config.values()), "step_config": "contiguous, poolstride pooling",
+            "step_ms_by_config": by_config, "downsampling_kernels": kernels}
 
 
 def build_store(path: Path, variants=("max", "conv"), seeds=(0, 1, 2),

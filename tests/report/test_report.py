@@ -90,6 +90,73 @@ def test_markdown_has_same_content_and_links_existing_figures(report):
     assert "## Verdict" in md and "| max |" in md and "features.0.0" in md.replace("\\_", "_")
 
 
+def test_speed_section_follows_results_in_page_and_markdown(report):
+    from poolstride.report.tables import SPEED_NOTE
+
+    run, _, page = report
+    text = html.unescape(page)
+    assert page.index('id="results"') < page.index('id="speed"') < page.index('id="figures"')
+    assert SPEED_NOTE in text and "train step ms (fastest config)" in text
+    assert "contiguous, poolstride pooling, ms" in text and "max (contiguous): poolstride" in text
+    md = (run / "report.md").read_text()
+    assert md.index("## Results") < md.index("## Speed") < md.index("## Figures")
+    assert "train step ms (fastest config)" in md
+
+
+def test_speed_table_and_step_column(run_dir):
+    from poolstride.report.tables import results_table, speed_table
+
+    data = load_run(run_dir)
+    table = speed_table(data)
+    assert table.headers == ["variant", "fastest configuration",
+                             "contiguous, poolstride pooling, ms", "contiguous, pytorch pooling, ms",
+                             "downsampling kernels (fastest configuration)"]
+    rows = {r[0]: r for r in table.rows}
+    # fake timings are 2.0 / 3.0 ms + 0.1 * seed for seeds 0-2: means 2.1 and 3.1
+    assert rows["max"] == ["max", "contiguous, poolstride pooling", "2.1", "3.1",
+                           "max (contiguous): poolstride generated"]
+    assert rows["conv"][-1] == "–"  # strided conv: no pooling call
+    step = results_table(data)
+    col = step.headers.index("train step ms (fastest config)")
+    assert step.rows[0][col].startswith("2.1 [") and step.numeric[col]
+
+
+def test_speed_columns_put_contiguous_first_whatever_the_stored_key_order(run_dir):
+    from poolstride.report.run import from_records
+    from poolstride.report.tables import speed_table
+
+    with Store(run_dir) as store:
+        records = store.all_runs()
+    labels = [f"{f}, {p} pooling" for f in ("channels_last", "contiguous")
+              for p in ("pytorch", "poolstride")]
+    for r in records:  # as read back from the store: keys sorted, channels_last first
+        r.metrics["step_ms_by_config"] = {c: 1.0 for c in sorted(labels)}
+    headers = speed_table(from_records(records)).headers
+    assert headers[2:6] == [f"{f}, {p} pooling, ms" for f in ("contiguous", "channels_last")
+                            for p in ("poolstride", "pytorch")]
+
+
+def test_runs_stored_before_step_timing_still_render(tmp_path, make_run):
+    from poolstride.report.tables import results_table, speed_table
+
+    run = make_run(tmp_path / "mixed")
+    new_keys = ("step_ms", "step_config", "step_ms_by_config", "downsampling_kernels")
+    with Store(run) as store:  # conv's runs predate the step-latency keys
+        for r in store.all_runs():
+            if r.variant == "conv":
+                metrics = {k: v for k, v in r.metrics.items() if k not in new_keys}
+                store.put(type(r)(**{**r.to_dict(), "metrics": metrics}))
+    data = load_run(run)
+    rows = {r[0]: r for r in speed_table(data).rows}
+    assert rows["conv"] == ["conv", "–", "–", "–", "–"]
+    assert rows["max"][1] == "contiguous, poolstride pooling"
+    col = results_table(data).headers.index("train step ms (fastest config)")
+    assert [r[col] for r in results_table(data).rows][1] == "–"
+    page = html.unescape(write_report(run, profiles=False).read_text())
+    assert 'id="speed"' in page and "max (contiguous): poolstride generated" in page
+    assert "## Speed" in (run / "report.md").read_text()
+
+
 def test_missing_metrics_are_stated_not_crashed(tmp_path, make_run):
     def only_accuracy(variant, seed, effect, rng):
         return {"test_acc": 0.8 + effect + 0.01 * rng.standard_normal()}
@@ -101,6 +168,7 @@ def test_missing_metrics_are_stated_not_crashed(tmp_path, make_run):
     assert "no run recorded consistency_by_offset" in page
     assert "conv is" in page and "less accurate than max" in page
     assert not list((run / "figures").glob("*.svg"))
+    assert 'id="speed"' in page and "downsampling kernels (fastest configuration)" in page
 
 
 def test_user_strings_are_escaped_everywhere(tmp_path, make_run):

@@ -25,6 +25,13 @@ Keys (scalars unless noted):
 ``curve``                          dict of lists: step, train_loss, lr, eval_step, test_acc,
                                    test_loss
 ``device``                         where it ran (``cpu``, ``cuda:0``)
+``step_ms``                        one training step (forward + backward of one batch) in ms,
+                                   median over rounds, in the fastest configuration
+``step_config``                    that configuration: ``"<memory format>, <kernels> pooling"``
+                                   (e.g. ``channels_last, poolstride pooling``)
+``step_ms_by_config``              dict: configuration -> median step ms (every one timed)
+``downsampling_kernels``           list: ``"op (layout): kernel"`` (plus PyTorch's reason) of
+                                   each distinct pooling call in the fastest configuration
 =================================  ===========================================================
 """
 

@@ -26,7 +26,8 @@ from poolstride.experiment.store import RunRecord, dumps
 
 #: Scalar metrics summarised per variant (mean and 95% CI over seeds), in table order.
 SUMMARY_METRICS = ("test_acc", "test_loss", "shift_consistency_circular",
-                   "shift_consistency_crop", "train_time_s", "throughput_sps", "params", "macs")
+                   "shift_consistency_crop", "train_time_s", "throughput_sps", "params", "macs",
+                   "step_ms")
 #: Metrics that get paired comparisons and verdicts against the baseline.
 VERDICT_METRICS = ("test_acc", "test_loss", "shift_consistency_circular",
                    "shift_consistency_crop")
@@ -173,14 +174,14 @@ class Results:
                       title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                       pad_edge=False, collapse_padding=True)
         for name in ("variant", "n", "acc %", "Δ acc", "circ %", "crop %", "params", "MACs",
-                     "train s"):
+                     "train s", "step ms"):
             table.add_column(name, justify="left" if name == "variant" else "right",
                              no_wrap=True)
         deltas = {c.variant: c for c in self.comparisons if c.metric == "test_acc"}
         for v in self.variants:
             s = self.summary.get(v, {})
             if not s or s["test_acc"].n == 0:
-                table.add_row(v, "0", "failed", "", "", "", "", "", "")
+                table.add_row(v, "0", "failed", "", "", "", "", "", "", "")
                 continue
             d = deltas.get(v)
             delta = "base" if v == self.baseline else (
@@ -188,10 +189,13 @@ class Results:
             table.add_row(v, str(s["test_acc"].n), _pm(s["test_acc"], 100), delta,
                           _pm(s["shift_consistency_circular"], 100),
                           _pm(s["shift_consistency_crop"], 100), _count(s["params"].mean),
-                          _count(s["macs"].mean), f"{s['train_time_s'].mean:.1f}")
+                          _count(s["macs"].mean), f"{s['train_time_s'].mean:.1f}",
+                          _step_ms(s.get("step_ms")))
         table.caption = ("acc: test accuracy. Δ acc: paired difference from the baseline in "
                          "points (* significant, Holm, α=0.05). circ / crop: shift consistency, "
-                         "same class under two random circular / crop shifts.")
+                         "same class under two random circular / crop shifts. step ms: one "
+                         "training step in the variant's fastest configuration (see the "
+                         "report's Speed section).")
         table.caption_justify = "left"
         return table
 
@@ -295,3 +299,8 @@ def _csv_value(value: Any) -> Any:
 
 
 __all__ = ["METRICS", "Results", "SUMMARY_METRICS", "VERDICT_METRICS"]
+
+
+def _step_ms(summary) -> str:
+    """Mean step time of a variant, or a dash for runs stored before it was measured."""
+    return f"{summary.mean:.1f}" if summary is not None and summary.n > 0 else "–"

@@ -28,6 +28,7 @@ from poolstride import __version__
 from poolstride.analysis.gradient_flow import gradient_norms
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.config import RunConfig
+from poolstride.experiment.latency import fastest_step
 from poolstride.experiment.metrics import measure, peak_memory
 from poolstride.experiment.store import RunRecord, Store, git_hash, utc_now
 from poolstride.experiment.train import Diverged, train
@@ -153,7 +154,8 @@ def run_metrics(cfg: RunConfig, model: nn.Module, ds, result, device: torch.devi
                 grad_init: dict[str, float], memory: tuple[float, str]) -> dict[str, Any]:
     """Everything stored for one trained run: :func:`measure` on the test set, the training
     record ``result`` (a ``TrainResult``, or anything with its fields), the gradient probe
-    before (``grad_init``) and after training, and ``memory = peak_memory(device)``.
+    before (``grad_init``) and after training, ``memory = peak_memory(device)``, and the
+    training-step latency of one batch in its fastest configuration (:func:`fastest_step`).
     Shared by :func:`execute` and the seed-batched tasks (``experiment.batched``)."""
     x_train, y_train, x_test, y_test = _on_device(str(device), ds)
     probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
@@ -180,6 +182,7 @@ def run_metrics(cfg: RunConfig, model: nn.Module, ds, result, device: torch.devi
         "input_shape": list(ds.input_shape),
         "num_classes": int(ds.num_classes),
     })
+    metrics.update(fastest_step(model, x_train[:cfg.batch_size], y_train[:cfg.batch_size]))
     return metrics
 
 

@@ -119,6 +119,12 @@ def _note(op: str, x: torch.Tensor, kernel: str, reason: str = "") -> None:
                       "reason": reason})
 
 
+def note_pytorch(op: str, x: torch.Tensor, reason: str) -> None:
+    """Log a call that a caller served with PyTorch itself (see :func:`dispatch_log`)."""
+    if _log["calls"] is not None:
+        _note(op, x, "pytorch", reason)
+
+
 def _fallback_reason(x: torch.Tensor) -> str:
     return fast_path_reason(x) or "configuration not covered by the kernels"
 

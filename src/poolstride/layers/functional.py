@@ -91,8 +91,10 @@ def blur_pool(
     if x.device.type == "cpu":
         from poolstride import kernels
 
-        if kernels.fast_path_reason(x) is None:  # fused blur + subsample, same filter/padding
+        reason = kernels.fast_path_reason(x)
+        if reason is None:  # fused blur + subsample, same filter/padding
             return kernels.blur_pool(x, filt_size, stride)
+        kernels.functions.note_pytorch("blur", x, reason)  # for kernels.dispatch_log
     dim = x.ndim - 2
     if weight is None:
         weight = binomial_weight(filt_size, dim, x.dtype).to(x.device)

@@ -14,6 +14,7 @@ from poolstride.report.figures import FigureFile
 from poolstride.report.run import LayerProfile, RunData
 from poolstride.report.tables import (
     RESULTS_NOTE,
+    SPEED_NOTE,
     Table,
     bottom_line,
     config_table,
@@ -23,6 +24,7 @@ from poolstride.report.tables import (
     profile_table,
     results_table,
     runs_table,
+    speed_table,
     verdict_groups,
 )
 
@@ -60,7 +62,8 @@ def render_markdown(data: RunData, figures: Sequence[FigureFile],
         out += ["", f"{len(failed)} run(s) failed and are left out of the statistics "
                     "(see Runs)."]
     out += ["", "## Results", "", md_table(results_table(data)), "", md_escape(RESULTS_NOTE),
-            "", "## Figures", ""]
+            "", "## Speed", "", md_escape(SPEED_NOTE), "", md_table(speed_table(data)), "",
+            "## Figures", ""]
     for fig in figures:
         out += [f"### {md_escape(fig.title)}", ""]
         if fig.missing or fig.path is None:

@@ -22,6 +22,7 @@ from poolstride.report.palette import Style, variant_styles
 from poolstride.report.run import LayerProfile, RunData
 from poolstride.report.tables import (
     RESULTS_NOTE,
+    SPEED_NOTE,
     Table,
     bottom_line,
     config_table,
@@ -31,6 +32,7 @@ from poolstride.report.tables import (
     profile_table,
     results_table,
     runs_table,
+    speed_table,
     verdict_groups,
 )
 
@@ -166,6 +168,8 @@ def render_page(data: RunData, figures: Sequence[FigureFile],
         ("verdict", "Verdict", [tag("p", headline(data)), verdict_block(data)]),
         ("results", "Results", [html_table(results_table(data), styles, data.baseline,
                                            caption=RESULTS_NOTE)]),
+        ("speed", "Speed", [tag("p", SPEED_NOTE, class_="note"),
+                            html_table(speed_table(data), styles, data.baseline)]),
         ("figures", "Figures", [figure_block(f) for f in figures]),
         ("layers", "Per-layer shapes and receptive fields",
          [tag("p", "Each variant's model rebuilt from its stored config (untrained: shapes, "

@@ -8,6 +8,7 @@ the Markdown side escapes for Markdown.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,7 +123,7 @@ def results_table(data: RunData) -> Table:
     deltas = {c.variant: c for c in data.results.comparisons if c.metric == "test_acc"}
     headers = ["variant", "n", "test acc %", "Δ acc vs baseline, points", "test loss",
                "shift consist. circular %", "shift consist. crop %", "params", "MACs",
-               "train time s", "inference samples/s"]
+               "train time s", "inference samples/s", "train step ms (fastest config)"]
     rows = []
     for v in data.variants:
         s = data.results.summary.get(v, {})
@@ -143,7 +144,8 @@ def results_table(data: RunData) -> Table:
                      fmt_ci(s.get("shift_consistency_crop"), 100),
                      fmt_count(_mean(s.get("params"))), fmt_count(_mean(s.get("macs"))),
                      fmt_ci(s.get("train_time_s"), 1, 1),
-                     fmt_count(_mean(s.get("throughput_sps")))])
+                     fmt_count(_mean(s.get("throughput_sps"))),
+                     fmt_ci(s.get("step_ms"), 1, 1)])
     return Table(headers, rows, [False] + [True] * (len(headers) - 1))
 
 
@@ -156,6 +158,49 @@ RESULTS_NOTE = ("Mean over seeds with its 95% t-interval in brackets (with few s
 
 def _mean(s: Summary | None) -> float | None:
     return s.mean if s is not None and s.n > 0 else None
+
+
+def speed_table(data: RunData) -> Table:
+    """One row per variant: its fastest configuration (the most common over its seeds), the
+    mean training-step ms of every configuration timed, and the pooling kernels it used."""
+    per_variant = {v: [r.metrics for r in data.runs_of(v)] for v in data.variants}
+    configs: list[str] = []
+    for runs in per_variant.values():
+        for m in runs:
+            configs += [c for c in _by_config(m) if c not in configs]
+    configs.sort(key=lambda c: (not c.startswith("contiguous"), c))  # the store sorts keys
+    rows = []
+    for v, runs in per_variant.items():
+        fastest = Counter(str(m["step_config"]) for m in runs if m.get("step_config"))
+        row = [v, fastest.most_common(1)[0][0] if fastest else "–"]
+        for c in configs:
+            ms = [_by_config(m)[c] for m in runs if c in _by_config(m)]
+            row.append(f"{sum(ms) / len(ms):.1f}" if ms else "–")
+        used: list[str] = []
+        for m in runs:
+            names = m.get("downsampling_kernels")
+            if isinstance(names, list):
+                used += [str(k) for k in names if str(k) not in used]
+        row.append("; ".join(used) or "–")
+        rows.append(row)
+    headers = ["variant", "fastest configuration", *(f"{c}, ms" for c in configs),
+               "downsampling kernels (fastest configuration)"]
+    return Table(headers, rows, [False, False] + [True] * len(configs) + [False])
+
+
+SPEED_NOTE = ("Each variant's training step (forward and backward of one batch) is timed in "
+              "every memory format and with poolstride's pooling kernels on and off, "
+              "interleaved, medians over rounds; the fastest configuration is the one "
+              "reported, so no variant is judged by a slow pooling implementation.")
+
+
+def _by_config(metrics: dict[str, Any]) -> dict[str, float]:
+    """A run's ``step_ms_by_config``, finite numbers only (``{}`` for older runs)."""
+    by_config = metrics.get("step_ms_by_config")
+    if not isinstance(by_config, dict):
+        return {}
+    return {str(c): float(ms) for c, ms in by_config.items()
+            if isinstance(ms, (int, float)) and math.isfinite(ms)}
 
 
 def runs_table(data: RunData) -> Table:
@@ -244,6 +289,6 @@ def _jump(rf: Any) -> str:
     return rf.jump_text() if rf is not None else ""
 
 
-__all__ = ["RESULTS_NOTE", "Table", "bottom_line", "config_table", "environment_table",
-           "fmt_ci", "fmt_count", "headline", "n_text", "profile_summary", "profile_table",
-           "results_table", "runs_table", "verdict_groups"]
+__all__ = ["RESULTS_NOTE", "SPEED_NOTE", "Table", "bottom_line", "config_table",
+           "environment_table", "fmt_ci", "fmt_count", "headline", "n_text", "profile_summary",
+           "profile_table", "results_table", "runs_table", "speed_table", "verdict_groups"]
