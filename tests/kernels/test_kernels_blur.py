@@ -122,3 +122,57 @@ def test_generated_blur_kernels(filt, stride, padding, pad_mode, dtype, layout):
         (ga,) = torch.autograd.grad(out, a, grad_out)
         (gb,) = torch.autograd.grad(ref, b, grad_out)
         torch.testing.assert_close(ga, gb)
+
+
+@st.composite
+def max_blur_problems(draw):
+    dim = draw(st.sampled_from((1, 2)))
+    filt = draw(st.integers(1, 5))
+    k = len(fallback.binomial_filter(filt))
+    stride = draw(st.integers(1, 3))
+    pad = (draw(st.integers(0, k)), draw(st.integers(0, k)))
+    mode = draw(st.sampled_from(("reflect", "zeros")))
+    spatial = tuple(draw(st.integers(2, 10)) for _ in range(dim))
+    for size in spatial:  # the blur sees the dense max map, one sample shorter
+        assume(size - 1 + sum(pad) >= k)
+        assume(mode == "zeros" or max(pad) < size - 1)
+    n, c = draw(st.integers(0, 3)), draw(st.integers(1, 4))
+    dtype = draw(st.sampled_from((torch.float32, torch.float64)))
+    layout = draw(st.sampled_from(LAYOUTS_2D if dim == 2 else LAYOUTS_1D))
+    values = draw(st.sampled_from(("ties", "normal")))
+    x = make_input((n, c, *spatial), dtype, layout, values, draw(st.integers(0, 2**16)))
+    return x, dict(stride=stride, padding=pad, pad_mode=mode), filt
+
+
+@pytest.mark.usefixtures("generic_blur")
+@given(max_blur_problems(), st.integers(0, 2**16))
+def test_fused_max_blur_matches_the_composition(problem, seed):
+    x, kwargs, filt = problem
+    a = x.detach().clone().requires_grad_()
+    b = x.detach().clone().requires_grad_()
+    with kernels.dispatch_log() as calls:
+        out = kernels.max_blur_pool(a, filt, **kwargs)
+    assert calls[0]["op"] == "max+blur"  # the fused path ran, not the fallback composition
+    weights = fallback.binomial_filter(filt)
+    ref = fallback.blur_pool(fallback.max_pool(b, (2,) * (x.ndim - 2), 1), weights,
+                             kwargs["stride"], kwargs["padding"], kwargs["pad_mode"])
+    torch.testing.assert_close(out, ref)
+    grad_out = torch.randn(ref.shape, generator=torch.Generator().manual_seed(seed),
+                           dtype=ref.dtype)
+    (ga,) = torch.autograd.grad(out, a, grad_out)
+    (gb,) = torch.autograd.grad(ref, b, grad_out)
+    torch.testing.assert_close(ga, gb)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_fused_max_blur_second_derivatives(layout):
+    x = make_input((1, 2, 6, 5), torch.float64, layout, "normal", 3).requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda t: kernels.max_blur_pool(t, 3, 2), (x,))
+
+
+def test_fused_max_blur_equals_kornia():
+    kornia = pytest.importorskip("kornia")
+    x = torch.randn(2, 5, 16, 13)
+    layer = kornia.filters.MaxBlurPool2D(3)
+    ours = kernels.max_blur_pool(x, 3, 2, padding=(1, 1), pad_mode="zeros")
+    torch.testing.assert_close(ours, layer(x))

@@ -18,7 +18,7 @@ USES_HOOK = {
     "lp": {"avg_pool"},
     "mixed": {"max_pool", "avg_pool"},
     "gated": {"max_pool", "avg_pool"},
-    "blur-max": {"max_pool", "blur_pool"},
+    "blur-max": {"max_blur_pool"},
     "blur-avg": {"blur_pool"},
     "blur-conv": {"blur_pool"},
 }
@@ -27,7 +27,7 @@ USES_HOOK = {
 @pytest.mark.parametrize("kind", sorted(USES_HOOK))
 def test_pooling_goes_through_the_functional_dispatch_point(kind, monkeypatch):
     calls = []
-    for name in ("max_pool", "avg_pool", "blur_pool"):
+    for name in ("max_pool", "avg_pool", "blur_pool", "max_blur_pool"):
         original = getattr(functional, name)
 
         def spy(*args, _name=name, _original=original, **kwargs):

@@ -2,6 +2,7 @@
 
 - :func:`max_pool`, :func:`avg_pool` — drop-in for ``torch.nn.functional.{max,avg}_pool{1,2}d``
 - :func:`blur_pool` — fused depthwise binomial blur + subsample
+- :func:`max_blur_pool` — 2-window max at stride 1 then blur_pool, fused (``blur-max``)
 - :func:`fast_path_reason`, :func:`available`, :func:`enabled`, :func:`set_enabled`,
   :func:`use_kernels` — when the kernels run, and switching them off
 - :func:`dispatch_log` — which implementation served each call (poolstride or PyTorch)
@@ -20,6 +21,7 @@ from poolstride.kernels.functions import (
     dispatch_log,
     enabled,
     fast_path_reason,
+    max_blur_pool,
     max_pool,
     set_enabled,
     use_kernels,
@@ -32,6 +34,7 @@ __all__ = [
     "dispatch_log",
     "enabled",
     "fast_path_reason",
+    "max_blur_pool",
     "max_pool",
     "set_enabled",
     "use_kernels",

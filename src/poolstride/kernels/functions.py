@@ -445,11 +445,7 @@ class _LinearPool(torch.autograd.Function):
             if fast is not None:
                 after = (*plan.padding, plan.count_include_pad, plan.divisor)
         elif not adjoint:
-            from poolstride.kernels._specialize import specialized_blur
-
-            filt, stride, pad = plan.tables[9:12]
-            module = specialized_blur(len(filt), stride, pad, str(xa.dtype))
-            fast = getattr(module, f"resample_fwd_{layout}", None)
+            fast = _blur_forward(plan, xa)
         if fast is None:
             fast = getattr(jit, f"{family}_{direction}_{layout}")
         if planar:
@@ -516,6 +512,26 @@ def blur_pool(
     ``out = (size + lo + hi - k) // stride + 1``. Equal to
     :func:`poolstride.kernels.fallback.blur_pool` up to float rounding.
     """
+    weights, (lo, hi) = _blur_args(filt, stride, padding, pad_mode)
+    k = len(weights)
+    dim = x.ndim - 2
+    if fast_path_reason(x) is None:
+        x4 = _as4d(x)
+        plan = _blur_plan(x4, dim, weights, stride, (lo, hi), pad_mode)
+        if plan is not None:
+            if _log["calls"] is not None:
+                from poolstride.kernels._specialize import specialized_blur
+
+                generated = specialized_blur(k, stride, lo, str(x.dtype).removeprefix("torch."))
+                _note("blur", x, "poolstride generated" if generated else "poolstride generic")
+            return _from4d(_LinearPool.apply(x4, plan, False), dim)
+    if _log["calls"] is not None:
+        _note("blur", x, "pytorch", _fallback_reason(x))
+    return fallback.blur_pool(x, weights, stride, (lo, hi), pad_mode)
+
+
+def _blur_args(filt, stride: int, padding, pad_mode: str) -> tuple[tuple[float, ...], tuple]:
+    """Filter weights and ``(lo, hi)`` padding from blur_pool's arguments (checked)."""
     weights = fallback.binomial_filter(filt) if isinstance(filt, int) else tuple(
         float(v) for v in filt)
     k = len(weights)
@@ -529,25 +545,169 @@ def blur_pool(
     if stride < 1 or k < 1 or lo < 0 or hi < 0:
         raise PoolstrideError(f"blur_pool needs stride >= 1, a filter and padding >= 0; got "
                               f"stride={stride}, filter of {k}, padding={(lo, hi)}")
-    dim = x.ndim - 2
-    if fast_path_reason(x) is None:
-        x4 = _as4d(x)
-        sizes = x4.shape[3:] if dim == 1 else x4.shape[2:]
-        fits = all(size + lo + hi >= k for size in sizes)
-        if pad_mode == "reflect":
-            fits = fits and all(max(lo, hi) < size for size in sizes)
-        if fits:
-            h, w = x4.shape[2:]
-            tables = _plan.blur_tables(h, w, weights, stride, lo, hi, pad_mode,
-                                       _plan.np_dtype(x.dtype), dim)
-            out_shape = (*x4.shape[:2], len(tables[2]), len(tables[8]))
-            plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), out_shape, tables=tables)
-            if _log["calls"] is not None:
-                from poolstride.kernels._specialize import specialized_blur
+    return weights, (lo, hi)
 
-                generated = specialized_blur(k, stride, lo, str(x.dtype).removeprefix("torch."))
-                _note("blur", x, "poolstride generated" if generated else "poolstride generic")
-            return _from4d(_LinearPool.apply(x4, plan, False), dim)
-    if _log["calls"] is not None:
-        _note("blur", x, "pytorch", _fallback_reason(x))
-    return fallback.blur_pool(x, weights, stride, (lo, hi), pad_mode)
+
+def _blur_plan(x4: torch.Tensor, dim: int, weights, stride: int, padding, pad_mode: str,
+               shape4=None) -> Plan | None:
+    """The resampling plan of a blur of ``x4`` (or of a tensor of ``shape4`` laid out like
+    it), or None where the kernels do not apply (PyTorch then raises or pads itself)."""
+    shape4 = tuple(shape4 or x4.shape)
+    (lo, hi), k = padding, len(weights)
+    sizes = shape4[3:] if dim == 1 else shape4[2:]
+    fits = all(size + lo + hi >= k for size in sizes)
+    if pad_mode == "reflect":
+        fits = fits and all(max(lo, hi) < size for size in sizes)
+    if not fits:
+        return None
+    h, w = shape4[2:]
+    tables = _plan.blur_tables(h, w, weights, stride, lo, hi, pad_mode,
+                               _plan.np_dtype(x4.dtype), dim)
+    out_shape = (*shape4[:2], len(tables[2]), len(tables[8]))
+    return Plan(_layout(x4), x4.dtype, shape4, out_shape, tables=tables)
+
+
+# ----------------------------------------- max pooling then blur, fused (blur-max kinds)
+
+_FUSED_CHUNK = 1 << 16  # intermediate elements per chunk: 256 KB of float32, cache-resident
+
+
+def _chunks(units: int, per_unit: int):
+    """Chunk size (in planes or samples) whose intermediate stays in cache."""
+    return max(1, min(units, _FUSED_CHUNK // max(per_unit, 1)))
+
+
+class _MaxBlur(torch.autograd.Function):
+    """``blur(max_pool(x, 2, stride=1))`` chunk by chunk: the dense max map of a few planes
+    (NCHW) or samples (channels-last) lives in a cache-sized scratch buffer and is blurred
+    right away, so the full-size intermediate is never written to memory; only the uint8
+    taps of its argmax are kept for the backward."""
+
+    @staticmethod
+    def forward(ctx, x4, max_plan: Plan, blur_plan: Plan):
+        module = _generated(max_plan)
+        _, xa = max_plan.to_kernel(x4)
+        out, oa = blur_plan.empty(blur_plan.out_shape)
+        taps, ta = max_plan.empty(max_plan.out_shape, dtype=torch.uint8)
+        planar = max_plan.layout == PLANAR
+        blur_fwd = _blur_forward(blur_plan, xa)
+        chunk = _chunks(xa.shape[0], int(np.prod(ta.shape[1:])))
+        rows_m, rows_o = ta.shape[1], oa.shape[1]
+
+        def work(lo, hi):
+            dense = np.empty((min(chunk, hi - lo), *ta.shape[1:]), xa.dtype)
+            for c0 in range(lo, hi, chunk):
+                c1 = min(c0 + chunk, hi)
+                d = dense[:c1 - c0]
+                if planar:
+                    module.max_fwd_planar(xa[c0:c1], xa[c0:c1], d, ta[c0:c1], 0, c1 - c0)
+                    blur_fwd(d, oa[c0:c1], 0, c1 - c0, *blur_plan.tables)
+                else:
+                    module.max_fwd_cl(xa[c0:c1], d, ta[c0:c1], 0, (c1 - c0) * rows_m)
+                    blur_fwd(d, oa[c0:c1], 0, (c1 - c0) * rows_o, *blur_plan.tables)
+
+        _run(work, (), xa.shape[0], (), x4.numel())
+        ctx.mark_non_differentiable(taps)
+        ctx.save_for_backward(taps)
+        ctx.plans = (max_plan, blur_plan)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (taps,) = ctx.saved_tensors
+        return _MaxBlurAdjoint.apply(grad_out, taps, *ctx.plans), None, None
+
+
+def _blur_forward(plan: Plan, xa: np.ndarray):
+    """The blur forward kernel for ``plan`` (generated where available)."""
+    from poolstride.kernels._specialize import specialized_blur
+
+    layout = "planar" if plan.layout == PLANAR else "cl"
+    filt, stride, pad = plan.tables[9:12]
+    module = specialized_blur(len(filt), stride, pad, str(xa.dtype))
+    fast = getattr(module, f"resample_fwd_{layout}", None)
+    return fast or getattr(_jit(), f"resample_fwd_{layout}")
+
+
+class _MaxBlurAdjoint(torch.autograd.Function):
+    """The gradient of :class:`_MaxBlur`: the blur's adjoint into a cache-sized scratch
+    buffer, then the max pooling's scatter, chunk by chunk. Its own adjoint (double
+    backward) gathers at the argmax and blurs."""
+
+    @staticmethod
+    def forward(ctx, grad_out, taps, max_plan: Plan, blur_plan: Plan):
+        jit = _jit()
+        module = _generated(max_plan)
+        _, ga = blur_plan.to_kernel(grad_out)
+        _, ta = max_plan.to_kernel(taps)
+        grad_in, gia = max_plan.empty(max_plan.in_shape)
+        bits, consts = _BITS[gia.dtype]
+        planar = max_plan.layout == PLANAR
+        blur_bwd = getattr(jit, "resample_bwd_planar" if planar else "resample_bwd_cl")
+        chunk = _chunks(gia.shape[0], int(np.prod(ta.shape[1:])))
+        geometry = (*max_plan.kernel, *max_plan.stride, *max_plan.padding, *max_plan.dilation)
+
+        def work(lo, hi):
+            dense = np.empty((min(chunk, hi - lo), *ta.shape[1:]), gia.dtype)
+            for c0 in range(lo, hi, chunk):
+                c1 = min(c0 + chunk, hi)
+                d = dense[:c1 - c0]
+                blur_bwd(ga[c0:c1], d, 0, c1 - c0, *blur_plan.tables)
+                g, gb = gia[c0:c1], gia[c0:c1].view(bits)
+                if planar:
+                    module.max_bwd_planar(d, d.view(bits), ta[c0:c1], g, gb, 0, c1 - c0, consts)
+                else:
+                    jit.max_bwd_cl(d, d.view(bits), ta[c0:c1], g, gb, 0, c1 - c0, *geometry,
+                                   True, consts)
+
+        _run(work, (), gia.shape[0], (), grad_in.numel())
+        ctx.save_for_backward(taps)
+        ctx.plans = (max_plan, blur_plan)
+        return grad_in
+
+    @staticmethod
+    def backward(ctx, grad_grad_in):
+        (taps,) = ctx.saved_tensors
+        max_plan, blur_plan = ctx.plans
+        picked = _MaxScatter.backward(_SavedIndex(taps, max_plan), grad_grad_in)[0]
+        return _LinearPool.apply(picked, blur_plan, False), None, None, None
+
+
+class _SavedIndex:
+    """Stands in for a _MaxScatter context (saved index and plan) to reuse its gather."""
+
+    def __init__(self, idx: torch.Tensor, plan: Plan):
+        self.saved_tensors = (idx,)
+        self.plan = plan
+
+
+def max_blur_pool(
+    x: torch.Tensor,
+    filt: int | Sequence[float] = 3,
+    stride: int = 2,
+    padding: int | tuple[int, int] | None = None,
+    pad_mode: str = "reflect",
+) -> torch.Tensor:
+    """``blur_pool(max_pool(x, 2, stride=1), filt, stride, padding, pad_mode)``, fused.
+
+    The ``blur-max`` downsampling of Zhang (2019) and kornia's ``MaxBlurPool2D`` (with
+    ``padding=1, pad_mode="zeros"``): a 2-window max at stride 1 (1D: 2 samples), then
+    :func:`blur_pool`. The dense max map is never materialised (see :class:`_MaxBlur`).
+    Values and gradients equal the unfused composition up to float rounding of the blur.
+    """
+    weights, padding = _blur_args(filt, stride, padding, pad_mode)
+    dim = x.ndim - 2
+    if fast_path_reason(x) is None and dim in (1, 2):
+        x4 = _as4d(x)
+        kernel = (1, 2) if dim == 1 else (2, 2)
+        dense = _valid(x4.shape, kernel, (1, 1), (0, 0), (1, 1), False)
+        if dense is not None:
+            max_plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), (*x4.shape[:2], *dense),
+                            kernel, (1, 1), (0, 0), (1, 1), taps=True)
+            blur_plan = _blur_plan(x4, dim, weights, stride, padding, pad_mode,
+                                   max_plan.out_shape)
+            if blur_plan is not None and _generated(max_plan) is not None:
+                _note("max+blur", x, "poolstride generated (fused)")
+                return _from4d(_MaxBlur.apply(x4, max_plan, blur_plan), dim)
+    dense = max_pool(x, (2,) * dim, 1)
+    return blur_pool(dense, weights, stride, padding, pad_mode)

@@ -151,11 +151,9 @@ class BlurMaxPool(_BlurDownsample):
         filt_size: int = 3,
     ) -> None:
         self._setup(in_channels, out_channels, factor, dim, filt_size, dense_kernel=2, dense_pad=0)
-        self._dense = ((2,) * self.dim, (1,) * self.dim)
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
-        kernel, stride = self._dense
-        return self.blur(PF.max_pool(x, kernel, stride, 0, 1, False))
+        return PF.max_blur_pool(x, self.blur.filt_size, self.blur.stride, self.blur.filt)
 
 
 class BlurConv(_BlurDownsample):

@@ -1,9 +1,10 @@
 """The single dispatch point for windowed max / average pooling (and the blur of blur kinds).
 
 Every max or average pooling computed by ``poolstride.layers`` (``max``, ``avg``, ``lp``,
-``mixed``, ``gated``, ``blur-max``) calls :func:`max_pool` or :func:`avg_pool` below, never
+``mixed``, ``gated``) calls :func:`max_pool` or :func:`avg_pool` below, never
 ``torch.nn.functional`` directly; the binomial blur + subsample of the ``blur-*`` kinds calls
-:func:`blur_pool`. The fast CPU kernels in ``poolstride.kernels`` plug in HERE and only here:
+:func:`blur_pool`, and ``blur-max`` (max at stride 1, then the blur) :func:`max_blur_pool`.
+The fast CPU kernels in ``poolstride.kernels`` plug in HERE and only here:
 keep these functions tiny (argument order and semantics of the first two are exactly those of
 ``torch.nn.functional.max_pool{1,2}d`` / ``avg_pool{1,2}d``; :func:`blur_pool` matches
 ``poolstride.kernels.blur_pool(x, filt_size, stride)``). The spatial dimension is
@@ -105,3 +106,19 @@ def blur_pool(
     # Fold channels into the batch: one shared single-channel filter, no per-channel copies.
     y = conv(x.reshape(n * c, 1, *x.shape[2:]), weight.to(x.dtype), stride=stride)
     return y.reshape(n, c, *y.shape[2:])
+
+
+def max_blur_pool(
+    x: torch.Tensor, filt_size: int, stride: int, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Max over 2-windows at stride 1, then :func:`blur_pool` (the ``blur-max`` kinds).
+    DISPATCH POINT: on the CPU the two run fused (``poolstride.kernels.max_blur_pool``)."""
+    if x.ndim not in (3, 4):
+        raise _unsupported(x)
+    if x.device.type == "cpu":
+        from poolstride import kernels
+
+        if kernels.fast_path_reason(x) is None:
+            return kernels.max_blur_pool(x, filt_size, stride)
+    dim = x.ndim - 2
+    return blur_pool(max_pool(x, (2,) * dim, (1,) * dim, 0, 1, False), filt_size, stride, weight)
