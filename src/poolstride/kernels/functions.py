@@ -275,7 +275,8 @@ class _MaxPool(torch.autograd.Function):
                 pairs = xa.view(np.complex64 if xa.dtype == np.float32 else np.complex128)
                 _run(module.max_fwd_pairs, (xa, pairs, oa, ia), xa.shape[0], (), work)
             else:
-                _run(module.max_fwd_planar, (xa, xa, oa, ia), xa.shape[0], (), work)
+                fn = getattr(module, "max_fwd_dense", module.max_fwd_planar)
+                _run(fn, (xa, xa, oa, ia), xa.shape[0], (), work)
         elif plan.layout == PLANAR:
             _run(jit.max_fwd_planar, (xa, oa, ia), xa.shape[0], geometry, work)
         elif module is not None:
@@ -591,6 +592,7 @@ class _MaxBlur(torch.autograd.Function):
         taps, ta = max_plan.empty(max_plan.out_shape, dtype=torch.uint8)
         planar = max_plan.layout == PLANAR
         blur_fwd = _blur_forward(blur_plan, xa)
+        max_fwd = getattr(module, "max_fwd_dense", module.max_fwd_planar)
         chunk = _chunks(xa.shape[0], int(np.prod(ta.shape[1:])))
         rows_m, rows_o = ta.shape[1], oa.shape[1]
 
@@ -600,7 +602,7 @@ class _MaxBlur(torch.autograd.Function):
                 c1 = min(c0 + chunk, hi)
                 d = dense[:c1 - c0]
                 if planar:
-                    module.max_fwd_planar(xa[c0:c1], xa[c0:c1], d, ta[c0:c1], 0, c1 - c0)
+                    max_fwd(xa[c0:c1], xa[c0:c1], d, ta[c0:c1], 0, c1 - c0)
                     blur_fwd(d, oa[c0:c1], 0, c1 - c0, *blur_plan.tables)
                 else:
                     module.max_fwd_cl(xa[c0:c1], d, ta[c0:c1], 0, (c1 - c0) * rows_m)
