@@ -9,6 +9,7 @@ BlurPool2d / kornia's MaxBlurPool2D. Nothing here is asserted; it prints.
     .venv/bin/python bench/kernels.py                 # (32, 64, 56, 56) float32, 2 threads
     .venv/bin/python bench/kernels.py --reps 31 --threads 1 --shape 8,64,56,56
     .venv/bin/python bench/kernels.py --e2e           # + training the `simple` model on CPU
+    .venv/bin/python bench/kernels.py --keep-freed-memory   # glibc keeps freed memory
 
 timm and kornia are optional (``pip install 'poolstride[bench]'``); missing ones are skipped.
 """
@@ -16,8 +17,10 @@ timm and kornia are optional (``pip install 'poolstride[bench]'``); missing ones
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -220,6 +223,19 @@ def run_e2e(args) -> None:
           f"{off / on:.2f}x")
 
 
+# glibc returns freed blocks of more than a few MB to the OS, so the next allocation of a
+# large gradient page-faults it back in (~6,000 faults for 26 MB: several ms, for PyTorch's
+# ops and ours alike). These tunables make it keep freed memory, as jemalloc/tcmalloc do.
+_KEEP_FREED = "glibc.malloc.trim_threshold=4294967296:glibc.malloc.mmap_threshold=4294967296"
+
+
+def _reexec_keeping_freed_memory() -> None:
+    """Restart this script with :data:`_KEEP_FREED` (glibc reads tunables at start only)."""
+    if _KEEP_FREED not in os.environ.get("GLIBC_TUNABLES", ""):
+        env = dict(os.environ, GLIBC_TUNABLES=_KEEP_FREED)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shape", default="32,64,56,56")
@@ -234,7 +250,13 @@ def main() -> None:
     parser.add_argument("--e2e-only", action="store_true")
     parser.add_argument("--e2e-batch", type=int, default=128)
     parser.add_argument("--e2e-steps", type=int, default=15)
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="glibc keeps freed memory (no page faults on reallocation), for "
+                             "every variant alike: " + _KEEP_FREED)
     args = parser.parse_args()
+    if args.keep_freed_memory:
+        _reexec_keeping_freed_memory()
+        print(f"allocator: GLIBC_TUNABLES={_KEEP_FREED}")
     torch.set_num_threads(args.threads)
     random.seed(0)
     if not kernels.available():
