@@ -10,6 +10,7 @@ BlurPool2d / kornia's MaxBlurPool2D. Nothing here is asserted; it prints.
     .venv/bin/python bench/kernels.py --reps 31 --threads 1 --shape 8,64,56,56
     .venv/bin/python bench/kernels.py --e2e           # + training the `simple` model on CPU
     .venv/bin/python bench/kernels.py --keep-freed-memory   # glibc keeps freed memory
+    .venv/bin/python bench/kernels.py --compile       # first-call (compile/load) latency
 
 timm and kornia are optional (``pip install 'poolstride[bench]'``); missing ones are skipped.
 """
@@ -223,6 +224,35 @@ def run_e2e(args) -> None:
           f"{off / on:.2f}x")
 
 
+_FIRST_CALLS = """
+import time, torch
+from poolstride import kernels
+x = torch.randn(8, 16, 32, 32, requires_grad=True)
+xc = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+for label, fn in [("max 2x2 NCHW", lambda: kernels.max_pool(x, 2, 2)),
+                  ("  again", lambda: kernels.max_pool(x, 2, 2)),
+                  ("avg 2x2 NCHW", lambda: kernels.avg_pool(x, 2, 2)),
+                  ("blur 3 NCHW", lambda: kernels.blur_pool(x, 3, 2)),
+                  ("max 3x3/2 channels-last", lambda: kernels.max_pool(xc, 3, 2, 1))]:
+    start = time.perf_counter()
+    fn().sum().backward()
+    print(f"  {label:<26}{time.perf_counter() - start:6.2f} s")
+"""
+
+
+def run_compile_latency() -> None:
+    """First forward+backward calls in fresh processes: empty caches (compile), then warm."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, POOLSTRIDE_KERNEL_CACHE=f"{tmp}/kernels",
+                   NUMBA_CACHE_DIR=f"{tmp}/numba")
+        for label in ("cold (empty caches: compile)", "warm (caches on disk)"):
+            print(f"\nfirst calls in a fresh process, {label}, each after the previous one")
+            subprocess.run([sys.executable, "-c", _FIRST_CALLS], env=env, check=True)
+
+
 # glibc returns freed blocks of more than a few MB to the OS, so the next allocation of a
 # large gradient page-faults it back in (~6,000 faults for 26 MB: several ms, for PyTorch's
 # ops and ours alike). These tunables make it keep freed memory, as jemalloc/tcmalloc do.
@@ -250,6 +280,8 @@ def main() -> None:
     parser.add_argument("--e2e-only", action="store_true")
     parser.add_argument("--e2e-batch", type=int, default=128)
     parser.add_argument("--e2e-steps", type=int, default=15)
+    parser.add_argument("--compile", action="store_true",
+                        help="only time first calls in fresh processes (cold and warm cache)")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="glibc keeps freed memory (no page faults on reallocation), for "
                              "every variant alike: " + _KEEP_FREED)
@@ -261,6 +293,9 @@ def main() -> None:
     random.seed(0)
     if not kernels.available():
         raise SystemExit("numba is not installed: nothing to benchmark")
+    if args.compile:
+        run_compile_latency()
+        return
     if not args.e2e_only:
         run_kernels(args)
     if args.e2e or args.e2e_only:
