@@ -184,14 +184,18 @@ def test_dispatch_log_names_the_implementation_of_each_call():
     with kernels.dispatch_log() as calls:
         kernels.max_pool(x, 2, 2)                      # common window: generated kernel
         kernels.max_pool(x, 2, 3)                      # stride 3: generic kernel
-        kernels.avg_pool(x.contiguous(memory_format=torch.channels_last), 3, 2, 1)
+        cl = x.contiguous(memory_format=torch.channels_last)
+        kernels.avg_pool(cl.requires_grad_(), 3, 2, 1)  # training: ours
         kernels.blur_pool(x, 3, 2)
         kernels.max_pool(x.half(), 2, 2)               # half: PyTorch
+        kernels.avg_pool(cl.detach(), 3, 2, 1)         # channels-last inference: PyTorch's
     assert [(c["op"], c["kernel"]) for c in calls] == [
         ("max", "poolstride generated"), ("max", "poolstride generic"),
-        ("avg", "poolstride generated"), ("blur", "poolstride generated"), ("max", "pytorch")]
+        ("avg", "poolstride generated"), ("blur", "poolstride generated"), ("max", "pytorch"),
+        ("avg", "pytorch")]
     assert calls[2]["layout"] == "channels_last" and calls[0]["layout"] == "contiguous"
     assert "float16" in calls[4]["reason"]
+    assert calls[5]["reason"] == "channels-last average pooling without gradient"
     with kernels.use_kernels(False), kernels.dispatch_log() as calls:
         kernels.avg_pool(x, 2)
     assert calls == [{"op": "avg", "shape": (2, 3, 8, 8), "layout": "contiguous",

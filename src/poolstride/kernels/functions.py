@@ -478,18 +478,24 @@ def avg_pool(
     and gradients.
     """
     dim = x.ndim - 2
-    if fast_path_reason(x) is None and (divisor_override is None or dim == 2):
+    reason = fast_path_reason(x)
+    if reason is None and (divisor_override is None or dim == 2):
         kernel, stride_, pad, _ = _geometry(dim, kernel_size, stride, padding, 1)
         x4 = _as4d(x)
         out_hw = _valid(x4.shape, kernel, stride_, pad, (1, 1), ceil_mode)
+        layout = _layout(x4)
+        if layout == CHANNELS_LAST and not (x.requires_grad and torch.is_grad_enabled()):
+            # Where the kernels are not faster (bench/kernels.py: PyTorch's channels-last
+            # average-pooling forward is as fast or faster), PyTorch serves the call.
+            out_hw, reason = None, "channels-last average pooling without gradient"
         if out_hw is not None and (divisor_override is None or divisor_override != 0):
-            plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
+            plan = Plan(layout, x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
                         kernel, stride_, pad, count_include_pad=bool(count_include_pad),
                         divisor=int(divisor_override or 0))
             _note("avg", x, "poolstride generated" if _generated(plan) else "poolstride generic")
             return _from4d(_LinearPool.apply(x4, plan, False), dim)
     if _log["calls"] is not None:
-        _note("avg", x, "pytorch", _fallback_reason(x))
+        _note("avg", x, "pytorch", reason or "configuration not covered by the kernels")
     return fallback.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
                              divisor_override)
 
