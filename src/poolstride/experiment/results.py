@@ -174,14 +174,14 @@ class Results:
                       title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                       pad_edge=False, collapse_padding=True)
         for name in ("variant", "n", "acc %", "Δ acc", "circ %", "crop %", "params", "MACs",
-                     "train s", "step ms"):
+                     "train s"):
             table.add_column(name, justify="left" if name == "variant" else "right",
                              no_wrap=True)
         deltas = {c.variant: c for c in self.comparisons if c.metric == "test_acc"}
         for v in self.variants:
             s = self.summary.get(v, {})
             if not s or s["test_acc"].n == 0:
-                table.add_row(v, "0", "failed", "", "", "", "", "", "", "")
+                table.add_row(v, "0", "failed", "", "", "", "", "", "")
                 continue
             d = deltas.get(v)
             delta = "base" if v == self.baseline else (
@@ -189,13 +189,11 @@ class Results:
             table.add_row(v, str(s["test_acc"].n), _pm(s["test_acc"], 100), delta,
                           _pm(s["shift_consistency_circular"], 100),
                           _pm(s["shift_consistency_crop"], 100), _count(s["params"].mean),
-                          _count(s["macs"].mean), f"{s['train_time_s'].mean:.1f}",
-                          _step_ms(s.get("step_ms")))
+                          _count(s["macs"].mean), f"{s['train_time_s'].mean:.1f}")
         table.caption = ("acc: test accuracy. Δ acc: paired difference from the baseline in "
                          "points (* significant, Holm, α=0.05). circ / crop: shift consistency, "
-                         "same class under two random circular / crop shifts. step ms: one "
-                         "training step in the variant's fastest configuration (see the "
-                         "report's Speed section).")
+                         "same class under two random circular / crop shifts. Training-step "
+                         "times per configuration: the report's Speed section.")
         table.caption_justify = "left"
         return table
 
@@ -300,7 +298,3 @@ def _csv_value(value: Any) -> Any:
 
 __all__ = ["METRICS", "Results", "SUMMARY_METRICS", "VERDICT_METRICS"]
 
-
-def _step_ms(summary) -> str:
-    """Mean step time of a variant, or a dash for runs stored before it was measured."""
-    return f"{summary.mean:.1f}" if summary is not None and summary.n > 0 else "–"
