@@ -69,12 +69,29 @@ def test_invalid_geometry_raises_pytorch_error():
         kernels.avg_pool(x, 5)  # window larger than the input
 
 
+THREADED = {
+    **{name: fast for name, (fast, _) in OPS.items()},
+    "max 2x2": lambda x: kernels.max_pool(x, 2, 2),
+    "blur": lambda x: kernels.blur_pool(x, 3, 2),
+    "max+blur": lambda x: kernels.max_blur_pool(x, 3, 2),
+}
+
+
 @needs_numba
-@pytest.mark.parametrize("op", sorted(OPS))
+@pytest.mark.parametrize("op", sorted(THREADED))
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-def test_multithreaded_equals_single_threaded(op, layout):
-    fast, _ = OPS[op]
+def test_multithreaded_equals_single_threaded(op, layout, monkeypatch):
+    from poolstride.kernels import functions
+
+    fast = THREADED[op]
     x = make_input((4, 8, 40, 40), torch.float32, layout, "ties", seed=0).requires_grad_()
+    monkeypatch.setattr(functions, "_MIN_WORK_PER_THREAD", 1024)  # small input, many chunks
+    monkeypatch.setattr(functions, "_FUSED_CHUNK", 4096)  # max+blur: several chunks per thread
+    chunk_calls = []
+    original = functions._run
+    monkeypatch.setattr(functions, "_run", lambda fn, before, count, after=(), work=0: (
+        chunk_calls.append(min(torch.get_num_threads(), count, work // 1024)),
+        original(fn, before, count, after, work))[1])
     before = torch.get_num_threads()
     results = []
     try:
@@ -85,6 +102,7 @@ def test_multithreaded_equals_single_threaded(op, layout):
             results.append((out, grad))
     finally:
         torch.set_num_threads(before)
+    assert max(chunk_calls) == 3  # the 3-thread pass really split the work
     assert torch.equal(results[0][0], results[1][0])
     assert torch.equal(results[0][1], results[1][1])
 
