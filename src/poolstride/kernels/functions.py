@@ -445,8 +445,8 @@ class _LinearPool(torch.autograd.Function):
             fast = getattr(_generated(plan), f"avg_{direction}_{layout}", None)
             if fast is not None:
                 after = (*plan.padding, plan.count_include_pad, plan.divisor)
-        elif not adjoint:
-            fast = _blur_forward(plan, xa)
+        else:
+            fast = _blur_kernel(plan, xa, direction)
         if fast is None:
             fast = getattr(jit, f"{family}_{direction}_{layout}")
         if planar:
@@ -597,7 +597,7 @@ class _MaxBlur(torch.autograd.Function):
         out, oa = blur_plan.empty(blur_plan.out_shape)
         taps, ta = max_plan.empty(max_plan.out_shape, dtype=torch.uint8)
         planar = max_plan.layout == PLANAR
-        blur_fwd = _blur_forward(blur_plan, xa)
+        blur_fwd = _blur_kernel(blur_plan, xa)
         max_fwd = getattr(module, "max_fwd_dense", module.max_fwd_planar)
         chunk = _chunks(xa.shape[0], int(np.prod(ta.shape[1:])))
         rows_m, rows_o = ta.shape[1], oa.shape[1]
@@ -626,15 +626,16 @@ class _MaxBlur(torch.autograd.Function):
         return _MaxBlurAdjoint.apply(grad_out, taps, *ctx.plans), None, None
 
 
-def _blur_forward(plan: Plan, xa: np.ndarray):
-    """The blur forward kernel for ``plan`` (generated where available)."""
+def _blur_kernel(plan: Plan, xa: np.ndarray, direction: str = "fwd"):
+    """The blur kernel for ``plan`` and ``direction`` (``fwd``/``bwd``), generated where
+    available, else the generic one."""
     from poolstride.kernels._specialize import specialized_blur
 
     layout = "planar" if plan.layout == PLANAR else "cl"
     filt, stride, pad = plan.tables[9:12]
     module = specialized_blur(len(filt), stride, pad, str(xa.dtype))
-    fast = getattr(module, f"resample_fwd_{layout}", None)
-    return fast or getattr(_jit(), f"resample_fwd_{layout}")
+    fast = getattr(module, f"resample_{direction}_{layout}", None)
+    return fast or getattr(_jit(), f"resample_{direction}_{layout}")
 
 
 class _MaxBlurAdjoint(torch.autograd.Function):
@@ -651,7 +652,7 @@ class _MaxBlurAdjoint(torch.autograd.Function):
         grad_in, gia = max_plan.empty(max_plan.in_shape)
         bits, consts = _BITS[gia.dtype]
         planar = max_plan.layout == PLANAR
-        blur_bwd = getattr(jit, "resample_bwd_planar" if planar else "resample_bwd_cl")
+        blur_bwd = _blur_kernel(blur_plan, gia, "bwd")
         chunk = _chunks(gia.shape[0], int(np.prod(ta.shape[1:])))
         geometry = (*max_plan.kernel, *max_plan.stride, *max_plan.padding, *max_plan.dilation)
 
