@@ -34,22 +34,18 @@ def max_bwd_planar(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, cons
     Windows tiling the plane (kernel == stride, no padding): each input element is written
     once, ``grad if tap == its tap else 0``, with integer masks (no zeroing pass, no
     read-modify-write). The value is PyTorch's ``0 + grad``: -0 becomes +0, a signalling
-    NaN becomes quiet. Otherwise: zero the plane, then add ``grad_out`` at each argmax in
-    output scan order (PyTorch's accumulation order)."""
+    NaN becomes quiet. Overlapping windows at stride 1: :func:`max_bwd_gather`. Otherwise:
+    zero the plane, then add ``grad_out`` at each argmax in output scan order (PyTorch's
+    accumulation order)."""
     height, width = grad_in.shape[1], grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     sign, inf_bits, quiet = consts[0], consts[1], consts[2]
-    tiles = {tiles} and oh_count * {sh} <= height and ow_count * {sw} <= width
-    for p in range(lo, hi):
-        up = uint64(p)
-        if tiles:
-            for oh in range(oh_count):
-                uo = uint64(oh)
-{tile_rows}
-            for h in range(oh_count * {sh}, height):
-                for w in range(width):
-                    grad_in_bits[up, uint64(h), uint64(w)] = 0
-        else:
+    if not ({tiles} and oh_count * {sh} <= height and ow_count * {sw} <= width):
+        if {stride1}:  # measured: gathering wins at stride 1, scattering at stride 2
+            max_bwd_gather(grad_out, idx, grad_in, lo, hi)
+            return
+        for p in range(lo, hi):
+            up = uint64(p)
             grad_in[p] = 0
             for oh in range(oh_count):
                 uo = uint64(oh)
@@ -58,6 +54,50 @@ def max_bwd_planar(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, cons
                     h = oh * {sh} - {ph} + k // {kw}
                     w = ow * {sw} - {pw} + k % {kw}
                     grad_in[up, uint64(h), uint64(w)] += grad_out[up, uo, uint64(ow)]
+        return
+    for p in range(lo, hi):
+        up = uint64(p)
+        for oh in range(oh_count):
+            uo = uint64(oh)
+{tile_rows}
+        for h in range(oh_count * {sh}, height):
+            for w in range(width):
+                grad_in_bits[up, uint64(h), uint64(w)] = 0
+
+
+@njit(**_OPTS)
+def max_bwd_gather(grad_out, idx, grad_in, lo, hi):
+    """Overlapping windows, planes [lo, hi): each input element is written once, as
+    ``0 + g1 + g2 + ...`` over the windows whose argmax it is, in output scan order: PyTorch's
+    scatter order, so bit for bit. Input row h takes one column pass per output row covering
+    it (ascending), each with the taps unrolled over zero-padded copies of that output row's
+    gradient and taps (tap 255 never matches), so every read is in bounds."""
+    height, width = grad_in.shape[1], grad_in.shape[2]
+    oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    span = width + ow_count + 2 * {kw} + 2
+    gpad = np.zeros((oh_count, span), grad_in.dtype)
+    ipad = np.full((oh_count, span), 255, np.uint8)
+    zero = grad_in.dtype.type(0)
+    for p in range(lo, hi):
+        up = uint64(p)
+        for oh in range(oh_count):
+            uo = uint64(oh)
+            for ow in range(ow_count):
+                gpad[uo, uint64(ow + {kw})] = grad_out[up, uo, uint64(ow)]
+                ipad[uo, uint64(ow + {kw})] = idx[up, uo, uint64(ow)]
+        for h in range(height):
+            uh = uint64(h)
+            first = True
+            for i in range({kh} - 1, -1, -1):  # output rows covering h, ascending
+                t = h + {ph} - i
+                if t < 0 or t % {sh} != 0 or t // {sh} >= oh_count:
+                    continue
+                uo = uint64(t // {sh})
+{gather_passes}
+                first = False
+            if first:  # no window covers this row
+                for w in range(width):
+                    grad_in[up, uh, uint64(w)] = zero
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -322,19 +362,19 @@ def _tile_rows(kh, kw, sh, sw) -> str:
     blocks = []
     for i in range(kh):
         stores = "\n".join(
-            f"                    grad_in_bits[up, r, uint64(ow * {sw} + {j})] = "
+            f"                grad_in_bits[up, r, uint64(ow * {sw} + {j})] = "
             f"g & (zero - (k == {i * kw + j}))" for j in range(kw))
-        blocks.append(f"""                r = uint64(oh * {sh} + {i})
-                for ow in range(ow_count):
-                    u = uint64(ow)
-                    g = grad_bits[up, uo, u]
-                    zero = g ^ g
-                    g = g if g != sign else zero
-                    g = g | quiet if (g & ~sign) > inf_bits else g
-                    k = idx[up, uo, u]
+        blocks.append(f"""            r = uint64(oh * {sh} + {i})
+            for ow in range(ow_count):
+                u = uint64(ow)
+                g = grad_bits[up, uo, u]
+                zero = g ^ g
+                g = g if g != sign else zero
+                g = g | quiet if (g & ~sign) > inf_bits else g
+                k = idx[up, uo, u]
 {stores}
-                for w in range(ow_count * {sw}, width):
-                    grad_in_bits[up, r, uint64(w)] = 0""")
+            for w in range(ow_count * {sw}, width):
+                grad_in_bits[up, r, uint64(w)] = 0""")
     return "\n".join(blocks)
 
 
@@ -350,6 +390,35 @@ def _avg_tile_rows(kh, kw, sh, sw) -> str:
 {stores}
                 for w in range(ow_count * {sw}, width):
                     grad_in[up, r, uint64(w)] = 0""")
+    return "\n".join(blocks)
+
+
+def _gather_passes(kh, kw, sw, pw) -> str:
+    """max_bwd_gather's column passes, one per tap row ``i`` (runtime ``i``, so guarded).
+    Column w of row h takes tap (i, j) of output column ow = (w + pw - j) / sw when that
+    divides; terms in descending j = ascending ow (scan order), added one at a time."""
+    pad = " " * 16
+
+    def update(column: str, e: int, base: str, i: int) -> list[str]:
+        lines = [f"{pad}        v = zero if first else grad_in[up, uh, uint64({column})]"]
+        for j in range(kw - 1, -1, -1):
+            if (e + pw - j) % sw:
+                continue
+            at = f"uint64({base} + {(e + pw - j) // sw + kw})"
+            lines.append(f"{pad}        v = v + (gpad[uo, {at}] if ipad[uo, {at}] == {i * kw + j}"
+                         f" else zero)")
+        lines.append(f"{pad}        grad_in[up, uh, uint64({column})] = v")
+        return lines
+
+    blocks = []
+    for i in range(kh):
+        if sw == 1:
+            body = [f"{pad}    for w in range(width):", *update("w", 0, "w", i)]
+        else:
+            body = [f"{pad}    for q in range(width // 2):", *update("2 * q", 0, "q", i),
+                    *update("2 * q + 1", 1, "q", i), f"{pad}    if width % 2:",
+                    f"{pad}        q = width // 2", *update("width - 1", 0, "q", i)]
+        blocks.append("\n".join([f"{pad}if i == {i}:", *body]))
     return "\n".join(blocks)
 
 
@@ -383,8 +452,10 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
     return _TEMPLATE.format(kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw, max_fwd=max_fwd,
                             cl_rows=cl_rows, cl_cols=cl_cols, cl_taps="\n".join(cl_taps),
                             cl_sums=cl_sums,
+                            gather_passes=_gather_passes(kh, kw, sw, pw),
+                            stride1=sh == sw == 1,
                             tiles=tiles, tile_rows=_tile_rows(kh, kw, sh, sw) if tiles else
-                            "                pass", rows=rows, cols=cols, sums=sums, adds=adds,
+                            "            pass", rows=rows, cols=cols, sums=sums, adds=adds,
                             avg_tile_rows=_avg_tile_rows(kh, kw, sh, sw) if tiles else
                             "                pass")
 
