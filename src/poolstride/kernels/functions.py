@@ -358,13 +358,18 @@ class _MaxScatter(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_grad_in):
         (idx,) = ctx.saved_tensors
-        plan = ctx.plan
-        flat_idx = _flat(_positions(idx, plan), plan.layout)
-        plane = plan.in_shape[2] * plan.in_shape[3]
-        inside = flat_idx < plane  # windows that miss the input got no gradient
-        picked = torch.gather(_flat(grad_grad_in, plan.layout), 1, flat_idx.clamp(max=plane - 1))
-        picked = torch.where(inside, picked, torch.zeros_like(picked))
-        return _unflat(picked, plan.out_shape, plan.layout), None, None
+        return _gather_at_argmax(grad_grad_in, idx, ctx.plan), None, None
+
+
+def _gather_at_argmax(grad_grad_in: torch.Tensor, idx: torch.Tensor, plan: Plan) -> torch.Tensor:
+    """The adjoint of the max-pool scatter: ``grad_grad_in`` read at each window's argmax
+    (0 for a dilated window that misses the input), shaped like the pooling output."""
+    flat_idx = _flat(_positions(idx, plan), plan.layout)
+    plane = plan.in_shape[2] * plan.in_shape[3]
+    inside = flat_idx < plane  # windows that miss the input got no gradient
+    picked = torch.gather(_flat(grad_grad_in, plan.layout), 1, flat_idx.clamp(max=plane - 1))
+    picked = torch.where(inside, picked, torch.zeros_like(picked))
+    return _unflat(picked, plan.out_shape, plan.layout)
 
 
 def max_pool(
@@ -678,16 +683,8 @@ class _MaxBlurAdjoint(torch.autograd.Function):
     def backward(ctx, grad_grad_in):
         (taps,) = ctx.saved_tensors
         max_plan, blur_plan = ctx.plans
-        picked = _MaxScatter.backward(_SavedIndex(taps, max_plan), grad_grad_in)[0]
+        picked = _gather_at_argmax(grad_grad_in, taps, max_plan)
         return _LinearPool.apply(picked, blur_plan, False), None, None, None
-
-
-class _SavedIndex:
-    """Stands in for a _MaxScatter context (saved index and plan) to reuse its gather."""
-
-    def __init__(self, idx: torch.Tensor, plan: Plan):
-        self.saved_tensors = (idx,)
-        self.plan = plan
 
 
 def max_blur_pool(
