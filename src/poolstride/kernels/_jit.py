@@ -243,6 +243,49 @@ def max_bwd_cl(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, kh, kw, 
 
 
 @njit(inline="always")
+def rows_from_inverse_planar(grad_in, t, up, rinv, rinv_w, rinv_n):
+    """Plane ``up`` of grad_in (P, H, W), each row written once:
+    ``grad_in[h] = sum_m rinv_w[h, m] * t[rinv[h, m]]`` (0 where no output row reads h)."""
+    height, width = grad_in.shape[1], grad_in.shape[2]
+    for h in range(height):
+        uh = uint64(h)
+        if rinv_n[h] == 0:
+            for w in range(width):
+                grad_in[up, uh, uint64(w)] = 0
+            continue
+        a, o = rinv_w[h, 0], uint64(rinv[h, 0])
+        for w in range(width):
+            grad_in[up, uh, uint64(w)] = a * t[o, uint64(w)]
+        for m in range(1, rinv_n[h]):
+            a, o = rinv_w[h, m], uint64(rinv[h, m])
+            for w in range(width):
+                grad_in[up, uh, uint64(w)] += a * t[o, uint64(w)]
+
+
+@njit(inline="always")
+def rows_from_inverse_cl(grad_in, t, un, rinv, rinv_w, rinv_n):
+    """Channels-last rows_from_inverse_planar: sample ``un`` of grad_in (N, H, W, C) from
+    t (OH, W, C)."""
+    height, width, channels = grad_in.shape[1], grad_in.shape[2], grad_in.shape[3]
+    for h in range(height):
+        uh = uint64(h)
+        if rinv_n[h] == 0:
+            for w in range(width):
+                for c in range(channels):
+                    grad_in[un, uh, uint64(w), uint64(c)] = 0
+            continue
+        a, o = rinv_w[h, 0], uint64(rinv[h, 0])
+        for w in range(width):
+            for c in range(channels):
+                grad_in[un, uh, uint64(w), uint64(c)] = a * t[o, uint64(w), uint64(c)]
+        for m in range(1, rinv_n[h]):
+            a, o = rinv_w[h, m], uint64(rinv[h, m])
+            for w in range(width):
+                for c in range(channels):
+                    grad_in[un, uh, uint64(w), uint64(c)] += a * t[o, uint64(w), uint64(c)]
+
+
+@njit(inline="always")
 def _column_tap(ow, j, cols, col_w, filt, stride, pad, interior):
     """Input column and weight of tap ``j`` of output column ``ow`` (see blur_tables)."""
     if interior:
@@ -304,7 +347,7 @@ def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rin
     First the horizontal adjoint of every output row into a small plane buffer ``t``
     (OH, W); then each input row is written once, from the output rows that read it
     (the inverse row table): no zeroing pass, no read-modify-write of grad_in."""
-    height, width = grad_in.shape[1], grad_in.shape[2]
+    width = grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     k = filt.shape[0]
     t = np.empty((oh_count, width), grad_in.dtype)
@@ -325,19 +368,7 @@ def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rin
                 g = grad_out[up, uo, uint64(ow)]
                 for j in range(col_n[ow]):
                     t[uo, uint64(cols[ow, j])] += col_w[ow, j] * g
-        for h in range(height):
-            uh = uint64(h)
-            if rinv_n[h] == 0:
-                for w in range(width):
-                    grad_in[up, uh, uint64(w)] = zero
-                continue
-            a, o = rinv_w[h, 0], uint64(rinv[h, 0])
-            for w in range(width):
-                grad_in[up, uh, uint64(w)] = a * t[o, uint64(w)]
-            for m in range(1, rinv_n[h]):
-                a, o = rinv_w[h, m], uint64(rinv[h, m])
-                for w in range(width):
-                    grad_in[up, uh, uint64(w)] += a * t[o, uint64(w)]
+        rows_from_inverse_planar(grad_in, t, up, rinv, rinv_w, rinv_n)
 
 
 @njit(**_OPTS)
@@ -384,7 +415,7 @@ def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w,
                     col_w, col_n, filt, stride, pad, ow_lo, ow_hi):
     """Adjoint of resample_fwd_cl, samples ``[lo, hi)``: horizontal adjoints of the sample's
     output rows into ``t`` (OH, W, C), then each input row written once (inverse table)."""
-    height, width, channels = grad_in.shape[1], grad_in.shape[2], grad_in.shape[3]
+    width, channels = grad_in.shape[2], grad_in.shape[3]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     t = np.empty((oh_count, width, channels), grad_in.dtype)
     zero = grad_in.dtype.type(0)
@@ -403,22 +434,7 @@ def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w,
                     dst, b = _column_tap(ow, j, cols, col_w, filt, stride, pad, interior)
                     for c in range(channels):
                         t[uo, uint64(dst), uint64(c)] += b * grad_out[un, uo, uw, uint64(c)]
-        for h in range(height):
-            uh = uint64(h)
-            if rinv_n[h] == 0:
-                for w in range(width):
-                    for c in range(channels):
-                        grad_in[un, uh, uint64(w), uint64(c)] = zero
-                continue
-            a, o = rinv_w[h, 0], uint64(rinv[h, 0])
-            for w in range(width):
-                for c in range(channels):
-                    grad_in[un, uh, uint64(w), uint64(c)] = a * t[o, uint64(w), uint64(c)]
-            for m in range(1, rinv_n[h]):
-                a, o = rinv_w[h, m], uint64(rinv[h, m])
-                for w in range(width):
-                    for c in range(channels):
-                        grad_in[un, uh, uint64(w), uint64(c)] += a * t[o, uint64(w), uint64(c)]
+        rows_from_inverse_cl(grad_in, t, un, rinv, rinv_w, rinv_n)
 
 
 @njit(inline="always")

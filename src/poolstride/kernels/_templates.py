@@ -465,6 +465,8 @@ stride {s}, {lo} leading padding (weights at run time). Do not edit."""
 import numpy as np
 from numba import njit, uint64
 
+from poolstride.kernels._jit import rows_from_inverse_cl, rows_from_inverse_planar
+
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
 
@@ -513,7 +515,7 @@ def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rin
     (taps unrolled, a zero-padded copy of the row makes every read valid); border outputs
     are added from the table. Then each input row is written once from the output rows
     that read it (inverse row table)."""
-    height, width = grad_in.shape[1], grad_in.shape[2]
+    width = grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     t = np.empty((oh_count, width), grad_in.dtype)
     gz = np.zeros(width + ow_count + 2 * {margin} + 2, grad_in.dtype)
@@ -533,19 +535,7 @@ def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rin
                 g = grad_out[up, uo, uint64(ow)]
                 for j in range(col_n[ow]):
                     t[uo, uint64(cols[ow, j])] += col_w[ow, j] * g
-        for h in range(height):
-            uh = uint64(h)
-            if rinv_n[h] == 0:
-                for w in range(width):
-                    grad_in[up, uh, uint64(w)] = zero
-                continue
-            a, o = rinv_w[h, 0], uint64(rinv[h, 0])
-            for w in range(width):
-                grad_in[up, uh, uint64(w)] = a * t[o, uint64(w)]
-            for m in range(1, rinv_n[h]):
-                a, o = rinv_w[h, m], uint64(rinv[h, m])
-                for w in range(width):
-                    grad_in[up, uh, uint64(w)] += a * t[o, uint64(w)]
+        rows_from_inverse_planar(grad_in, t, up, rinv, rinv_w, rinv_n)
 
 
 @njit(**_OPTS)
@@ -604,7 +594,7 @@ def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w,
     """Channels-last adjoint, samples [lo, hi): per output row the horizontal adjoint is
     gathered into t (OH, W, C) with the taps unrolled over contiguous channel vectors, border
     outputs added from the table, then each input row written once (inverse row table)."""
-    height, width, channels = grad_in.shape[1], grad_in.shape[2], grad_in.shape[3]
+    width, channels = grad_in.shape[2], grad_in.shape[3]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     t = np.empty((oh_count, width, channels), grad_in.dtype)
     gz = np.zeros((width + ow_count + 2 * {margin} + 2, channels), grad_in.dtype)
@@ -627,20 +617,7 @@ def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w,
                     b, dst = col_w[ow, j], uint64(cols[ow, j])
                     for c in range(channels):
                         t[uo, dst, uint64(c)] += b * grad_out[un, uo, uint64(ow), uint64(c)]
-        for h in range(height):
-            uh = uint64(h)
-            if rinv_n[h] == 0:
-                grad_in[n, h] = 0
-                continue
-            a, o = rinv_w[h, 0], uint64(rinv[h, 0])
-            for w in range(width):
-                for c in range(channels):
-                    grad_in[un, uh, uint64(w), uint64(c)] = a * t[o, uint64(w), uint64(c)]
-            for m in range(1, rinv_n[h]):
-                a, o = rinv_w[h, m], uint64(rinv[h, m])
-                for w in range(width):
-                    for c in range(channels):
-                        grad_in[un, uh, uint64(w), uint64(c)] += a * t[o, uint64(w), uint64(c)]
+        rows_from_inverse_cl(grad_in, t, un, rinv, rinv_w, rinv_n)
 '''
 
 
