@@ -243,6 +243,19 @@ def max_bwd_cl(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, kh, kw, 
 
 
 @njit(inline="always")
+def border_columns_planar(buf, out, up, uo, cols, col_w, col_n, ow_lo, ow_hi):
+    """``out[up, uo, ow]`` for the border columns (outside ``[ow_lo, ow_hi)``) of a blurred
+    row buffer, from the column table."""
+    for ow in range(out.shape[2]):
+        if ow_lo <= ow < ow_hi:
+            continue
+        total = buf.dtype.type(0)
+        for j in range(col_n[ow]):
+            total += col_w[ow, j] * buf[uint64(cols[ow, j])]
+        out[up, uo, uint64(ow)] = total
+
+
+@njit(inline="always")
 def rows_from_inverse_planar(grad_in, t, up, rinv, rinv_w, rinv_n):
     """Plane ``up`` of grad_in (P, H, W), each row written once:
     ``grad_in[h] = sum_m rinv_w[h, m] * t[rinv[h, m]]`` (0 where no output row reads h)."""
@@ -302,7 +315,7 @@ def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n
     the horizontal one. Interior columns: ``k`` contiguous multiply-adds over the buffer at
     full resolution, then every ``stride``-th value; border columns from the table."""
     width = x.shape[2]
-    oh_count, ow_count = out.shape[1], out.shape[2]
+    oh_count = out.shape[1]
     k = filt.shape[0]
     buf = np.empty(width, x.dtype)
     acc = np.empty(width, x.dtype)
@@ -330,13 +343,7 @@ def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n
                         acc[uint64(w)] += b * buf[uint64(w - pad + j)]
                 for ow in range(ow_lo, ow_hi):
                     out[up, uo, uint64(ow)] = acc[uint64(ow * stride)]
-            for ow in range(ow_count):
-                if ow_lo <= ow < ow_hi:
-                    continue
-                total = x.dtype.type(0)
-                for j in range(col_n[ow]):
-                    total += col_w[ow, j] * buf[uint64(cols[ow, j])]
-                out[up, uo, uint64(ow)] = total
+            border_columns_planar(buf, out, up, uo, cols, col_w, col_n, ow_lo, ow_hi)
 
 
 @njit(**_OPTS)

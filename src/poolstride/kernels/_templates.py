@@ -465,7 +465,8 @@ stride {s}, {lo} leading padding (weights at run time). Do not edit."""
 import numpy as np
 from numba import njit, uint64
 
-from poolstride.kernels._jit import rows_from_inverse_cl, rows_from_inverse_planar
+from poolstride.kernels._jit import (border_columns_planar, rows_from_inverse_cl,
+                                     rows_from_inverse_planar)
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -475,7 +476,7 @@ def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n
                         col_n, filt, stride, pad, ow_lo, ow_hi):
     """out (P, OH, OW) = rows, then columns: interior columns with the taps unrolled."""
     height, width = x.shape[1], x.shape[2]
-    oh_count, ow_count = out.shape[1], out.shape[2]
+    oh_count = out.shape[1]
     buf = np.zeros(width + 2 - width % 2, x.dtype)  # even length: viewable as pairs
 {pairs}
 {weights}
@@ -498,13 +499,7 @@ def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n
             uo = uint64(oh)
             for ow in range(ow_lo, ow_hi):
 {cols_planar}
-            for ow in range(ow_count):
-                if ow_lo <= ow < ow_hi:
-                    continue
-                total = x.dtype.type(0)
-                for j in range(col_n[ow]):
-                    total += col_w[ow, j] * buf[uint64(cols[ow, j])]
-                out[up, uo, uint64(ow)] = total
+            border_columns_planar(buf, out, up, uo, cols, col_w, col_n, ow_lo, ow_hi)
 
 
 @njit(**_OPTS)
