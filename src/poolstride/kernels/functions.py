@@ -403,8 +403,9 @@ def max_pool(
                         kernel, stride_, pad, dil)
             if _taps_fit(plan):
                 plan = dataclasses.replace(plan, taps=True)
-            _note("max", x, "poolstride generated" if plan.taps and _generated(plan)
-                  else "poolstride generic")
+            if _log["calls"] is not None:
+                _note("max", x, "poolstride generated" if plan.taps and _generated(plan)
+                      else "poolstride generic")
             out, idx = _MaxPool.apply(x4, plan)
             out = _from4d(out, dim)
             if return_indices:
@@ -497,7 +498,9 @@ def avg_pool(
             plan = Plan(layout, x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
                         kernel, stride_, pad, count_include_pad=bool(count_include_pad),
                         divisor=int(divisor_override or 0))
-            _note("avg", x, "poolstride generated" if _generated(plan) else "poolstride generic")
+            if _log["calls"] is not None:
+                _note("avg", x, "poolstride generated" if _generated(plan)
+                      else "poolstride generic")
             return _from4d(_LinearPool.apply(x4, plan, False), dim)
     if _log["calls"] is not None:
         _note("avg", x, "pytorch", reason or "configuration not covered by the kernels")
