@@ -42,8 +42,9 @@ def plain_run(ds, variant: str, seed: int, steps: int, batch: int, lr: float) ->
     model = build_model("simple", variant, ds.input_shape, ds.num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    loader = DataLoader(TensorDataset(ds.x_train, ds.y_train), batch_size=batch, shuffle=True,
-                        drop_last=True)
+    loader = DataLoader(
+        TensorDataset(ds.x_train, ds.y_train), batch_size=batch, shuffle=True, drop_last=True
+    )
     losses, step = [], 0
     model.train()
     while step < steps:
@@ -59,8 +60,9 @@ def plain_run(ds, variant: str, seed: int, steps: int, batch: int, lr: float) ->
                 break
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(ds.x_test[i:i + 1000]).argmax(1)
-                          for i in range(0, len(ds.x_test), 1000)])
+        pred = torch.cat(
+            [model(ds.x_test[i : i + 1000]).argmax(1) for i in range(0, len(ds.x_test), 1000)]
+        )
     return float((pred == ds.y_test).float().mean())
 
 
@@ -146,36 +148,50 @@ def main() -> None:
     batch_seeds = {"auto": None, "on": True, "off": False}[args.batch_seeds]
     workers = resolve_workers(args.workers)
     ds = load_dataset(grid.dataset)  # generated once here (cached on disk for both sides)
-    print(f"grid: {grid.dataset}, model {grid.model}, {len(variants)} variants x "
-          f"{len(grid.seeds)} seeds, {grid.steps} steps of batch {grid.batch_size}; "
-          f"{cpu_count()} cores; torch {torch.__version__}", flush=True)
+    print(
+        f"grid: {grid.dataset}, model {grid.model}, {len(variants)} variants x "
+        f"{len(grid.seeds)} seeds, {grid.steps} steps of batch {grid.batch_size}; "
+        f"{cpu_count()} cores; torch {torch.__version__}",
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         with TreeMemory() as memory:
             t0 = time.perf_counter()
-            records = run_grid(grid.runs(), Store(tmp), workers=workers,
-                               batch_seeds=batch_seeds)
+            records = run_grid(grid.runs(), Store(tmp), workers=workers, batch_seeds=batch_seeds)
             fast_s = time.perf_counter() - t0
-    fast = {v: [r.metrics["test_acc"] for r in records if r.variant == v and r.finished]
-            for v in variants}
+    fast = {
+        v: [r.metrics["test_acc"] for r in records if r.variant == v and r.finished]
+        for v in variants
+    }
     fused = sorted({r.metrics.get("batched_seeds", 1) for r in records if r.finished})
     train_s = sum(r.metrics["train_time_s"] for r in records if r.finished)
-    parent_mib, worker_mib = max_rss_mib(resource.RUSAGE_SELF), max_rss_mib(resource.RUSAGE_CHILDREN)
-    print(f"poolstride: {fast_s:7.1f} s  ({workers} workers x "
-          f"{max(1, cpu_count() // workers)} threads, seeds per model {fused}); training "
-          f"loops {train_s:.1f} s summed over workers, the rest is start-up and the "
-          "metrics compare stores", flush=True)
+    parent_mib, worker_mib = (
+        max_rss_mib(resource.RUSAGE_SELF),
+        max_rss_mib(resource.RUSAGE_CHILDREN),
+    )
+    print(
+        f"poolstride: {fast_s:7.1f} s  ({workers} workers x "
+        f"{max(1, cpu_count() // workers)} threads, seeds per model {fused}); training "
+        f"loops {train_s:.1f} s summed over workers, the rest is start-up and the "
+        "metrics compare stores",
+        flush=True,
+    )
 
     plain: dict[str, list[float]] = {v: [] for v in variants}
     plain_s = float("nan")
     if not args.skip_plain:
         t0 = time.perf_counter()
         for cfg in grid.runs():
-            plain[cfg.variant].append(plain_run(ds, cfg.variant, cfg.seed, grid.steps,
-                                                grid.batch_size, grid.lr))
+            plain[cfg.variant].append(
+                plain_run(ds, cfg.variant, cfg.seed, grid.steps, grid.batch_size, grid.lr)
+            )
         plain_s = time.perf_counter() - t0
-        print(f"plain loop: {plain_s:7.1f} s  ({torch.get_num_threads()} threads, DataLoader, "
-              f".item() per step)", flush=True)
+        print(
+            f"plain loop: {plain_s:7.1f} s  ({torch.get_num_threads()} threads, DataLoader, "
+            f".item() per step)",
+            flush=True,
+        )
         print(f"ratio plain / poolstride: {plain_s / fast_s:.2f}x")
 
     print(f"\ntest accuracy, mean [95% CI] over {len(grid.seeds)} seeds")
@@ -189,9 +205,11 @@ def main() -> None:
             line += f" {_fmt(b):>24}  {'yes' if both else 'NO'}"
         print(line)
     pss = "n/a" if memory.peak_mib is None else f"{memory.peak_mib:.0f} MiB"
-    print(f"\npoolstride peak memory: {pss} PSS summed over the process tree; peak RSS "
-          f"parent {parent_mib:.0f} MiB, largest worker {worker_mib:.0f} MiB (RSS counts "
-          "shared torch library pages once per process)")
+    print(
+        f"\npoolstride peak memory: {pss} PSS summed over the process tree; peak RSS "
+        f"parent {parent_mib:.0f} MiB, largest worker {worker_mib:.0f} MiB (RSS counts "
+        "shared torch library pages once per process)"
+    )
 
 
 def _fmt(s) -> str:

@@ -97,11 +97,17 @@ def cases(x: torch.Tensor) -> dict[str, dict[str, tuple[Callable, torch.Tensor]]
     table = {}
     for label, ours, ref in [
         ("max 2x2/2", lambda t: kernels.max_pool(t, 2, 2), lambda t: F.max_pool2d(t, 2, 2)),
-        ("max 3x3/2 p1", lambda t: kernels.max_pool(t, 3, 2, 1),
-         lambda t: F.max_pool2d(t, 3, 2, 1)),
+        (
+            "max 3x3/2 p1",
+            lambda t: kernels.max_pool(t, 3, 2, 1),
+            lambda t: F.max_pool2d(t, 3, 2, 1),
+        ),
         ("avg 2x2/2", lambda t: kernels.avg_pool(t, 2, 2), lambda t: F.avg_pool2d(t, 2, 2)),
-        ("avg 3x3/2 p1", lambda t: kernels.avg_pool(t, 3, 2, 1),
-         lambda t: F.avg_pool2d(t, 3, 2, 1)),
+        (
+            "avg 3x3/2 p1",
+            lambda t: kernels.avg_pool(t, 3, 2, 1),
+            lambda t: F.avg_pool2d(t, 3, 2, 1),
+        ),
     ]:
         table[label] = {
             "ours NCHW": (ours, x),
@@ -142,25 +148,38 @@ def cases(x: torch.Tensor) -> dict[str, dict[str, tuple[Callable, torch.Tensor]]
     return table
 
 
-_RATIOS = [("ours NCHW", "torch NCHW"), ("ours CL", "torch CL"), ("ours NCHW", "torch CL"),
-           ("ours NCHW", "timm NCHW"), ("ours CL", "timm CL"),
-           ("ours NCHW", "kornia NCHW"), ("ours CL", "kornia CL")]
+_RATIOS = [
+    ("ours NCHW", "torch NCHW"),
+    ("ours CL", "torch CL"),
+    ("ours NCHW", "torch CL"),
+    ("ours NCHW", "timm NCHW"),
+    ("ours CL", "timm CL"),
+    ("ours NCHW", "kornia NCHW"),
+    ("ours CL", "kornia CL"),
+]
 
 
 # (case prefix, ours, baseline, target ratio): the issue's targets, checked on fwd+bwd.
-_TARGETS = [("max", "ours NCHW", "torch NCHW", 10), ("max", "ours CL", "torch CL", 2),
-            ("avg", "ours NCHW", "torch NCHW", 10), ("avg", "ours CL", "torch CL", 2),
-            ("blur", "ours NCHW", "timm NCHW", 3), ("blur", "ours CL", "timm CL", 3),
-            ("max2/1 + blur", "ours NCHW", "kornia NCHW", 3),
-            ("max2/1 + blur", "ours CL", "kornia CL", 3)]
+_TARGETS = [
+    ("max", "ours NCHW", "torch NCHW", 10),
+    ("max", "ours CL", "torch CL", 2),
+    ("avg", "ours NCHW", "torch NCHW", 10),
+    ("avg", "ours CL", "torch CL", 2),
+    ("blur", "ours NCHW", "timm NCHW", 3),
+    ("blur", "ours CL", "timm CL", 3),
+    ("max2/1 + blur", "ours NCHW", "kornia NCHW", 3),
+    ("max2/1 + blur", "ours CL", "kornia CL", 3),
+]
 
 
 def run_kernels(args) -> None:
     shape = tuple(int(s) for s in args.shape.split(","))
     x = torch.randn(shape, dtype=getattr(torch, args.dtype))
-    print(f"shape {shape} {args.dtype}, torch threads {torch.get_num_threads()}, "
-          f"{args.reps} interleaved rounds (each: best of {args.burst} back-to-back calls), "
-          f"medians in ms; ratio = baseline time / ours")
+    print(
+        f"shape {shape} {args.dtype}, torch threads {torch.get_num_threads()}, "
+        f"{args.reps} interleaved rounds (each: best of {args.burst} back-to-back calls), "
+        f"medians in ms; ratio = baseline time / ours"
+    )
     summary = []
     for label, variants in cases(x).items():
         if args.only and not any(label.startswith(o) for o in args.only.split(",")):
@@ -175,11 +194,15 @@ def run_kernels(args) -> None:
             print(f"  {name:<12}{fwd[name] * 1e3:10.2f}{fb_ms}")
         for ours, base in _RATIOS:
             if ours in fwd and base in fwd:
-                print(f"  {base} / {ours}: forward {fwd[base] / fwd[ours]:5.1f}x, "
-                      f"fwd+bwd {fb[base] / fb[ours]:5.1f}x")
+                print(
+                    f"  {base} / {ours}: forward {fwd[base] / fwd[ours]:5.1f}x, "
+                    f"fwd+bwd {fb[base] / fb[ours]:5.1f}x"
+                )
         if "ours NCHW" in fwd:
-            print(f"  copy / ours NCHW forward: {fwd['copy'] / fwd['ours NCHW']:.2f} "
-                  f"(1.0 = as fast as copying the input once)")
+            print(
+                f"  copy / ours NCHW forward: {fwd['copy'] / fwd['ours NCHW']:.2f} "
+                f"(1.0 = as fast as copying the input once)"
+            )
         for prefix, ours, base, target in _TARGETS:
             if label.startswith(prefix) and ours in fb and base in fb:
                 summary.append((f"{label}: {base} / {ours}", fb[base] / fb[ours], target))
@@ -218,10 +241,14 @@ def run_e2e(args) -> None:
         for flag in random.sample([True, False], 2):
             timings[flag].append(_timed(lambda flag=flag: step(flag)))
     on, off = (statistics.median(timings[f]) for f in (True, False))
-    print(f"\ne2e: `simple` 2D model, kind max, batch {batch} of 3x32x32, SGD step, "
-          f"{steps} interleaved steps (median)")
-    print(f"  with kernels {on * 1e3:.1f} ms/step, PyTorch pooling {off * 1e3:.1f} ms/step: "
-          f"{off / on:.2f}x")
+    print(
+        f"\ne2e: `simple` 2D model, kind max, batch {batch} of 3x32x32, SGD step, "
+        f"{steps} interleaved steps (median)"
+    )
+    print(
+        f"  with kernels {on * 1e3:.1f} ms/step, PyTorch pooling {off * 1e3:.1f} ms/step: "
+        f"{off / on:.2f}x"
+    )
 
 
 _FIRST_CALLS = """
@@ -246,8 +273,9 @@ def run_compile_latency() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, POOLSTRIDE_KERNEL_CACHE=f"{tmp}/kernels",
-                   NUMBA_CACHE_DIR=f"{tmp}/numba")
+        env = dict(
+            os.environ, POOLSTRIDE_KERNEL_CACHE=f"{tmp}/kernels", NUMBA_CACHE_DIR=f"{tmp}/numba"
+        )
         for label in ("cold (empty caches: compile)", "warm (caches on disk)"):
             print(f"\nfirst calls in a fresh process, {label}, each after the previous one")
             subprocess.run([sys.executable, "-c", _FIRST_CALLS], env=env, check=True)
@@ -272,19 +300,28 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=9)
-    parser.add_argument("--burst", type=int, default=8,
-                        help="back-to-back calls per variant per round, fastest kept "
-                             "(1 = strict interleave)")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=8,
+        help="back-to-back calls per variant per round, fastest kept (1 = strict interleave)",
+    )
     parser.add_argument("--only", default="", help="comma-separated case prefixes: max,avg,blur")
     parser.add_argument("--e2e", action="store_true", help="also time end-to-end training")
     parser.add_argument("--e2e-only", action="store_true")
     parser.add_argument("--e2e-batch", type=int, default=128)
     parser.add_argument("--e2e-steps", type=int, default=15)
-    parser.add_argument("--compile", action="store_true",
-                        help="only time first calls in fresh processes (cold and warm cache)")
-    parser.add_argument("--keep-freed-memory", action="store_true",
-                        help="glibc keeps freed memory (no page faults on reallocation), for "
-                             "every variant alike: " + _KEEP_FREED)
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="only time first calls in fresh processes (cold and warm cache)",
+    )
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="glibc keeps freed memory (no page faults on reallocation), for "
+        "every variant alike: " + _KEEP_FREED,
+    )
     args = parser.parse_args()
     if args.keep_freed_memory:
         _reexec_keeping_freed_memory()

@@ -67,18 +67,25 @@ def main() -> None:
     ]
     base = rows[0][1]
     table = ours()
-    print(f"torchvision resnet50, input 1x3x224x224, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"torchvision resnet50, input 1x3x224x224, {args.threads} thread(s), torch {torch.__version__}"
+    )
     print(f"model construction (not timed below): {build:.2f} s")
     print(f"{'what':28s} {'median s':>9s} {'min s':>7s} {'x forward':>10s}")
     for name, median, best in rows:
         print(f"{name:28s} {median:9.3f} {best:7.3f} {median / base:10.2f}")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "poolstride", "profile", "torchvision:resnet50", "--format", "json"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "poolstride", "profile", "torchvision:resnet50", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
     command = time.perf_counter() - start
     print(f"{'CLI end to end (fresh proc)':28s} {command:9.3f}  (exit code {proc.returncode})")
     t = table.totals
-    print(f"table: {len(table.rows)} rows, {t.params:,} params, {t.macs:,} MACs, receptive field {t.receptive_field}")
+    print(
+        f"table: {len(table.rows)} rows, {t.params:,} params, {t.macs:,} MACs, receptive field {t.receptive_field}"
+    )
     verdict = "under" if rows[2][1] < 2.0 else "OVER"
     print(f"profile median {rows[2][1]:.3f} s: {verdict} the 2 s target")
 

@@ -33,12 +33,21 @@ def main() -> None:
     args = ap.parse_args()
 
     cores = cpu_count()
-    grid = CompareConfig(variants=args.variants, seeds=args.seeds, steps=args.steps,
-                         device="cpu").runs()
-    print(f"grid: {len(grid)} runs (mnist1d, simple, {args.steps} steps); local Ray with "
-          f"{cores} CPUs", flush=True)
-    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, _node_ip_address="127.0.0.1")
+    grid = CompareConfig(
+        variants=args.variants, seeds=args.seeds, steps=args.steps, device="cpu"
+    ).runs()
+    print(
+        f"grid: {len(grid)} runs (mnist1d, simple, {args.steps} steps); local Ray with "
+        f"{cores} CPUs",
+        flush=True,
+    )
+    ray.init(
+        num_cpus=cores,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        _node_ip_address="127.0.0.1",
+    )
     try:
         warm = CompareConfig(variants=("max", "avg"), seeds=1, steps=5, device="cpu").runs()
         run_grid(warm, Store(":memory:"), workers=2, backend="ray", validate_first=False)
@@ -50,14 +59,19 @@ def main() -> None:
         for _ in range(args.repeat):
             for workers, threads in setups:
                 t0 = time.perf_counter()
-                records = run_grid(grid, Store(":memory:"), workers=workers, threads=threads,
-                                   backend="ray", batch_seeds=False)
+                records = run_grid(
+                    grid,
+                    Store(":memory:"),
+                    workers=workers,
+                    threads=threads,
+                    backend="ray",
+                    batch_seeds=False,
+                )
                 elapsed = time.perf_counter() - t0
                 best[workers, threads] = min(best[workers, threads], elapsed)
                 assert all(r.finished for r in records), [r.reason for r in records]
                 accs[workers, threads] = [r.metrics["test_acc"] for r in records]
-                print(f"  {workers} worker(s) x {threads} thread(s): {elapsed:6.1f} s",
-                      flush=True)
+                print(f"  {workers} worker(s) x {threads} thread(s): {elapsed:6.1f} s", flush=True)
     finally:
         ray.shutdown()
     two = best[2, max(1, cores // 2)]
@@ -68,6 +82,7 @@ def main() -> None:
     # thread counts change float summation order, so accuracies may differ in a sample or two
     diff = max(abs(a - b) for a, b in zip(accs[1, 1], accs[2, max(1, cores // 2)]))
     print(f"largest test-accuracy difference, 1 vs 2 workers: {100 * diff:.1f} points")
+
 
 if __name__ == "__main__":
     main()

@@ -102,8 +102,9 @@ def test_split_with_subsample_equals_the_strided_conv():
     x = torch.randn(2, 4, 17, 13)
     dense = copy.deepcopy(conv)
     dense.stride = (1, 1)
-    split = SplitStride(dense, make_downsample("subsample", 6, factor=3), stride=(3, 3),
-                        down_first=False)
+    split = SplitStride(
+        dense, make_downsample("subsample", 6, factor=3), stride=(3, 3), down_first=False
+    )
     torch.testing.assert_close(split(x), conv(x))
 
 
@@ -134,8 +135,15 @@ def test_any_strided_conv_swaps_preserving_shape_and_inverts_exactly(
     channels = 4
     model = nn.Sequential(
         _CONV[dim](channels, channels, 1),
-        _CONV[dim](channels, channels, kernel, stride, padding, dilation,
-                   groups=channels if depthwise else 1),
+        _CONV[dim](
+            channels,
+            channels,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            groups=channels if depthwise else 1,
+        ),
         nn.ReLU(),
     )
     shape = (channels, *(size,) * dim)
@@ -160,12 +168,14 @@ def test_any_strided_conv_swaps_preserving_shape_and_inverts_exactly(
     size=st.integers(8, 21),
     target=st.sampled_from(["max", "avg", "blur-max", "conv", "conv:k3", "lp", "subsample"]),
 )
-def test_any_pool_swaps_preserving_shape_and_inverts(dim, pool, kernel, stride, pad, ceil_mode,
-                                                      size, target):
+def test_any_pool_swaps_preserving_shape_and_inverts(
+    dim, pool, kernel, stride, pad, ceil_mode, size, target
+):
     padding = min(pad, kernel // 2)
     cls = _MAX[dim] if pool == "max" else _AVG[dim]
-    model = nn.Sequential(_CONV[dim](3, 4, 3, padding=1), cls(kernel, stride, padding,
-                                                             ceil_mode=ceil_mode))
+    model = nn.Sequential(
+        _CONV[dim](3, 4, 3, padding=1), cls(kernel, stride, padding, ceil_mode=ceil_mode)
+    )
     shape = (3, *(size,) * dim)
     new, _ = swap_downsampling(model, target, input_shape=shape)
     x = torch.randn(1, *shape)
@@ -213,8 +223,9 @@ def test_blur_conv_keeps_the_conv_and_blurs_after_it():
 
 def test_swaps_do_not_stack_and_original_restores():
     model = TinyResNet()
-    twice, _ = swap_downsampling(swap_downsampling(model, "max", input_shape=(3, 32, 32))[0],
-                                 "avg", input_shape=(3, 32, 32))
+    twice, _ = swap_downsampling(
+        swap_downsampling(model, "max", input_shape=(3, 32, 32))[0], "avg", input_shape=(3, 32, 32)
+    )
     once, _ = swap_downsampling(model, "avg", input_shape=(3, 32, 32))
     assert repr(twice) == repr(once)
     back = model_variant(twice, "original", input_shape=(3, 32, 32))
@@ -245,8 +256,12 @@ def test_original_state_dict_loads_into_the_swapped_model():
 
 
 def test_poolstride_modules_are_sites_too():
-    model = nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), make_downsample("max", 4, dim=1),
-                          nn.Conv1d(4, 4, 3, padding=1), make_downsample("avg:k3", 4, dim=1))
+    model = nn.Sequential(
+        nn.Conv1d(2, 4, 3, padding=1),
+        make_downsample("max", 4, dim=1),
+        nn.Conv1d(4, 4, 3, padding=1),
+        make_downsample("avg:k3", 4, dim=1),
+    )
     sites = find_sites(model)
     assert [s.path for s in sites] == ["1", "3"] and all(s.role == "pool" for s in sites)
     new, changes = swap_downsampling(model, "conv", input_shape=(2, 40))
@@ -320,8 +335,11 @@ def test_changes_costs_match_flop_counter_and_pool_arithmetic():
 
 @pytest.mark.parametrize(
     "module, shape",
-    [(nn.Conv2d(4, 6, 3, 2, 1, groups=2), (1, 4, 9, 9)), (nn.Conv1d(3, 5, 4, 3), (2, 3, 20)),
-     (nn.Linear(7, 3), (4, 7))],
+    [
+        (nn.Conv2d(4, 6, 3, 2, 1, groups=2), (1, 4, 9, 9)),
+        (nn.Conv1d(3, 5, 4, 3), (2, 3, 20)),
+        (nn.Linear(7, 3), (4, 7)),
+    ],
 )
 def test_module_cost_macs_match_torch_flop_counter(module, shape):
     counter = FlopCounterMode(display=False)

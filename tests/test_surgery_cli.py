@@ -25,14 +25,39 @@ def test_dry_run_prints_the_change_table(capsys):
 
 
 def test_markdown_and_json_formats_with_filters(capsys):
-    code = main(["swap", "torchvision:resnet18", "--to", "max", "--dry-run", *SMALL,
-                 "--format", "markdown", "--exclude", "*downsample*", "--skip-stem"])
+    code = main(
+        [
+            "swap",
+            "torchvision:resnet18",
+            "--to",
+            "max",
+            "--dry-run",
+            *SMALL,
+            "--format",
+            "markdown",
+            "--exclude",
+            "*downsample*",
+            "--skip-stem",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "| conv1 | Conv2d 3->64 k7 s2 p3 | unchanged (stem) |" in out
     assert "unchanged (excluded)" in out
-    code = main(["swap", "torchvision:squeezenet1_1", "--to", "conv:k3", "--dry-run", *SMALL,
-                 "--format", "json", "--num-classes", "10"])
+    code = main(
+        [
+            "swap",
+            "torchvision:squeezenet1_1",
+            "--to",
+            "conv:k3",
+            "--dry-run",
+            *SMALL,
+            "--format",
+            "json",
+            "--num-classes",
+            "10",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["totals"]["changed"] == 3  # the 3 max pools; the stem is a conv
     assert data["sites"][1]["path"] == "features.2"
@@ -41,8 +66,19 @@ def test_markdown_and_json_formats_with_filters(capsys):
 
 def test_save_writes_a_loadable_swapped_model(tmp_path):
     path = tmp_path / "m.pt"
-    code = main(["swap", "torchvision:resnet18", "--to", "avg", *SMALL, "--num-classes", "3",
-                 "--save", str(path)])
+    code = main(
+        [
+            "swap",
+            "torchvision:resnet18",
+            "--to",
+            "avg",
+            *SMALL,
+            "--num-classes",
+            "3",
+            "--save",
+            str(path),
+        ]
+    )
     assert code == 0
     model = torch.load(path, weights_only=False).eval()
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
@@ -69,9 +105,21 @@ def test_bad_input_exits_2_with_one_line(capsys, args, message):
 
 def test_subprocess_exit_code_and_no_traceback():
     result = subprocess.run(
-        [sys.executable, "-m", "poolstride", "swap", "torchvision:squeezenet1_1", "--to",
-         "none", "--input", "3x32x32", "--dry-run"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "poolstride",
+            "swap",
+            "torchvision:squeezenet1_1",
+            "--to",
+            "none",
+            "--input",
+            "3x32x32",
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout

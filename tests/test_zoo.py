@@ -50,7 +50,10 @@ def test_input_too_small_for_the_downsampling_is_a_clear_error():
 @pytest.mark.parametrize(
     "name, pattern",
     [
-        ("torchvision:resnet81", r"unknown torchvision model 'resnet81' \(did you mean torchvision:resnet18\?\)"),
+        (
+            "torchvision:resnet81",
+            r"unknown torchvision model 'resnet81' \(did you mean torchvision:resnet18\?\)",
+        ),
         ("vgg111", r"did you mean torchvision:vgg11"),
         ("keras:resnet18", r"unknown model source 'keras'; valid: timm, torchvision"),
         ("timm:", r"model name missing"),
@@ -72,13 +75,20 @@ def test_timm_missing_says_how_to_install(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "timm" else real(name, *a)
     )
-    with pytest.raises(PoolstrideError, match=r"timm is not installed; install it with `pip install timm`"):
+    with pytest.raises(
+        PoolstrideError, match=r"timm is not installed; install it with `pip install timm`"
+    ):
         zoo.load_model("timm:resnet18")
 
 
 @pytest.mark.parametrize(
     "text, shape",
-    [("3x224x224", (3, 224, 224)), ("1x40", (1, 40)), ("3×32×32", (3, 32, 32)), ((3, 8, 8), (3, 8, 8))],
+    [
+        ("3x224x224", (3, 224, 224)),
+        ("1x40", (1, 40)),
+        ("3×32×32", (3, 32, 32)),
+        ((3, 8, 8), (3, 8, 8)),
+    ],
 )
 def test_parse_input_shape(text, shape):
     assert zoo.parse_input_shape(text) == shape

@@ -35,7 +35,10 @@ def test_table_with_depth_and_empirical(capsys):
     [
         (["torchvision:resnet19"], "error: unknown torchvision model 'resnet19'"),
         (["conv3-8, mux2", "--input", "3x8x8"], "error: spec item 2 'mux2' at character 9"),
-        (["torchvision:resnet18", "--input", "3x8"], "error: torchvision:resnet18 does not run on input"),
+        (
+            ["torchvision:resnet18", "--input", "3x8"],
+            "error: torchvision:resnet18 does not run on input",
+        ),
         (["torchvision:resnet18", "--depth", "0"], "error: --depth 0 is not valid"),
     ],
 )
@@ -46,7 +49,13 @@ def test_bad_input_exits_2_with_one_line(args, needle, capsys):
 
 
 def test_subprocess_has_no_traceback():
-    proc = subprocess.run([sys.executable, "-m", "poolstride", "profile", "torchvision:nonet"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "poolstride", "profile", "torchvision:nonet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr + proc.stdout and proc.stderr.startswith("error: unknown torchvision model")
+    assert "Traceback" not in proc.stderr + proc.stdout and proc.stderr.startswith(
+        "error: unknown torchvision model"
+    )

@@ -59,8 +59,18 @@ MODELS = {
     "attention": (Attention, (5, 16)),
     "resnet18": (lambda: torchvision.models.resnet18(num_classes=10), (3, 32, 32)),
     "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(num_classes=10), (3, 32, 32)),
-    "conv1d": (lambda: nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(8, 16, 3, stride=2),
-                                     nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 4)), (1, 40)),
+    "conv1d": (
+        lambda: nn.Sequential(
+            nn.Conv1d(1, 8, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool1d(2),
+            nn.Conv1d(8, 16, 3, stride=2),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+            nn.Linear(16, 4),
+        ),
+        (1, 40),
+    ),
 }
 
 
@@ -80,7 +90,6 @@ def test_macs_agree_with_flop_counter(name, batch_size):
             assert 2 * row.macs == per_module[f"{root}.{row.name}"], row.name
 
 
-
 @pytest.mark.parametrize("name", list(MODELS))
 def test_cost_counter_totals_equal_the_profile(name):
     """CostCounter (used by surgery and model budgets) counts exactly what profile() counts."""
@@ -92,6 +101,7 @@ def test_cost_counter_totals_equal_the_profile(name):
     with torch.no_grad(), CostCounter() as counter:
         model(torch.randn(2, *shape))
     assert (counter.macs, counter.pool_ops) == (table.totals.macs, table.totals.pool_ops)
+
 
 def test_attention_macs_by_hand():
     # FlopCounterMode does not count CPU scaled_dot_product_attention, so this one is by hand:
@@ -119,14 +129,23 @@ def test_mixed_model_numbers_by_hand():
 
 
 def test_pooling_ops_and_memory_by_hand():
-    model = nn.Sequential(nn.MaxPool2d(2), nn.AvgPool2d(3, stride=1, padding=1), nn.AdaptiveAvgPool2d((3, 2)),
-                          nn.AdaptiveMaxPool2d(1))
+    model = nn.Sequential(
+        nn.MaxPool2d(2),
+        nn.AvgPool2d(3, stride=1, padding=1),
+        nn.AdaptiveAvgPool2d((3, 2)),
+        nn.AdaptiveMaxPool2d(1),
+    )
     table = profile(model, (4, 8, 8), batch_size=2)
     ops = [r.pool_ops for r in table.rows]
     # One op per window element per output; adaptive windows of 4->3 rows are 2, 2, 2 long (sum 6)
     # and of 4->2 columns 2, 2 (sum 4).
     assert ops == [2 * 4 * 4 * 4 * 2 * 2, 2 * 4 * 4 * 4 * 3 * 3, 2 * 4 * 6 * 4, 2 * 4 * 3 * 2]
-    assert [r.activation_bytes for r in table.rows] == [2 * 4 * 16 * 4, 2 * 4 * 16 * 4, 2 * 4 * 6 * 4, 2 * 4 * 4]
+    assert [r.activation_bytes for r in table.rows] == [
+        2 * 4 * 16 * 4,
+        2 * 4 * 16 * 4,
+        2 * 4 * 6 * 4,
+        2 * 4 * 4,
+    ]
     assert table.totals.macs == 0 and table.totals.pool_ops == sum(ops)
 
 
@@ -174,13 +193,19 @@ def test_table_outputs_and_grouping():
     assert isinstance(table, ProfileTable)
     data = table.to_dict()
     assert data["totals"]["params"] == 11_689_512 and data["convention"] == CONVENTION
-    assert data["rows"][0]["name"] == "conv1" and data["rows"][0]["receptive_field"]["size"] == [7, 7]
+    assert data["rows"][0]["name"] == "conv1" and data["rows"][0]["receptive_field"]["size"] == [
+        7,
+        7,
+    ]
     markdown = table.to_markdown()
     assert "| conv1 | conv | 1×64×16×16 | 9,408 |" in markdown and "Convention:" in markdown
     grouped = table.grouped(1)
     assert [r.name for r in grouped.rows][:5] == ["conv1", "bn1", "relu", "maxpool", "layer1"]
     assert sum(r.macs for r in grouped.rows) == table.totals.macs
-    assert grouped.rows[4].receptive_field == [r for r in table.rows if r.name.startswith("layer1")][-1].receptive_field
+    assert (
+        grouped.rows[4].receptive_field
+        == [r for r in table.rows if r.name.startswith("layer1")][-1].receptive_field
+    )
 
 
 def test_model_mode_and_global_rng_are_left_alone():
@@ -199,7 +224,10 @@ def test_model_mode_and_global_rng_are_left_alone():
 @pytest.mark.parametrize(
     ("call", "needle"),
     [
-        (lambda: profile("torchvision:resnet19", (3, 32, 32)), "unknown torchvision model 'resnet19'"),
+        (
+            lambda: profile("torchvision:resnet19", (3, 32, 32)),
+            "unknown torchvision model 'resnet19'",
+        ),
         (lambda: profile(nn.Conv2d(3, 4, 3), (3, 0, 4)), "sizes must be >= 1"),
         (lambda: profile(nn.Conv2d(3, 4, 3), (3, 2, 2)), "does not run on input 1×3×2×2"),
         (lambda: profile(nn.Conv2d(3, 4, 3), (3, 8, 8), batch_size=0), "batch_size=0"),
@@ -228,8 +256,16 @@ def test_torchscript_is_refused_with_a_reason():
 
 def test_spec_table_rows_are_items():
     table = spec_table("conv3-16, conv1-16/2, max2, gap, fc-10", "3x17x17")
-    assert [r.name for r in table.rows] == ["1 conv3-16", "2 conv1-16/2", "3 max2", "4 gap", "5 fc-10"]
-    assert table.rows[1].warnings == ["kernel 1 with stride 2 keeps 1 of every 4 activations: 3/4 are discarded"]
+    assert [r.name for r in table.rows] == [
+        "1 conv3-16",
+        "2 conv1-16/2",
+        "3 max2",
+        "4 gap",
+        "5 fc-10",
+    ]
+    assert table.rows[1].warnings == [
+        "kernel 1 with stride 2 keeps 1 of every 4 activations: 3/4 are discarded"
+    ]
     assert table.rows[2].warnings[0].startswith("floor mode drops the last 1 of 9 inputs along H,W")
     assert [r.receptive_field.size[0] for r in table.rows[:3]] == [3, 3, 5]
 

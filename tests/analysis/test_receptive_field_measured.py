@@ -29,14 +29,20 @@ def test_resnet18_small_input():
     table, checks = _check(torchvision.models.resnet18(num_classes=10), (3, 40, 40))
     assert len(checks) >= 20  # every conv and pooling layer
     # The literature's 435 for the last stage, then global pooling over the 2x2 map (jump 32).
-    assert [r for r in table.rows if r.name == "layer4.1.conv2"][0].receptive_field.size == (435, 435)
+    assert [r for r in table.rows if r.name == "layer4.1.conv2"][0].receptive_field.size == (
+        435,
+        435,
+    )
 
 
 @pytest.mark.slow
 def test_resnet50():
     table, checks = _check(torchvision.models.resnet50(num_classes=10), (3, 64, 64))
     assert len(checks) >= 50
-    assert [r for r in table.rows if r.name == "layer4.2.conv3"][0].receptive_field.size == (427, 427)
+    assert [r for r in table.rows if r.name == "layer4.2.conv3"][0].receptive_field.size == (
+        427,
+        427,
+    )
 
 
 @pytest.mark.slow
@@ -91,17 +97,34 @@ def test_max_pooling_is_measured_through_every_window_element():
 def test_border_extent_is_exact_where_the_textbook_field_is_not():
     # Floor mode drops inputs 27..29 two layers down, so the last unit never sees them although
     # its textbook field (clipped to the input) reaches 29.
-    model = nn.Sequential(nn.Conv1d(1, 1, 3, 2), nn.Conv1d(1, 1, 3, 2), nn.Conv1d(1, 1, 2, 2, 1), nn.Conv1d(1, 1, 4))
+    model = nn.Sequential(
+        nn.Conv1d(1, 1, 3, 2), nn.Conv1d(1, 1, 3, 2), nn.Conv1d(1, 1, 2, 2, 1), nn.Conv1d(1, 1, 4)
+    )
     (check,) = check_receptive_fields(model, profile(model, (1, 30)), (1, 30), names=["3"])
     assert check.theory == ((0, 29),)
     assert check.predicted == check.measured == ((0, 26),)
 
 
 layer_1d = st.one_of(
-    st.builds(lambda k, s, p, d: nn.Conv1d(2, 2, k, s, min(p, 3), d), st.integers(1, 4), st.integers(1, 3),
-              st.integers(0, 3), st.integers(1, 2)),
-    st.builds(lambda k, s, c: nn.MaxPool1d(k, s, k // 2, ceil_mode=c), st.integers(1, 4), st.integers(1, 3), st.booleans()),
-    st.builds(lambda k, s, c: nn.AvgPool1d(k, s, 0, ceil_mode=c), st.integers(1, 4), st.integers(1, 3), st.booleans()),
+    st.builds(
+        lambda k, s, p, d: nn.Conv1d(2, 2, k, s, min(p, 3), d),
+        st.integers(1, 4),
+        st.integers(1, 3),
+        st.integers(0, 3),
+        st.integers(1, 2),
+    ),
+    st.builds(
+        lambda k, s, c: nn.MaxPool1d(k, s, k // 2, ceil_mode=c),
+        st.integers(1, 4),
+        st.integers(1, 3),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda k, s, c: nn.AvgPool1d(k, s, 0, ceil_mode=c),
+        st.integers(1, 4),
+        st.integers(1, 3),
+        st.booleans(),
+    ),
     st.builds(lambda m: nn.AdaptiveAvgPool1d(m), st.integers(1, 6)),
     st.just(nn.ReLU()),
 )

@@ -26,8 +26,9 @@ def _run(capsys, *args):
 @pytest.mark.slow
 def test_compare_prints_table_verdicts_and_resumes(tmp_path, capsys):
     out_dir = tmp_path / "run"
-    code, out, err = _run(capsys, "--variants", "max,conv", "--seeds", "2", "--out",
-                          str(out_dir), *FAST[:-1])  # with progress (not -q)
+    code, out, err = _run(
+        capsys, "--variants", "max,conv", "--seeds", "2", "--out", str(out_dir), *FAST[:-1]
+    )  # with progress (not -q)
     assert code == 0, err
     assert "done max          seed 1: test acc" in out  # one line per finished run
     assert "mean ± 95% CI over seeds (n=2); baseline: max" in out
@@ -35,16 +36,20 @@ def test_compare_prints_table_verdicts_and_resumes(tmp_path, capsys):
     assert "conv" in out and "n=2)" in out
     for name in ("runs.sqlite", "results.json", "results.csv", "summary.csv", "config.yaml"):
         assert (out_dir / name).is_file(), name
-    rows = sqlite3.connect(out_dir / "runs.sqlite").execute(
-        "SELECT status, config, metrics, torch_version FROM runs").fetchall()
+    rows = (
+        sqlite3.connect(out_dir / "runs.sqlite")
+        .execute("SELECT status, config, metrics, torch_version FROM runs")
+        .fetchall()
+    )
     assert len(rows) == 4 and {r[0] for r in rows} == {"finished"}
     config = json.loads(rows[0][1])
     assert config["dataset"] == "mnist1d" and config["steps"] == 20 and config["train_size"] == 200
     assert 0.0 <= json.loads(rows[0][2])["test_acc"] <= 1.0
 
     # the same command again: every run is found finished in the store and skipped
-    code, out, _ = _run(capsys, "--variants", "max,conv", "--seeds", "2", "--out",
-                        str(out_dir), *FAST[:-1])
+    code, out, _ = _run(
+        capsys, "--variants", "max,conv", "--seeds", "2", "--out", str(out_dir), *FAST[:-1]
+    )
     assert code == 0 and "resuming: 4 of 4 runs already finished" in out
     assert "done " not in out
 
@@ -52,10 +57,24 @@ def test_compare_prints_table_verdicts_and_resumes(tmp_path, capsys):
 @pytest.mark.slow
 def test_compare_2d_digits_from_yaml_with_override_and_two_workers(tmp_path, capsys):
     cfg = tmp_path / "grid.yaml"
-    cfg.write_text("dataset: digits\nvariants: [avg, blur-max]\nseeds: 2\nsteps: 500\n"
-                   "augment: shift+flip\nmax-shift: 1\ndepth: 2\n")
-    code, out, err = _run(capsys, "--config", str(cfg), "--steps", "15", "--workers", "2",
-                          "--out", str(tmp_path / "d"), "--device", "cpu", "-q")
+    cfg.write_text(
+        "dataset: digits\nvariants: [avg, blur-max]\nseeds: 2\nsteps: 500\n"
+        "augment: shift+flip\nmax-shift: 1\ndepth: 2\n"
+    )
+    code, out, err = _run(
+        capsys,
+        "--config",
+        str(cfg),
+        "--steps",
+        "15",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "d"),
+        "--device",
+        "cpu",
+        "-q",
+    )
     assert code == 0, err
     data = json.loads((tmp_path / "d" / "results.json").read_text())
     assert data["variants"] == ["avg", "blur-max"] and data["baseline"] == "avg"
@@ -68,24 +87,40 @@ def test_compare_2d_digits_from_yaml_with_override_and_two_workers(tmp_path, cap
 
 @pytest.mark.slow
 def test_diverging_runs_are_marked_failed(tmp_path, capsys):
-    code, out, err = _run(capsys, "--variants", "max", "--seeds", "1", "--lr", "1e30",
-                          "--optimizer", "sgd", "--out", str(tmp_path / "nan"), *FAST,
-                          "--steps", "60")
+    code, out, err = _run(
+        capsys,
+        "--variants",
+        "max",
+        "--seeds",
+        "1",
+        "--lr",
+        "1e30",
+        "--optimizer",
+        "sgd",
+        "--out",
+        str(tmp_path / "nan"),
+        *FAST,
+        "--steps",
+        "60",
+    )
     assert code == 1  # nothing finished: nothing to compare
     assert "failed: max seed 0: diverged: training loss became nan" in out
     assert "none of the 1 runs finished" in err and "Traceback" not in out + err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "mnist2d"], "error: unknown dataset 'mnist2d'"),
-    (["--model", "resnet99"], "error: unknown model 'resnet99'"),
-    (["--variants", "max,strided"], "error: unknown downsampling kind 'strided'"),
-    (["--dataset", "folder:/nonexistent/poolstride/images"], "/nonexistent/poolstride/images"),
-    (["--seeds", "x"], "error: cannot read seeds 'x'"),
-    (["--baseline", "avg", "--variants", "max,conv"], "error: baseline 'avg' is not among"),
-    (["--config", "/nonexistent/grid.yaml"], "error: config file not found"),
-    (["--dataset", "digits", "--depth", "5"], "error: "),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "mnist2d"], "error: unknown dataset 'mnist2d'"),
+        (["--model", "resnet99"], "error: unknown model 'resnet99'"),
+        (["--variants", "max,strided"], "error: unknown downsampling kind 'strided'"),
+        (["--dataset", "folder:/nonexistent/poolstride/images"], "/nonexistent/poolstride/images"),
+        (["--seeds", "x"], "error: cannot read seeds 'x'"),
+        (["--baseline", "avg", "--variants", "max,conv"], "error: baseline 'avg' is not among"),
+        (["--config", "/nonexistent/grid.yaml"], "error: config file not found"),
+        (["--dataset", "digits", "--depth", "5"], "error: "),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_before_training(tmp_path, capsys, args, message):
     code, out, err = _run(capsys, *args, "--out", str(tmp_path / "bad"), *FAST)
     assert code == 2
@@ -95,17 +130,45 @@ def test_bad_input_is_one_line_exit_2_before_training(tmp_path, capsys, args, me
 
 
 def test_dataset_needing_download_fails_without_network(tmp_path, capsys):
-    code, _, err = _run(capsys, "--dataset", "cifar10", "--data-dir", str(tmp_path / "none"),
-                        "--out", str(tmp_path / "c"), *FAST)
+    code, _, err = _run(
+        capsys,
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path / "c"),
+        *FAST,
+    )
     assert code == 2 and err.startswith("error: ") and "download" in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_help_lists_every_option():
-    proc = subprocess.run([sys.executable, "-m", "poolstride", "compare", "--help"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "poolstride", "compare", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0
-    for option in ("--dataset", "--model", "--variants", "--seeds", "--steps", "--batch-size",
-                   "--lr", "--device", "--out", "--train-size", "--match", "--head",
-                   "--baseline", "--workers", "--config", "--augment", "--test"):
+    for option in (
+        "--dataset",
+        "--model",
+        "--variants",
+        "--seeds",
+        "--steps",
+        "--batch-size",
+        "--lr",
+        "--device",
+        "--out",
+        "--train-size",
+        "--match",
+        "--head",
+        "--baseline",
+        "--workers",
+        "--config",
+        "--augment",
+        "--test",
+    ):
         assert option in proc.stdout, option

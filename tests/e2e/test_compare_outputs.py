@@ -13,8 +13,19 @@ TINY = ["--steps", "12", "--batch-size", "32", "--train-size", "200", "--device"
 @pytest.mark.slow
 def test_compare_ends_with_report_path_and_tensorboard_logs(tmp_path, capsys):
     out_dir = tmp_path / "run"
-    code = main(["compare", "--variants", "max,conv", "--seeds", "1", "--tensorboard",
-                 "--out", str(out_dir), *TINY])
+    code = main(
+        [
+            "compare",
+            "--variants",
+            "max,conv",
+            "--seeds",
+            "1",
+            "--tensorboard",
+            "--out",
+            str(out_dir),
+            *TINY,
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     report = out_dir / "report.html"
@@ -29,8 +40,15 @@ def test_compare_ends_with_report_path_and_tensorboard_logs(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_api_results_display_the_report_summary_in_notebooks(tmp_path):
-    res = poolstride.compare(variants=["max", "avg"], seeds=2, steps=8, batch_size=32,
-                             train_size=200, device="cpu", out=tmp_path / "api")
+    res = poolstride.compare(
+        variants=["max", "avg"],
+        seeds=2,
+        steps=8,
+        batch_size=32,
+        train_size=200,
+        device="cpu",
+        out=tmp_path / "api",
+    )
     html = res._repr_html_()
     assert "avg" in html and "max" in html
     assert any(v.split(" (")[0][:20] in html for v in res.verdicts)
@@ -42,9 +60,28 @@ def test_api_results_display_the_report_summary_in_notebooks(tmp_path):
 @pytest.mark.slow
 def test_compare_a_torchvision_model_with_swapped_downsampling(tmp_path, capsys):
     out_dir = tmp_path / "zoo"
-    code = main(["compare", "--model", "torchvision:resnet18", "--dataset", "digits",
-                 "--variants", "original,blur-max", "--seeds", "1", "--steps", "3",
-                 "--batch-size", "16", "--out", str(out_dir), "--device", "cpu", "-q"])
+    code = main(
+        [
+            "compare",
+            "--model",
+            "torchvision:resnet18",
+            "--dataset",
+            "digits",
+            "--variants",
+            "original,blur-max",
+            "--seeds",
+            "1",
+            "--steps",
+            "3",
+            "--batch-size",
+            "16",
+            "--out",
+            str(out_dir),
+            "--device",
+            "cpu",
+            "-q",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "original" in out and "blur-max" in out
@@ -54,10 +91,13 @@ def test_compare_a_torchvision_model_with_swapped_downsampling(tmp_path, capsys)
     assert params["original"] == params["blur-max"]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--model", "torchvision:resnet1800"], "resnet1800"),
-    (["--model", "torchvision:resnet18", "--width", "8"], "--width 8"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--model", "torchvision:resnet1800"], "resnet1800"),
+        (["--model", "torchvision:resnet18", "--width", "8"], "--width 8"),
+    ],
+)
 def test_zoo_model_mistakes_are_one_line_exit_2(args, needle, capsys, tmp_path):
     code = main(["compare", *args, "--dataset", "digits", "--out", str(tmp_path / "x"), *TINY])
     out, err = capsys.readouterr()

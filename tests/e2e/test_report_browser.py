@@ -21,8 +21,14 @@ from poolstride.experiment.store import RunRecord, Store
 from poolstride.report import write_report
 from poolstride.report.figures import FIGURES
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WIDTH = 1280  # a laptop screen
 
 
@@ -34,8 +40,9 @@ def _unavailable(reason: str):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = (os.environ.get("POOLSTRIDE_CHROMIUM") or shutil.which("chromium")
-                  or "/usr/bin/chromium")
+    executable = (
+        os.environ.get("POOLSTRIDE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    )
     if not Path(executable).is_file():
         _unavailable("chromium is not installed")
     try:
@@ -56,8 +63,12 @@ class Opened:
         self.requests: list[str] = []
         self.context = browser.new_context(viewport={"width": WIDTH, "height": 900})
         self.page = self.context.new_page()
-        self.page.on("console", lambda m: m.type in ("error", "warning")
-                     and self.errors.append(f"console {m.type}: {m.text}"))
+        self.page.on(
+            "console",
+            lambda m: (
+                m.type in ("error", "warning") and self.errors.append(f"console {m.type}: {m.text}")
+            ),
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(path.resolve().as_uri(), wait_until="load")
@@ -72,7 +83,8 @@ def _check_page(opened: Opened, n_variants: int):
     # nothing but the file itself and its inline data: URIs was requested
     assert all(u.startswith(("file:", "data:")) for u in opened.requests), opened.requests
     images = page.eval_on_selector_all(
-        "img", "els => els.map(e => [e.complete, e.naturalWidth, e.getBoundingClientRect().width])")
+        "img", "els => els.map(e => [e.complete, e.naturalWidth, e.getBoundingClientRect().width])"
+    )
     assert len(images) == len(FIGURES)
     for complete, natural, shown in images:
         assert complete and natural > 0 and 0 < shown <= WIDTH
@@ -82,8 +94,10 @@ def _check_page(opened: Opened, n_variants: int):
     assert rows == n_variants
     # readable at laptop width: no sideways scrolling of the page or the results table
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
-    assert page.evaluate("(() => { const d = document.querySelector('#results .scroll');"
-                         " return d.scrollWidth <= d.clientWidth; })()")
+    assert page.evaluate(
+        "(() => { const d = document.querySelector('#results .scroll');"
+        " return d.scrollWidth <= d.clientWidth; })()"
+    )
 
 
 @pytest.mark.slow
@@ -92,8 +106,19 @@ def test_report_of_a_real_tiny_run_renders(browser, tmp_path):
 
     run_dir = tmp_path / "tiny"
     results = poolstride.compare(
-        "mnist1d", ["max", "conv"], 2, steps=8, batch_size=32, train_size=200, log_every=2,
-        eval_points=2, shift_samples=50, max_shift=2, device="cpu", out=run_dir)
+        "mnist1d",
+        ["max", "conv"],
+        2,
+        steps=8,
+        batch_size=32,
+        train_size=200,
+        log_every=2,
+        eval_points=2,
+        shift_samples=50,
+        max_shift=2,
+        device="cpu",
+        out=run_dir,
+    )
     assert len(results.finished) == 4
     from poolstride.report import summary_html
 
@@ -113,8 +138,7 @@ def test_report_of_a_real_tiny_run_renders(browser, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
-PAYLOADS = ("<script>window.__pwned=1</script>",
-            '<img src=x onerror="window.__pwned=2">')
+PAYLOADS = ("<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=2">')
 
 
 def _hostile_store(run_dir: Path) -> Path:
@@ -122,19 +146,39 @@ def _hostile_store(run_dir: Path) -> Path:
     with Store(run_dir) as store:
         for i, variant in enumerate(PAYLOADS):
             for seed in (0, 1):
-                cfg = dict(RunConfig(seed=seed).to_dict(), variant=variant,
-                           dataset="folder:" + PAYLOADS[0])
+                cfg = dict(
+                    RunConfig(seed=seed).to_dict(), variant=variant, dataset="folder:" + PAYLOADS[0]
+                )
                 acc = 0.8 - 0.05 * i + 0.01 * seed
-                metrics = {"test_acc": acc, "params": 1000 * (i + 1), "macs": 5000 * (i + 1),
-                           "curve": {"step": [1, 2], "train_loss": [2.0, 1.0],
-                                     "eval_step": [2], "test_acc": [acc]},
-                           "consistency_by_offset": {"offsets": [-1, 0, 1],
-                                                     "circular": [0.9, 1.0, 0.9],
-                                                     "crop": [0.8, 1.0, 0.8]},
-                           "grad_norm_init": {"a": 1.0}, "grad_norm_final": {"a": 0.5},
-                           "feature_stability": {PAYLOADS[1]: 0.3}}
-                store.put(RunRecord(f"{i}{seed}", "finished", cfg, metrics,
-                                    git_hash=PAYLOADS[1], started_at=f"2026-01-01T00:0{i}:0{seed}"))
+                metrics = {
+                    "test_acc": acc,
+                    "params": 1000 * (i + 1),
+                    "macs": 5000 * (i + 1),
+                    "curve": {
+                        "step": [1, 2],
+                        "train_loss": [2.0, 1.0],
+                        "eval_step": [2],
+                        "test_acc": [acc],
+                    },
+                    "consistency_by_offset": {
+                        "offsets": [-1, 0, 1],
+                        "circular": [0.9, 1.0, 0.9],
+                        "crop": [0.8, 1.0, 0.8],
+                    },
+                    "grad_norm_init": {"a": 1.0},
+                    "grad_norm_final": {"a": 0.5},
+                    "feature_stability": {PAYLOADS[1]: 0.3},
+                }
+                store.put(
+                    RunRecord(
+                        f"{i}{seed}",
+                        "finished",
+                        cfg,
+                        metrics,
+                        git_hash=PAYLOADS[1],
+                        started_at=f"2026-01-01T00:0{i}:0{seed}",
+                    )
+                )
     return run_dir
 
 
@@ -166,9 +210,26 @@ def test_missing_browser_skips_locally_and_fails_under_ci(ci, tmp_path):
     if ci:
         env["CI"] = "1"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider",
-         "-p", "no:xdist", "-k", "never_execute", "--basetemp", str(tmp_path / "bt")],
-        env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            __file__,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-k",
+            "never_execute",
+            "--basetemp",
+            str(tmp_path / "bt"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if ci:
         assert proc.returncode == 1, proc.stdout
         assert "chromium is not installed (required under CI)" in proc.stdout

@@ -61,12 +61,27 @@ def _max_diff(models_a, models_b):
     return worst
 
 
-def _fused_equals_separate(name, kind, shape, *, optimizer="sgd", augment="none", head="gap",
-                           tol=1e-10, **build):
+def _fused_equals_separate(
+    name, kind, shape, *, optimizer="sgd", augment="none", head="gap", tol=1e-10, **build
+):
     x, y = _data(shape)
-    cfgs = [RunConfig(variant=kind, seed=s, model=name, head=head, steps=5, batch_size=8,
-                      log_every=2, eval_points=2, optimizer=optimizer, lr=0.05,
-                      augment=augment, max_shift=2) for s in SEEDS]
+    cfgs = [
+        RunConfig(
+            variant=kind,
+            seed=s,
+            model=name,
+            head=head,
+            steps=5,
+            batch_size=8,
+            log_every=2,
+            eval_points=2,
+            optimizer=optimizer,
+            lr=0.05,
+            augment=augment,
+            max_shift=2,
+        )
+        for s in SEEDS
+    ]
     separate = _models(name, kind, shape, head=head, **build)
     fused_from = _models(name, kind, shape, head=head, **build)
     assert fusion_blocker(separate[0]) is None
@@ -93,8 +108,9 @@ def test_every_kind_fused_training_equals_separate_runs(kind, float64):
 @pytest.mark.parametrize("kind", ["max", "mixed", "gated", "conv"])
 def test_adam_and_augmentation_follow_each_seeds_own_generators(kind, float64):
     # Adam divides by sqrt(v): tiny reordering differences grow a little, hence 1e-8.
-    _fused_equals_separate("simple", kind, (1, 24), optimizer="adam", augment="shift+flip",
-                           tol=1e-8, width=6, depth=2)
+    _fused_equals_separate(
+        "simple", kind, (1, 24), optimizer="adam", augment="shift+flip", tol=1e-8, width=6, depth=2
+    )
 
 
 @pytest.mark.parametrize("head", ["gmp", "avgmax", "catavgmax", "flatten"])
@@ -102,10 +118,22 @@ def test_every_head_keeps_seeds_apart(head, float64):
     _fused_equals_separate("simple", "max", (1, 24), head=head, width=6, depth=2)
 
 
-_MODEL_INPUTS = {"simple": (2, 8, 8), "allcnn-a": (3, 12, 12), "allcnn-b": (3, 12, 12),
-                 "allcnn-c": (3, 12, 12), "resnet20": (3, 8, 8), "lenet5": (1, 28, 28)}
-_MODEL_WIDTH = {"simple": 4, "allcnn-a": 6, "allcnn-b": 6, "allcnn-c": 6, "resnet20": 4,
-                "lenet5": 3}
+_MODEL_INPUTS = {
+    "simple": (2, 8, 8),
+    "allcnn-a": (3, 12, 12),
+    "allcnn-b": (3, 12, 12),
+    "allcnn-c": (3, 12, 12),
+    "resnet20": (3, 8, 8),
+    "lenet5": (1, 28, 28),
+}
+_MODEL_WIDTH = {
+    "simple": 4,
+    "allcnn-a": 6,
+    "allcnn-b": 6,
+    "allcnn-c": 6,
+    "resnet20": 4,
+    "lenet5": 3,
+}
 
 
 @pytest.mark.parametrize("kind", ["max", "gated", "space-to-depth"])
@@ -145,7 +173,7 @@ def test_fused_linear_is_s_independent_linears():
         fused.weight.copy_(torch.cat([lin.weight for lin in lins]))
         fused.bias.copy_(torch.cat([lin.bias for lin in lins]))
     x = torch.randn(5, 21)
-    want = torch.cat([lin(x[:, 7 * s:7 * (s + 1)]) for s, lin in enumerate(lins)], dim=1)
+    want = torch.cat([lin(x[:, 7 * s : 7 * (s + 1)]) for s, lin in enumerate(lins)], dim=1)
     torch.testing.assert_close(fused(x), want)
 
 
@@ -162,8 +190,10 @@ def test_unfusable_modules_are_named():
 
 def test_a_diverging_seed_fails_alone(float64):
     x, y = _data((1, 24))
-    cfgs = [RunConfig(seed=s, steps=4, batch_size=8, log_every=2, eval_points=1,
-                      optimizer="sgd") for s in SEEDS]
+    cfgs = [
+        RunConfig(seed=s, steps=4, batch_size=8, log_every=2, eval_points=1, optimizer="sgd")
+        for s in SEEDS
+    ]
     models = _models("simple", "max", (1, 24), width=6, depth=2)
     fused = fuse_models(models)
     with torch.no_grad():  # poison seed 1's first convolution only
@@ -179,18 +209,30 @@ def test_a_diverging_seed_fails_alone(float64):
 @pytest.mark.parametrize("shape", [(1, 24), (2, 8, 8)])
 def test_bf16_autocast_and_channels_last_run_on_cpu(shape):
     x, y = _data(shape)
-    cfgs = [RunConfig(seed=s, steps=4, batch_size=8, log_every=2, eval_points=1)
-            for s in SEEDS]
-    ref = train_fused(fuse_models(_models("simple", "max", shape, width=4, depth=2)), cfgs,
-                      x, y, x_test=x, y_test=y)
+    cfgs = [RunConfig(seed=s, steps=4, batch_size=8, log_every=2, eval_points=1) for s in SEEDS]
+    ref = train_fused(
+        fuse_models(_models("simple", "max", shape, width=4, depth=2)),
+        cfgs,
+        x,
+        y,
+        x_test=x,
+        y_test=y,
+    )
     cl = fuse_models(_models("simple", "max", shape, width=4, depth=2))
     if len(shape) == 3:
         cl = cl.to(memory_format=torch.channels_last)
     got = train_fused(cl, cfgs, x, y, x_test=x, y_test=y, channels_last=True)
     for g, r in zip(got, ref):  # same arithmetic in another memory layout
         assert g.curve["train_loss"] == pytest.approx(r.curve["train_loss"], rel=1e-4)
-    bf16 = train_fused(fuse_models(_models("simple", "max", shape, width=4, depth=2)), cfgs,
-                       x, y, x_test=x, y_test=y, amp="bf16")
+    bf16 = train_fused(
+        fuse_models(_models("simple", "max", shape, width=4, depth=2)),
+        cfgs,
+        x,
+        y,
+        x_test=x,
+        y_test=y,
+        amp="bf16",
+    )
     for g, r in zip(bf16, ref):  # bf16 keeps ~3 significant digits
         assert math.isfinite(g.final_train_loss)
         assert g.final_train_loss == pytest.approx(r.final_train_loss, rel=0.05)
@@ -201,8 +243,7 @@ def test_unknown_amp_is_a_one_line_error():
 
     x, y = _data((1, 24))
     with pytest.raises(PoolstrideError, match="unknown amp 'fp8'"):
-        train_fused(build_model("simple", "max", (1, 24), 3), [RunConfig(steps=1)], x, y,
-                    amp="fp8")
+        train_fused(build_model("simple", "max", (1, 24), 3), [RunConfig(steps=1)], x, y, amp="fp8")
 
 
 def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch):
@@ -212,9 +253,22 @@ def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch):
     xt, yt = _data((1, 16), n=24, seed=1)
     data = Dataset("tiny", x, y, xt, yt, 3, (1, 16), ("a", "b", "c"))
     monkeypatch.setattr(runner, "load_data", lambda cfg: data)
-    cfgs = [RunConfig(variant="max", seed=s, dataset="tiny", steps=6, batch_size=8,
-                      log_every=3, eval_points=2, width=4, shift_samples=20, max_shift=2,
-                      device="cpu") for s in (0, 1)]
+    cfgs = [
+        RunConfig(
+            variant="max",
+            seed=s,
+            dataset="tiny",
+            steps=6,
+            batch_size=8,
+            log_every=3,
+            eval_points=2,
+            width=4,
+            shift_samples=20,
+            max_shift=2,
+            device="cpu",
+        )
+        for s in (0, 1)
+    ]
     fused = execute_batch(cfgs)
     for cfg, outcome in zip(cfgs, fused):
         alone = runner.execute(cfg)
@@ -222,12 +276,18 @@ def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch):
         assert outcome.key == cfg.key and outcome.reason == ""
         assert set(alone) <= set(got)
         assert got["batched_seeds"] == 2 and got["batch_train_time_s"] > 0
-        for key in ("test_acc", "params", "macs", "steps", "shift_consistency_circular",
-                    "shift_consistency_crop", "consistency_by_offset"):
+        for key in (
+            "test_acc",
+            "params",
+            "macs",
+            "steps",
+            "shift_consistency_circular",
+            "shift_consistency_crop",
+            "consistency_by_offset",
+        ):
             assert got[key] == alone[key], key
         assert got["test_loss"] == pytest.approx(alone["test_loss"], rel=1e-4)
-        assert got["curve"]["train_loss"] == pytest.approx(alone["curve"]["train_loss"],
-                                                           rel=1e-4)
+        assert got["curve"]["train_loss"] == pytest.approx(alone["curve"]["train_loss"], rel=1e-4)
         assert got["grad_norm_init"] == pytest.approx(alone["grad_norm_init"], rel=1e-5)
 
 
@@ -256,9 +316,21 @@ def test_a_hooked_seed_makes_the_task_train_seeds_one_by_one(monkeypatch):
         return model
 
     monkeypatch.setattr(runner, "build", build)
-    cfgs = [RunConfig(seed=s, dataset="tiny", steps=4, batch_size=8, log_every=2,
-                      eval_points=1, width=4, shift_samples=8, max_shift=1, device="cpu")
-            for s in (0, 1)]
+    cfgs = [
+        RunConfig(
+            seed=s,
+            dataset="tiny",
+            steps=4,
+            batch_size=8,
+            log_every=2,
+            eval_points=1,
+            width=4,
+            shift_samples=8,
+            max_shift=1,
+            device="cpu",
+        )
+        for s in (0, 1)
+    ]
     first, second = execute_batch(cfgs)
     assert first.metrics["batched_seeds"] == 1
     assert second.metrics is None

@@ -18,8 +18,15 @@ def test_key_is_stable_and_identifies_the_run():
     a = RunConfig(variant="max", seed=1)
     assert a.key == RunConfig(variant="max", seed=1).key
     assert len(a.key) == 16 and int(a.key, 16) >= 0
-    for change in ({"variant": "conv"}, {"seed": 2}, {"lr": 1e-3}, {"steps": 10},
-                   {"dataset": "digits"}, {"augment": "shift"}, {"match_reference": "max"}):
+    for change in (
+        {"variant": "conv"},
+        {"seed": 2},
+        {"lr": 1e-3},
+        {"steps": 10},
+        {"dataset": "digits"},
+        {"augment": "shift"},
+        {"match_reference": "max"},
+    ):
         assert dataclasses.replace(a, **change).key != a.key, change
     # execution details do not change what the run is
     for same in ({"device": "cpu"}, {"data_dir": "/tmp/x"}, {"download": True}):
@@ -37,7 +44,13 @@ def test_grid_expands_variant_major_with_identical_budget():
     grid = CompareConfig(variants=("max", "conv"), seeds=3, steps=77, lr=0.01)
     runs = grid.runs()
     assert [(r.variant, r.seed) for r in runs] == [
-        ("max", 0), ("max", 1), ("max", 2), ("conv", 0), ("conv", 1), ("conv", 2)]
+        ("max", 0),
+        ("max", 1),
+        ("max", 2),
+        ("conv", 0),
+        ("conv", 1),
+        ("conv", 2),
+    ]
     assert {(r.steps, r.lr, r.batch_size, r.schedule) for r in runs} == {(77, 0.01, 128, "cosine")}
     assert len({r.key for r in runs}) == 6
     assert grid.baseline == "max"
@@ -50,29 +63,33 @@ def test_match_reference_is_the_baseline_only_when_matching():
     assert {r.match_reference for r in grid.runs()} == {"conv"}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("3", 3), ("0,4,7", [0, 4, 7]), ("2-5", [2, 3, 4, 5]), (" 1 ", 1), (5, 5)])
+@pytest.mark.parametrize(
+    "text, expected", [("3", 3), ("0,4,7", [0, 4, 7]), ("2-5", [2, 3, 4, 5]), (" 1 ", 1), (5, 5)]
+)
 def test_parse_seeds(text, expected):
     assert parse_seeds(text) == expected
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
-    ({"schedule": "cosin"}, "did you mean 'cosine'"),
-    ({"augment": "mixup"}, "unknown augment"),
-    ({"device": "tpu"}, "unknown device"),
-    ({"steps": 0}, "steps must be a positive integer"),
-    ({"steps": None, "epochs": None}, "give a training budget"),
-    ({"lr": -1.0}, "lr must be > 0"),
-    ({"batch_size": 2.5}, "batch_size must be a positive integer"),
-    ({"variants": ()}, "variants is empty"),
-    ({"variants": "max,max"}, "variants repeat"),
-    ({"seeds": 0}, "seeds must be >= 1"),
-    ({"seeds": (1, 1)}, "distinct"),
-    ({"baseline": "avg", "variants": "max,conv"}, "baseline 'avg' is not among"),
-    ({"test": "mannwhitney"}, "unknown test"),
-    ({"workers": 0}, "workers must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
+        ({"schedule": "cosin"}, "did you mean 'cosine'"),
+        ({"augment": "mixup"}, "unknown augment"),
+        ({"device": "tpu"}, "unknown device"),
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"steps": None, "epochs": None}, "give a training budget"),
+        ({"lr": -1.0}, "lr must be > 0"),
+        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
+        ({"variants": ()}, "variants is empty"),
+        ({"variants": "max,max"}, "variants repeat"),
+        ({"seeds": 0}, "seeds must be >= 1"),
+        ({"seeds": (1, 1)}, "distinct"),
+        ({"baseline": "avg", "variants": "max,conv"}, "baseline 'avg' is not among"),
+        ({"test": "mannwhitney"}, "unknown test"),
+        ({"workers": 0}, "workers must be a positive integer"),
+    ],
+)
 def test_bad_settings_are_one_line_errors(kwargs, match):
     with pytest.raises(PoolstrideError, match=match) as err:
         CompareConfig(**kwargs)
@@ -80,8 +97,9 @@ def test_bad_settings_are_one_line_errors(kwargs, match):
 
 
 def test_from_mapping_accepts_dashes_and_strings():
-    cfg = CompareConfig.from_mapping({"variants": "max, conv", "seeds": "0-1",
-                                      "batch-size": 64, "train-size": 500})
+    cfg = CompareConfig.from_mapping(
+        {"variants": "max, conv", "seeds": "0-1", "batch-size": 64, "train-size": 500}
+    )
     assert cfg.variants == ("max", "conv") and cfg.seeds == (0, 1)
     assert cfg.batch_size == 64 and cfg.train_size == 500
     with pytest.raises(PoolstrideError, match="unknown config key 'batchsize'"):

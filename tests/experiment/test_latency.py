@@ -29,7 +29,8 @@ def _model_1d(kind: str = "max"):
 def test_2d_times_both_memory_formats_and_1d_only_contiguous():
     out_2d = fastest_step(*_model_2d(), rounds=2)
     assert set(out_2d["step_ms_by_config"]) == {
-        f"{fmt}, {p} pooling" for fmt in ("contiguous", "channels_last") for p in POOLING}
+        f"{fmt}, {p} pooling" for fmt in ("contiguous", "channels_last") for p in POOLING
+    }
     out_1d = fastest_step(*_model_1d(), rounds=2)
     assert set(out_1d["step_ms_by_config"]) == {f"contiguous, {p} pooling" for p in POOLING}
     for out in (out_2d, out_1d):
@@ -43,11 +44,17 @@ def test_2d_times_both_memory_formats_and_1d_only_contiguous():
             assert ("poolstride" in entry) == (pooling == "poolstride"), entry
 
 
-@pytest.mark.parametrize("fastest, kernels_used", [
-    pytest.param("channels_last, poolstride pooling",
-                 ["max (channels_last): poolstride generated"], marks=needs_kernels),
-    ("contiguous, pytorch pooling", ["max (contiguous): pytorch (kernels disabled)"]),
-])
+@pytest.mark.parametrize(
+    "fastest, kernels_used",
+    [
+        pytest.param(
+            "channels_last, poolstride pooling",
+            ["max (channels_last): poolstride generated"],
+            marks=needs_kernels,
+        ),
+        ("contiguous, pytorch pooling", ["max (contiguous): pytorch (kernels disabled)"]),
+    ],
+)
 def test_reports_the_fastest_configuration_and_its_kernels(monkeypatch, fastest, kernels_used):
     calls: dict[str, int] = {}
 
@@ -58,8 +65,9 @@ def test_reports_the_fastest_configuration_and_its_kernels(monkeypatch, fastest,
     monkeypatch.setattr(latency._Setup, "step", fake_step)
     out = fastest_step(*_model_2d(), rounds=3)
     assert out["step_config"] == fastest and out["step_ms"] == pytest.approx(1.0)
-    assert all(ms == pytest.approx(2.0) for c, ms in out["step_ms_by_config"].items()
-               if c != fastest)
+    assert all(
+        ms == pytest.approx(2.0) for c, ms in out["step_ms_by_config"].items() if c != fastest
+    )
     assert out["downsampling_kernels"] == kernels_used
     assert calls == {c: 2 + 2 * 3 for c in out["step_ms_by_config"]}  # warm-up + 2 per round
 

@@ -22,8 +22,17 @@ from poolstride.experiment.parallel import (
 from poolstride.experiment.store import Store
 
 # digits (sklearn, offline, 1,437 8x8 images) is real data that spawned workers can load.
-DIGITS = dict(dataset="digits", steps=12, batch_size=32, log_every=4, eval_points=2, width=4,
-              shift_samples=40, max_shift=1, device="cpu")
+DIGITS = dict(
+    dataset="digits",
+    steps=12,
+    batch_size=32,
+    log_every=4,
+    eval_points=2,
+    width=4,
+    shift_samples=40,
+    max_shift=1,
+    device="cpu",
+)
 
 
 def test_plan_fuses_the_seeds_of_each_variant_when_asked():
@@ -31,25 +40,44 @@ def test_plan_fuses_the_seeds_of_each_variant_when_asked():
     tasks, notes = plan(grid, batch_seeds=True)
     assert notes == []
     assert [(t.fused, [c.seed for c in t.configs]) for t in tasks] == [
-        (True, [0, 1, 2]), (True, [0, 1, 2])]
+        (True, [0, 1, 2]),
+        (True, [0, 1, 2]),
+    ]
     assert [t.configs[0].variant for t in tasks] == ["max", "conv"]
     tasks, _ = plan(grid, batch_seeds=False)
     assert [(t.fused, len(t.configs)) for t in tasks] == [(False, 1)] * 6
     assert [c for t in tasks for c in t.configs] == grid  # every run exactly once
 
 
-@pytest.mark.parametrize("groups, seeds, workers, size", [
-    (5, 3, 2, 3), (5, 3, 1, 3), (5, 3, 5, 3), (5, 3, 6, 2), (2, 5, 16, 1), (1, 10, 4, 3),
-    (3, 1, 2, 1)])
+@pytest.mark.parametrize(
+    "groups, seeds, workers, size",
+    [
+        (5, 3, 2, 3),
+        (5, 3, 1, 3),
+        (5, 3, 5, 3),
+        (5, 3, 6, 2),
+        (2, 5, 16, 1),
+        (1, 10, 4, 3),
+        (3, 1, 2, 1),
+    ],
+)
 def test_fused_chunks_keep_every_worker_busy(groups, seeds, workers, size):
     assert fused_chunk_size(groups, seeds, workers) == size
     chunks_per_group = -(-seeds // size)
     assert groups * chunks_per_group >= min(workers, groups * seeds)
 
 
-@pytest.mark.parametrize("groups, seeds, workers, sizes", [
-    (5, 3, 2, [3, 3, 3, 3, 2]), (5, 3, 1, [3] * 5), (4, 3, 2, [3] * 4), (5, 3, 5, [3] * 5),
-    (2, 5, 16, [1, 1]), (3, 4, 4, [2, 2, 2])])
+@pytest.mark.parametrize(
+    "groups, seeds, workers, sizes",
+    [
+        (5, 3, 2, [3, 3, 3, 3, 2]),
+        (5, 3, 1, [3] * 5),
+        (4, 3, 2, [3] * 4),
+        (5, 3, 5, [3] * 5),
+        (2, 5, 16, [1, 1]),
+        (3, 4, 4, [2, 2, 2]),
+    ],
+)
 def test_chunk_sizes_fuse_whole_variants_in_full_rounds(groups, seeds, workers, sizes):
     assert chunk_sizes(groups, seeds, workers) == sizes
 
@@ -65,13 +93,19 @@ def test_plan_default_chunks_seeds_by_workers():
 
 
 def test_plan_falls_back_to_separate_runs_and_says_why(monkeypatch):
-    monkeypatch.setattr(parallel, "fusion_reason",
-                        lambda cfg: "module 'x' (Foo) is odd" if cfg.variant == "avg" else None)
+    monkeypatch.setattr(
+        parallel,
+        "fusion_reason",
+        lambda cfg: "module 'x' (Foo) is odd" if cfg.variant == "avg" else None,
+    )
     grid = CompareConfig(variants=("max", "avg"), seeds=2, **DIGITS).runs()
     tasks, notes = plan(grid, batch_seeds=True)
     assert notes == ["avg: seeds trained separately (module 'x' (Foo) is odd)"]
     assert [(t.configs[0].variant, len(t.configs)) for t in tasks] == [
-        ("max", 2), ("avg", 1), ("avg", 1)]
+        ("max", 2),
+        ("avg", 1),
+        ("avg", 1),
+    ]
 
 
 def test_gpu_options_route_single_runs_through_the_batched_loop():
@@ -105,8 +139,11 @@ def test_serial_batched_grid_resumes_without_rerunning(tmp_path, monkeypatch):
     store = Store(tmp_path)
     records = run_grid(grid, store, workers=1, batch_seeds=True)
     assert [(r.variant, r.seed, r.status) for r in records] == [
-        ("max", 0, "finished"), ("max", 1, "finished"), ("avg", 0, "finished"),
-        ("avg", 1, "finished")]
+        ("max", 0, "finished"),
+        ("max", 1, "finished"),
+        ("avg", 0, "finished"),
+        ("avg", 1, "finished"),
+    ]
     assert {r.metrics["batched_seeds"] for r in records} == {2}
     # seeds fused or not: the same runs (same init, data order) -> the same test accuracy
     alone = runner.execute(grid[1])
@@ -127,7 +164,8 @@ def test_process_pool_gives_the_serial_results(tmp_path):
     for p, s in zip(pooled, serial):
         assert p.metrics["test_acc"] == s.metrics["test_acc"]
         assert p.metrics["curve"]["train_loss"] == pytest.approx(
-            s.metrics["curve"]["train_loss"], rel=1e-5)
+            s.metrics["curve"]["train_loss"], rel=1e-5
+        )
 
 
 # -- a worker process lost mid-task ---------------------------------------------------
@@ -153,6 +191,6 @@ def test_a_lost_worker_is_retried_then_reported(tmp_path, monkeypatch):
     assert {v[1] for v in got.values()} == {threads_per_worker(2)}
 
     task = Task((RunConfig(seed=0), RunConfig(seed=1)))
-    (done_task, outcomes), = run_local_pool([task], 1, runner=_always_die, max_retries=1)
+    ((done_task, outcomes),) = run_local_pool([task], 1, runner=_always_die, max_retries=1)
     assert done_task is task and [o.metrics for o in outcomes] == [None, None]
     assert outcomes[0].reason.startswith("worker lost: BrokenProcessPool")

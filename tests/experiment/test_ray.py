@@ -12,14 +12,28 @@ ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.slow
 
-DIGITS = dict(dataset="digits", steps=12, batch_size=32, log_every=4, eval_points=2, width=4,
-              shift_samples=40, max_shift=1, device="cpu")
+DIGITS = dict(
+    dataset="digits",
+    steps=12,
+    batch_size=32,
+    log_every=4,
+    eval_points=2,
+    width=4,
+    shift_samples=40,
+    max_shift=1,
+    device="cpu",
+)
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, _node_ip_address="127.0.0.1")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        _node_ip_address="127.0.0.1",
+    )
     yield ray
     ray.shutdown()
 
@@ -29,8 +43,11 @@ def test_ray_grid_lands_in_the_store_like_a_local_one(local_ray, tmp_path):
     store = Store(tmp_path / "ray")
     records = run_grid(grid, store, workers=2, backend="ray", batch_seeds=True)
     assert [(r.variant, r.seed, r.status) for r in records] == [
-        ("max", 0, "finished"), ("max", 1, "finished"), ("conv", 0, "finished"),
-        ("conv", 1, "finished")]
+        ("max", 0, "finished"),
+        ("max", 1, "finished"),
+        ("conv", 0, "finished"),
+        ("conv", 1, "finished"),
+    ]
     assert len(store) == 4
     local = run_grid(grid, Store(tmp_path / "local"), workers=1, batch_seeds=True)
     assert [r.metrics["test_acc"] for r in records] == [r.metrics["test_acc"] for r in local]

@@ -13,12 +13,27 @@ from poolstride.experiment.store import RunRecord
 
 def rec(variant, seed, acc=None, status="finished", **extra):
     cfg = RunConfig(variant=variant, seed=seed)
-    metrics = {} if acc is None else {"test_acc": acc, "test_loss": 1 - acc, "params": 100,
-                                      "macs": 2000, "train_time_s": 1.0,
-                                      "shift_consistency_circular": 0.9,
-                                      "shift_consistency_crop": 0.95, **extra}
-    return RunRecord(cfg.key, status, cfg.to_dict(), metrics,
-                     reason="" if status == "finished" else "diverged: nan")
+    metrics = (
+        {}
+        if acc is None
+        else {
+            "test_acc": acc,
+            "test_loss": 1 - acc,
+            "params": 100,
+            "macs": 2000,
+            "train_time_s": 1.0,
+            "shift_consistency_circular": 0.9,
+            "shift_consistency_crop": 0.95,
+            **extra,
+        }
+    )
+    return RunRecord(
+        cfg.key,
+        status,
+        cfg.to_dict(),
+        metrics,
+        reason="" if status == "finished" else "diverged: nan",
+    )
 
 
 MAX = [0.90, 0.92, 0.91, 0.93]
@@ -44,8 +59,12 @@ def test_summary_and_verdicts_from_records():
 
 
 def test_failed_runs_and_a_variant_with_nothing_finished():
-    records = [rec("max", 0, 0.9), rec("max", 1, 0.91), rec("avg", 0, status="failed"),
-               rec("avg", 1, status="failed")]
+    records = [
+        rec("max", 0, 0.9),
+        rec("max", 1, 0.91),
+        rec("avg", 0, status="failed"),
+        rec("avg", 1, status="failed"),
+    ]
     res = Results.from_records(records, ["max", "avg"])
     assert len(res.failed) == 2 and res.n_seeds("avg") == 0
     assert "cannot test with n=0" in res.verdicts_for("test_acc")[0]
@@ -64,9 +83,10 @@ def test_single_seed_shows_means_without_intervals():
 
 
 def test_save_writes_json_and_csv(tmp_path):
-    res = Results.from_records([rec("max", s, a) for s, a in enumerate(MAX)]
-                               + [rec("conv", s, a, curve={"step": [1]})
-                                  for s, a in enumerate(CONV)])
+    res = Results.from_records(
+        [rec("max", s, a) for s, a in enumerate(MAX)]
+        + [rec("conv", s, a, curve={"step": [1]}) for s, a in enumerate(CONV)]
+    )
     paths = res.save(tmp_path / "out")
     assert [p.name for p in paths] == ["results.json", "results.csv", "summary.csv"]
     data = json.loads(paths[0].read_text())

@@ -13,9 +13,19 @@ from poolstride.experiment.store import Store
 
 pytestmark = pytest.mark.slow
 
-GRID = dict(variants=("max", "avg", "conv"), seeds=2, dataset="digits", steps=60,
-            batch_size=32, log_every=20, eval_points=2, width=4, shift_samples=40,
-            max_shift=1, device="cpu")
+GRID = dict(
+    variants=("max", "avg", "conv"),
+    seeds=2,
+    dataset="digits",
+    steps=60,
+    batch_size=32,
+    log_every=20,
+    eval_points=2,
+    width=4,
+    shift_samples=40,
+    max_shift=1,
+    device="cpu",
+)
 
 SCRIPT = f"""
 import sys
@@ -32,9 +42,12 @@ if __name__ == "__main__":
 
 def _sweep(script, out, workers):
     # a session of its own, so SIGKILL reaches the pool's workers too
-    return subprocess.Popen([sys.executable, str(script), str(out), str(workers)],
-                            start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(out), str(workers)],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _finished(out) -> dict[str, str]:

@@ -14,8 +14,16 @@ from poolstride.experiment.config import CompareConfig
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import Store
 
-TINY = dict(dataset="tiny", steps=12, batch_size=16, log_every=4, eval_points=2, width=4,
-            shift_samples=40, max_shift=2)
+TINY = dict(
+    dataset="tiny",
+    steps=12,
+    batch_size=16,
+    log_every=4,
+    eval_points=2,
+    width=4,
+    shift_samples=40,
+    max_shift=2,
+)
 
 
 def _tiny_dataset(n_train=64, n_test=40, length=16):
@@ -25,7 +33,7 @@ def _tiny_dataset(n_train=64, n_test=40, length=16):
         y = torch.randint(0, 3, (n,), generator=g)
         x = 0.3 * torch.randn(n, 1, length, generator=g)
         for i, c in enumerate(y.tolist()):
-            x[i, 0, c * 5:c * 5 + 4] += 2.0
+            x[i, 0, c * 5 : c * 5 + 4] += 2.0
         return x, y
 
     (xtr, ytr), (xte, yte) = split(n_train), split(n_test)
@@ -44,14 +52,32 @@ def test_grid_runs_stores_and_resumes(tiny, tmp_path, monkeypatch):
     store = Store(tmp_path)
     records = runner.run_grid(grid.runs(), store)
     assert [(r.variant, r.seed, r.status) for r in records] == [
-        ("max", 0, "finished"), ("max", 1, "finished"),
-        ("conv", 0, "finished"), ("conv", 1, "finished")]
+        ("max", 0, "finished"),
+        ("max", 1, "finished"),
+        ("conv", 0, "finished"),
+        ("conv", 1, "finished"),
+    ]
     m = records[0].metrics
-    for key in ("test_acc", "test_loss", "params", "macs", "train_time_s", "throughput_sps",
-                "peak_memory_mb", "shift_consistency_circular", "shift_consistency_crop",
-                "consistency_by_offset", "feature_stability", "grad_norm_init",
-                "grad_norm_final", "curve", "step_ms", "step_config", "step_ms_by_config",
-                "downsampling_kernels"):
+    for key in (
+        "test_acc",
+        "test_loss",
+        "params",
+        "macs",
+        "train_time_s",
+        "throughput_sps",
+        "peak_memory_mb",
+        "shift_consistency_circular",
+        "shift_consistency_crop",
+        "consistency_by_offset",
+        "feature_stability",
+        "grad_norm_init",
+        "grad_norm_final",
+        "curve",
+        "step_ms",
+        "step_config",
+        "step_ms_by_config",
+        "downsampling_kernels",
+    ):
         assert key in m, key
     # 1D data: contiguous only; the max variant's pooling calls are listed, conv has none
     assert m["step_config"].startswith("contiguous, ") and len(m["step_ms_by_config"]) >= 1
@@ -121,8 +147,13 @@ def test_cuda_without_gpu_is_a_one_line_error(monkeypatch):
 
 
 def test_compare_api_results_and_files(tiny, tmp_path):
-    res = compare(variants=["max", "avg", "conv"], seeds=2, out=tmp_path / "run", device="cpu",
-                  **{k: v for k, v in TINY.items()})
+    res = compare(
+        variants=["max", "avg", "conv"],
+        seeds=2,
+        out=tmp_path / "run",
+        device="cpu",
+        **{k: v for k, v in TINY.items()},
+    )
     assert isinstance(res, Results) and res.baseline == "max"
     assert len(res.records) == 6 and not res.failed
     assert [c.variant for c in res.comparisons if c.metric == "test_acc"] == ["avg", "conv"]
@@ -140,9 +171,17 @@ def test_compare_api_results_and_files(tiny, tmp_path):
     assert "mean ± 95% CI over seeds (n=2)" in text and "Verdicts vs max" in text
     # the saved config.yaml reproduces the grid
     again = make_config(tmp_path / "run" / "config.yaml")
-    assert [r.key for r in again.runs()] == [r.key for r in make_config(
-        None, variants=["max", "avg", "conv"], seeds=2, out=str(tmp_path / "run"),
-        device="cpu", **TINY).runs()]
+    assert [r.key for r in again.runs()] == [
+        r.key
+        for r in make_config(
+            None,
+            variants=["max", "avg", "conv"],
+            seeds=2,
+            out=str(tmp_path / "run"),
+            device="cpu",
+            **TINY,
+        ).runs()
+    ]
 
 
 def test_results_to_pandas_when_available(tiny):
@@ -160,12 +199,14 @@ def test_make_config_overrides_and_epochs():
 
 
 def test_match_params_scales_the_variant_to_the_baseline_budget(tiny):
-    grid = CompareConfig(variants=("max", "conv"), seeds=1, match="params", device="cpu",
-                         **{**TINY, "width": 24})
+    grid = CompareConfig(
+        variants=("max", "conv"), seeds=1, match="params", device="cpu", **{**TINY, "width": 24}
+    )
     records = runner.run_grid(grid.runs(), Store(":memory:"))
     base, conv = (r.metrics for r in records)
     assert base["width"] == 24 and conv["width"] == 19  # strided convs cost parameters
     assert abs(conv["params"] - base["params"]) <= 0.05 * base["params"]
-    free = runner.execute(CompareConfig(variants=("conv",), seeds=1, device="cpu",
-                                        **{**TINY, "width": 24}).runs()[0])
+    free = runner.execute(
+        CompareConfig(variants=("conv",), seeds=1, device="cpu", **{**TINY, "width": 24}).runs()[0]
+    )
     assert free["params"] > 1.05 * base["params"]  # unmatched, conv would cost more

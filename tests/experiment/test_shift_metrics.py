@@ -22,8 +22,13 @@ from poolstride.errors import PoolstrideError
 @given(st.integers(1, 3), st.sampled_from([1, 2]), st.integers(1, 7), st.data())
 def test_circular_shift_is_torch_roll_per_sample(n, dim, size, data):
     x = torch.randn(n, 2, *([size] * dim))
-    offsets = torch.tensor(data.draw(st.lists(st.lists(st.integers(-9, 9), min_size=dim,
-                                                       max_size=dim), min_size=n, max_size=n)))
+    offsets = torch.tensor(
+        data.draw(
+            st.lists(
+                st.lists(st.integers(-9, 9), min_size=dim, max_size=dim), min_size=n, max_size=n
+            )
+        )
+    )
     out = shift_per_sample(x, offsets, "circular")
     for i in range(n):
         ref = torch.roll(x[i], tuple(offsets[i].tolist()), dims=tuple(range(1, dim + 1)))
@@ -33,8 +38,13 @@ def test_circular_shift_is_torch_roll_per_sample(n, dim, size, data):
 @given(st.integers(1, 3), st.sampled_from([1, 2]), st.integers(1, 7), st.data())
 def test_crop_shift_moves_content_and_fills_zeros(n, dim, size, data):
     x = torch.randn(n, 2, *([size] * dim))
-    offsets = torch.tensor(data.draw(st.lists(st.lists(st.integers(-4, 4), min_size=dim,
-                                                       max_size=dim), min_size=n, max_size=n)))
+    offsets = torch.tensor(
+        data.draw(
+            st.lists(
+                st.lists(st.integers(-4, 4), min_size=dim, max_size=dim), min_size=n, max_size=n
+            )
+        )
+    )
     out = shift_per_sample(x, offsets, "crop")
     p = 4
     padded = F.pad(x, [p] * (2 * dim))
@@ -97,8 +107,13 @@ def test_downsampling_layers_finds_sites_once():
         def forward(self, x):
             return self.conv(x)
 
-    model = nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.MaxPool1d(2), Site(),
-                          nn.Conv1d(4, 4, 3, stride=2), nn.AdaptiveAvgPool1d(1))
+    model = nn.Sequential(
+        nn.Conv1d(1, 4, 3, padding=1),
+        nn.MaxPool1d(2),
+        Site(),
+        nn.Conv1d(4, 4, 3, stride=2),
+        nn.AdaptiveAvgPool1d(1),
+    )
     assert [name for name, _ in downsampling_layers(model)] == ["1", "2", "3"]
 
 
@@ -115,13 +130,15 @@ def test_feature_stability_zero_for_invariant_layers_positive_for_pooling():
     ref = model[0](x)
     expect = (model[0](moved) - ref).norm() / ref.norm()
     assert feature_stability(model, x, layers=[("c", model[0])])["c"] == pytest.approx(
-        expect.item(), rel=1e-5)
+        expect.item(), rel=1e-5
+    )
 
 
 def test_gradient_norms_match_manual_and_leave_no_trace():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.ReLU(), nn.Flatten(),
-                          nn.Linear(4 * 6, 3))
+    model = nn.Sequential(
+        nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6, 3)
+    )
     x, y = torch.randn(10, 1, 8), torch.randint(0, 3, (10,))
     model.eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -136,14 +136,17 @@ def test_verdict_significant_matches_issue_wording():
     assert text == "conv is 4.3 points less accurate than max (95% CI 3.1–5.5, p=0.002, n=5)"
     better = Paired(0.021, 0.011, 0.031, 0.001, 4, "t", p_adj=0.003)
     assert verdict("test_acc", "avg", "max", better)[0].startswith(
-        "avg is 2.1 points more accurate than max (95% CI 1.1–3.1")
+        "avg is 2.1 points more accurate than max (95% CI 1.1–3.1"
+    )
 
 
 def test_verdict_not_significant_and_untestable():
     text, sig = verdict("test_acc", "conv", "max", Paired(-0.01, -0.05, 0.03, 0.3, 3, "t", 0.41))
     assert not sig
     assert text == "conv vs max, test accuracy: no significant difference (p=0.41, n=3)"
-    text, sig = verdict("test_acc", "conv", "max", Paired(0.1, math.nan, math.nan, math.nan, 1, "t"))
+    text, sig = verdict(
+        "test_acc", "conv", "max", Paired(0.1, math.nan, math.nan, math.nan, 1, "t")
+    )
     assert not sig and "cannot test with n=1" in text
 
 
@@ -173,9 +176,19 @@ def test_compare_to_baseline_pairs_by_seed_and_applies_holm():
         compare_to_baseline(per_variant, "lp", "test_acc")
 
 
-@pytest.mark.parametrize("p, text", [
-    (0.0004, "p<0.001"), (0.002, "p=0.002"), (0.0499, "p=0.0499"), (0.05, "p=0.05"),
-    (0.0213, "p=0.0213"), (0.41, "p=0.41"), (1.0, "p=1.00"), (math.nan, "p=n/a")])
+@pytest.mark.parametrize(
+    "p, text",
+    [
+        (0.0004, "p<0.001"),
+        (0.002, "p=0.002"),
+        (0.0499, "p=0.0499"),
+        (0.05, "p=0.05"),
+        (0.0213, "p=0.0213"),
+        (0.41, "p=0.41"),
+        (1.0, "p=1.00"),
+        (math.nan, "p=n/a"),
+    ],
+)
 def test_format_p_never_rounds_onto_the_threshold(p, text):
     from poolstride.experiment.stats import format_p
 

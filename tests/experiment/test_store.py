@@ -12,10 +12,15 @@ from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store, dumps
 
 def _record(seed=0, status="finished", **metrics):
     cfg = RunConfig(variant="max", seed=seed)
-    return RunRecord(key=cfg.key, status=status, config=cfg.to_dict(),
-                     metrics=metrics or {"test_acc": 0.9, "curve": {"step": [1, 2]}},
-                     reason="" if status == "finished" else "diverged: nan",
-                     torch_version="2.x", started_at=f"2026-01-01T00:00:0{seed}")
+    return RunRecord(
+        key=cfg.key,
+        status=status,
+        config=cfg.to_dict(),
+        metrics=metrics or {"test_acc": 0.9, "curve": {"step": [1, 2]}},
+        reason="" if status == "finished" else "diverged: nan",
+        torch_version="2.x",
+        started_at=f"2026-01-01T00:00:0{seed}",
+    )
 
 
 def test_round_trip_and_statuses(tmp_path):

@@ -23,8 +23,14 @@ from poolstride.experiment.train import (
 
 def tiny_model(seed=0, length=16):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU(),
-                         nn.MaxPool1d(2), nn.Flatten(), nn.Linear(4 * length // 2, 3))
+    return nn.Sequential(
+        nn.Conv1d(1, 4, 3, padding=1),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        nn.Flatten(),
+        nn.Linear(4 * length // 2, 3),
+    )
 
 
 def tiny_data(n=96, length=16, seed=0):
@@ -33,7 +39,7 @@ def tiny_data(n=96, length=16, seed=0):
     y = torch.randint(0, 3, (n,), generator=g)
     x = 0.3 * torch.randn(n, 1, length, generator=g)
     for i, c in enumerate(y.tolist()):
-        x[i, 0, c * length // 3:(c * length // 3) + 4] += 2.0
+        x[i, 0, c * length // 3 : (c * length // 3) + 4] += 2.0
     return x, y
 
 
@@ -100,7 +106,8 @@ def test_lr_schedules():
     assert lr_at(c, 100, 100) == pytest.approx(0.0, abs=1e-12)
     s = cfg(lr=0.1, schedule="step")
     assert [lr_at(s, t, 100) for t in (0, 49, 50, 74, 75, 99)] == pytest.approx(
-        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    )
     assert lr_at(cfg(lr=0.1, schedule="constant"), 77, 100) == 0.1
 
 
@@ -117,8 +124,20 @@ def test_sgd_step_matches_a_hand_written_update():
     # one step of our loop with constant lr equals plain SGD on the same batch
     x, y = tiny_data(n=16)
     a, b = tiny_model(), tiny_model()
-    train(a, x, y, cfg(steps=1, batch_size=16, optimizer="sgd", momentum=0.0,
-                       schedule="constant", lr=0.1, log_every=1))
+    train(
+        a,
+        x,
+        y,
+        cfg(
+            steps=1,
+            batch_size=16,
+            optimizer="sgd",
+            momentum=0.0,
+            schedule="constant",
+            lr=0.1,
+            log_every=1,
+        ),
+    )
     b.train()
     F.cross_entropy(b(x), y).backward()  # full batch: the permutation does not matter
     with torch.no_grad():
@@ -142,8 +161,14 @@ def test_evaluate_matches_manual_accuracy_and_keeps_mode():
     assert model.training
 
 
-@given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 9), st.integers(0, 3),
-       st.sampled_from([1, 2]), st.integers(0, 2**16))
+@given(
+    st.integers(1, 3),
+    st.integers(1, 5),
+    st.integers(1, 9),
+    st.integers(0, 3),
+    st.sampled_from([1, 2]),
+    st.integers(0, 2**16),
+)
 def test_random_shift_is_pad_then_crop(n, c, size, s, dim, seed):
     x = torch.randn(n, c, *([size] * dim))
     g = torch.Generator().manual_seed(seed)
@@ -158,9 +183,11 @@ def test_random_shift_is_pad_then_crop(n, c, size, s, dim, seed):
     padded = F.pad(x, [s] * (2 * dim))
     for i in range(n):
         if dim == 1:
-            ref = padded[i, :, starts[0][i]:starts[0][i] + size]
+            ref = padded[i, :, starts[0][i] : starts[0][i] + size]
         else:
-            ref = padded[i, :, starts[0][i]:starts[0][i] + size, starts[1][i]:starts[1][i] + size]
+            ref = padded[
+                i, :, starts[0][i] : starts[0][i] + size, starts[1][i] : starts[1][i] + size
+            ]
         assert torch.equal(out[i], ref)
 
 

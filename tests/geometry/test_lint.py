@@ -29,7 +29,7 @@ def test_warnings_describe_measured_coverage(n, k, s, p):
         return
     read = [i for i, c in enumerate(covered) if c]
     out = (n + 2 * p - k) // s + 1
-    holes = any(not c for c in covered[read[0]:read[-1] + 1]) if read else False
+    holes = any(not c for c in covered[read[0] : read[-1] + 1]) if read else False
     # A gap between windows exactly when stride > kernel (and there are two windows).
     assert ("never in a window" in text) == (s > k)
     assert holes == (s > k and out >= 2)
@@ -50,9 +50,13 @@ def test_seed_style_examples():
         "use ceil_mode, padding or a size that fits"
     ]
     assert window_warnings((7, 7), 2, 2, ceil_mode=True) == []
-    assert window_warnings((32, 32), 1, 2) == ["kernel 1 with stride 2 keeps 1 of every 4 activations: 3/4 are discarded"]
+    assert window_warnings((32, 32), 1, 2) == [
+        "kernel 1 with stride 2 keeps 1 of every 4 activations: 3/4 are discarded"
+    ]
     # 14 windows of 2 at 0, 3, ..., 39: input 2, 5, ... never read, but nothing is dropped.
-    assert window_warnings((41,), 2, 3) == ["stride 3 > kernel extent 2 along L: 1 of every 3 inputs are never in a window"]
+    assert window_warnings((41,), 2, 3) == [
+        "stride 3 > kernel extent 2 along L: 1 of every 3 inputs are never in a window"
+    ]
     # Dilation widens the extent: k=2, d=3 spans 4 > stride 3 (no gap); 13 windows end at 39.
     assert window_warnings((40,), 2, 3, dilation=3) == []
     assert window_warnings((41,), 2, 3, dilation=3) == [
@@ -62,6 +66,10 @@ def test_seed_style_examples():
 
 
 def test_receptive_field_warning():
-    assert receptive_field_warnings((35, 35), (32, 32))[0].startswith("receptive field 35x35 exceeds the input 32x32 along H,W")
-    assert receptive_field_warnings((31, 33), (32, 32))[0].endswith("along W: units now see zero padding beyond the border")
+    assert receptive_field_warnings((35, 35), (32, 32))[0].startswith(
+        "receptive field 35x35 exceeds the input 32x32 along H,W"
+    )
+    assert receptive_field_warnings((31, 33), (32, 32))[0].endswith(
+        "along W: units now see zero padding beyond the border"
+    )
     assert receptive_field_warnings((32, 32), (32, 32)) == []

@@ -79,7 +79,9 @@ def test_avg_pool_matches_torch(axes, ceil_mode):
     pool = F.avg_pool1d if len(axes) == 1 else F.avg_pool2d
     expected = _torch_shape(lambda: pool(x, g["kernel"], g["stride"], g["padding"], ceil_mode))
     ours = _ours(
-        lambda: pool_output_shape(g["size"], g["kernel"], g["stride"], g["padding"], 1, ceil_mode, "avg pool")
+        lambda: pool_output_shape(
+            g["size"], g["kernel"], g["stride"], g["padding"], 1, ceil_mode, "avg pool"
+        )
     )
     assert ours == expected
 
@@ -92,7 +94,9 @@ def test_conv_matches_torch(axes):
     conv = F.conv1d if len(axes) == 1 else F.conv2d
     w = torch.zeros(1, 1, *g["kernel"])
     expected = _torch_shape(lambda: conv(x, w, None, g["stride"], g["padding"], g["dilation"]))
-    ours = _ours(lambda: conv_output_shape(g["size"], g["kernel"], g["stride"], g["padding"], g["dilation"]))
+    ours = _ours(
+        lambda: conv_output_shape(g["size"], g["kernel"], g["stride"], g["padding"], g["dilation"])
+    )
     assert ours == expected
 
 
@@ -118,18 +122,26 @@ def test_strided_same_padding_gives_ceil_of_size_over_stride(size, kernel, strid
     assert out == -(-size // stride)
     left, right = same_padding(size, kernel, stride)
     assert 0 <= right - left <= 1
-    y = F.conv1d(F.pad(torch.zeros(1, 1, size), (left, right)), torch.zeros(1, 1, kernel), stride=stride)
+    y = F.conv1d(
+        F.pad(torch.zeros(1, 1, size), (left, right)), torch.zeros(1, 1, kernel), stride=stride
+    )
     assert y.shape[-1] == out
 
 
 @MANY
 @given(
-    size=st.integers(1, 20), kernel=st.integers(1, 6), stride=st.integers(1, 4),
-    left=st.integers(0, 5), right=st.integers(0, 5), ceil_mode=st.booleans(),
+    size=st.integers(1, 20),
+    kernel=st.integers(1, 6),
+    stride=st.integers(1, 4),
+    left=st.integers(0, 5),
+    right=st.integers(0, 5),
+    ceil_mode=st.booleans(),
 )
 def test_asymmetric_padding_is_explicit_padding(size, kernel, stride, left, right, ceil_mode):
     x = torch.zeros(1, 1, size)
-    expected = _torch_shape(lambda: F.max_pool1d(F.pad(x, (left, right)), kernel, stride, 0, 1, ceil_mode))
+    expected = _torch_shape(
+        lambda: F.max_pool1d(F.pad(x, (left, right)), kernel, stride, 0, 1, ceil_mode)
+    )
     ours = _ours(lambda: (pool_output_size(size, kernel, stride, (left, right), 1, ceil_mode),))
     assert ours == expected
 

@@ -14,7 +14,9 @@ from poolstride.errors import PoolstrideError
 from poolstride.geometry import conv_output_size
 from poolstride.geometry.receptive_field import ReceptiveField
 
-layer = st.tuples(st.integers(1, 5), st.integers(1, 3), st.integers(0, 2), st.integers(1, 2))  # k, s, p, d
+layer = st.tuples(
+    st.integers(1, 5), st.integers(1, 3), st.integers(0, 2), st.integers(1, 2)
+)  # k, s, p, d
 
 
 def _measured(layers, size: int, unit: int):

@@ -44,18 +44,31 @@ def test_one_dimensional_when_input_is_c_by_l():
     net = build_spec("conv5-16, max2, blur-max, conv3-32/2:same, gmp, fc-10", "1x40")
     assert isinstance(net[0], torch.nn.Conv1d)
     assert net(torch.randn(3, 1, 40)).shape == (3, 10)
-    assert [s for _, s in spec_shapes(net.items, (1, 40))][:4] == [(16, 40), (16, 20), (16, 10), (32, 5)]
+    assert [s for _, s in spec_shapes(net.items, (1, 40))][:4] == [
+        (16, 40),
+        (16, 20),
+        (16, 10),
+        (32, 5),
+    ]
 
 
 conv_item = st.builds(
     lambda k, c, s, opt: f"conv{k}-{c}" + (f"/{s}" if s > 1 else "") + opt,
-    st.integers(1, 5), st.integers(1, 6), st.integers(1, 3), st.sampled_from(["", ":p0", ":same", ":d2", ":nobias"]),
+    st.integers(1, 5),
+    st.integers(1, 6),
+    st.integers(1, 3),
+    st.sampled_from(["", ":p0", ":same", ":d2", ":nobias"]),
 )
 pool_item = st.builds(
     lambda op, k, s, opt: f"{op}{k}" + (f"/{s}" if s else "") + opt,
-    st.sampled_from(["max", "avg"]), st.integers(1, 3), st.integers(0, 3), st.sampled_from(["", ":ceil", ":p1"]),
+    st.sampled_from(["max", "avg"]),
+    st.integers(1, 3),
+    st.integers(0, 3),
+    st.sampled_from(["", ":ceil", ":p1"]),
 )
-kind_item = st.sampled_from([k for k in KINDS if not k.startswith("adaptive")] + ["max:k3", "blur-max:filt5", "lp:p3"])
+kind_item = st.sampled_from(
+    [k for k in KINDS if not k.startswith("adaptive")] + ["max:k3", "blur-max:filt5", "lp:p3"]
+)
 simple_item = st.sampled_from(["relu", "bn", "drop0.1", "gelu"])
 
 
@@ -72,7 +85,11 @@ def test_built_modules_have_the_predicted_shapes(items, head, dim, size):
         predicted = spec_shapes(spec, shape)
     except PoolstrideError as err:
         # Impossible stacks must fail with the item and its position, on one line.
-        assert str(err).startswith("spec item ") and "at character" in str(err) and "\n" not in str(err)
+        assert (
+            str(err).startswith("spec item ")
+            and "at character" in str(err)
+            and "\n" not in str(err)
+        )
         event("rejected with a positioned error")
         return
     event("built")
@@ -94,9 +111,15 @@ def test_built_modules_have_the_predicted_shapes(items, head, dim, size):
         ("fc-0", "expected fc-<n> with n >= 1"),
         ("conv3-10:g3", "groups=3 must divide the input channels 3"),
         ("max5:p3", "at most half of the kernel size (<= 2)"),
-        ("max2, max2, max2, max2, max2, max2", "item 6 'max2' at character 30: max pool: output size 0 < 1"),
+        (
+            "max2, max2, max2, max2, max2, max2",
+            "item 6 'max2' at character 30: max pool: output size 0 < 1",
+        ),
         ("blur-max:zz", "item 1 'blur-max:zz' at character 0"),
-        ("relu, conv9-3:p0, conv9-3:p0, conv9-3:p0, conv9-3:p0", "item 5 'conv9-3:p0' at character 42"),
+        (
+            "relu, conv9-3:p0, conv9-3:p0, conv9-3:p0, conv9-3:p0",
+            "item 5 'conv9-3:p0' at character 42",
+        ),
         ("", "empty spec"),
         ("drop2", "expected drop or drop<p>"),
     ],

@@ -56,8 +56,9 @@ def test_blur_pool_matches_reference(problem, seed):
     out = kernels.blur_pool(a, filt, **kwargs)
     ref = fallback.blur_pool(b, weights, **kwargs)
     torch.testing.assert_close(out, ref)
-    grad_out = torch.randn(ref.shape, generator=torch.Generator().manual_seed(seed),
-                           dtype=ref.dtype)
+    grad_out = torch.randn(
+        ref.shape, generator=torch.Generator().manual_seed(seed), dtype=ref.dtype
+    )
     (ga,) = torch.autograd.grad(out, a, grad_out)
     (gb,) = torch.autograd.grad(ref, b, grad_out)
     torch.testing.assert_close(ga, gb)
@@ -97,12 +98,15 @@ def test_equals_kornia_maxblurpool2d():
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-@pytest.mark.parametrize("filt, stride, padding, pad_mode, dtype", [
-    (3, 2, (1, 1), "reflect", torch.float32),   # timm BlurPool2d
-    (3, 2, (1, 1), "zeros", torch.float64),     # kornia
-    (4, 2, None, "reflect", torch.float32),     # antialiased-cnns default padding
-    (2, 1, (0, 1), "zeros", torch.float32),
-])
+@pytest.mark.parametrize(
+    "filt, stride, padding, pad_mode, dtype",
+    [
+        (3, 2, (1, 1), "reflect", torch.float32),  # timm BlurPool2d
+        (3, 2, (1, 1), "zeros", torch.float64),  # kornia
+        (4, 2, None, "reflect", torch.float32),  # antialiased-cnns default padding
+        (2, 1, (0, 1), "zeros", torch.float32),
+    ],
+)
 def test_generated_blur_kernels(filt, stride, padding, pad_mode, dtype, layout):
     from poolstride.kernels._specialize import specialized_blur
 
@@ -154,11 +158,17 @@ def test_fused_max_blur_matches_the_composition(problem, seed):
         out = kernels.max_blur_pool(a, filt, **kwargs)
     assert calls[0]["op"] == "max+blur"  # the fused path ran, not the fallback composition
     weights = fallback.binomial_filter(filt)
-    ref = fallback.blur_pool(fallback.max_pool(b, (2,) * (x.ndim - 2), 1), weights,
-                             kwargs["stride"], kwargs["padding"], kwargs["pad_mode"])
+    ref = fallback.blur_pool(
+        fallback.max_pool(b, (2,) * (x.ndim - 2), 1),
+        weights,
+        kwargs["stride"],
+        kwargs["padding"],
+        kwargs["pad_mode"],
+    )
     torch.testing.assert_close(out, ref)
-    grad_out = torch.randn(ref.shape, generator=torch.Generator().manual_seed(seed),
-                           dtype=ref.dtype)
+    grad_out = torch.randn(
+        ref.shape, generator=torch.Generator().manual_seed(seed), dtype=ref.dtype
+    )
     (ga,) = torch.autograd.grad(out, a, grad_out)
     (gb,) = torch.autograd.grad(ref, b, grad_out)
     torch.testing.assert_close(ga, gb)

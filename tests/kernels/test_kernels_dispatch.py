@@ -12,8 +12,10 @@ from poolstride import kernels
 needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
 OPS = {
     "max": (lambda x: kernels.max_pool(x, 3, 2, 1), lambda x: F.max_pool2d(x, 3, 2, 1)),
-    "avg": (lambda x: kernels.avg_pool(x, 3, 2, 1, count_include_pad=False),
-            lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)),
+    "avg": (
+        lambda x: kernels.avg_pool(x, 3, 2, 1, count_include_pad=False),
+        lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+    ),
 }
 
 
@@ -89,9 +91,14 @@ def test_multithreaded_equals_single_threaded(op, layout, monkeypatch):
     monkeypatch.setattr(functions, "_FUSED_CHUNK", 4096)  # max+blur: several chunks per thread
     chunk_calls = []
     original = functions._run
-    monkeypatch.setattr(functions, "_run", lambda fn, before, count, after=(), work=0: (
-        chunk_calls.append(min(torch.get_num_threads(), count, work // 1024)),
-        original(fn, before, count, after, work))[1])
+    monkeypatch.setattr(
+        functions,
+        "_run",
+        lambda fn, before, count, after=(), work=0: (
+            chunk_calls.append(min(torch.get_num_threads(), count, work // 1024)),
+            original(fn, before, count, after, work),
+        )[1],
+    )
     before = torch.get_num_threads()
     results = []
     try:
@@ -151,8 +158,10 @@ def test_import_does_not_load_numba():
     import subprocess
     import sys
 
-    code = ("import sys, poolstride, poolstride.kernels; "
-            "assert 'numba' not in sys.modules, 'numba imported eagerly'")
+    code = (
+        "import sys, poolstride, poolstride.kernels; "
+        "assert 'numba' not in sys.modules, 'numba imported eagerly'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -160,8 +169,10 @@ def test_import_does_not_load_numba():
 def test_concurrent_calls_from_python_threads():
     from concurrent.futures import ThreadPoolExecutor
 
-    inputs = [make_input((2, 4, 20, 20), torch.float32, layout, "ties", seed=s)
-              for s, layout in enumerate(["contiguous", "channels_last"] * 4)]
+    inputs = [
+        make_input((2, 4, 20, 20), torch.float32, layout, "ties", seed=s)
+        for s, layout in enumerate(["contiguous", "channels_last"] * 4)
+    ]
 
     def both(x):
         return kernels.max_pool(x, 3, 2, 1), kernels.avg_pool(x, 2), kernels.blur_pool(x, 3)
@@ -200,24 +211,35 @@ def _pool_in_child(x):
 def test_dispatch_log_names_the_implementation_of_each_call():
     x = torch.randn(2, 3, 8, 8)
     with kernels.dispatch_log() as calls:
-        kernels.max_pool(x, 2, 2)                      # common window: generated kernel
-        kernels.max_pool(x, 2, 3)                      # stride 3: generic kernel
+        kernels.max_pool(x, 2, 2)  # common window: generated kernel
+        kernels.max_pool(x, 2, 3)  # stride 3: generic kernel
         cl = x.contiguous(memory_format=torch.channels_last)
         kernels.avg_pool(cl.requires_grad_(), 3, 2, 1)  # training: ours
         kernels.blur_pool(x, 3, 2)
-        kernels.max_pool(x.half(), 2, 2)               # half: PyTorch
-        kernels.avg_pool(cl.detach(), 3, 2, 1)         # channels-last inference: PyTorch's
+        kernels.max_pool(x.half(), 2, 2)  # half: PyTorch
+        kernels.avg_pool(cl.detach(), 3, 2, 1)  # channels-last inference: PyTorch's
     assert [(c["op"], c["kernel"]) for c in calls] == [
-        ("max", "poolstride generated"), ("max", "poolstride generic"),
-        ("avg", "poolstride generated"), ("blur", "poolstride generated"), ("max", "pytorch"),
-        ("avg", "pytorch")]
+        ("max", "poolstride generated"),
+        ("max", "poolstride generic"),
+        ("avg", "poolstride generated"),
+        ("blur", "poolstride generated"),
+        ("max", "pytorch"),
+        ("avg", "pytorch"),
+    ]
     assert calls[2]["layout"] == "channels_last" and calls[0]["layout"] == "contiguous"
     assert "float16" in calls[4]["reason"]
     assert calls[5]["reason"] == "channels-last average pooling without gradient"
     with kernels.use_kernels(False), kernels.dispatch_log() as calls:
         kernels.avg_pool(x, 2)
-    assert calls == [{"op": "avg", "shape": (2, 3, 8, 8), "layout": "contiguous",
-                      "kernel": "pytorch", "reason": "kernels disabled"}]
+    assert calls == [
+        {
+            "op": "avg",
+            "shape": (2, 3, 8, 8),
+            "layout": "contiguous",
+            "kernel": "pytorch",
+            "reason": "kernels disabled",
+        }
+    ]
 
 
 def test_dispatch_log_sees_blur_served_by_pytorch_in_the_layers():
@@ -226,4 +248,5 @@ def test_dispatch_log_sees_blur_served_by_pytorch_in_the_layers():
     with kernels.use_kernels(False), kernels.dispatch_log() as calls:
         PF.blur_pool(torch.randn(1, 2, 8, 8), 3, 2)
     assert [(c["op"], c["kernel"], c["reason"]) for c in calls] == [
-        ("blur", "pytorch", "kernels disabled")]
+        ("blur", "pytorch", "kernels disabled")
+    ]

@@ -163,8 +163,13 @@ def common_window_problems(draw):
     h, w = draw(st.integers(k, 13)), draw(st.integers(k, 13))
     layout = draw(st.sampled_from(("contiguous", "sliced", "channels_last")))
     values = draw(st.sampled_from(("ties", "normal", "special")))
-    x = make_input((draw(st.integers(1, 2)), 2, h, w), torch.float32, layout, values,
-                   draw(st.integers(0, 2**16)))
+    x = make_input(
+        (draw(st.integers(1, 2)), 2, h, w),
+        torch.float32,
+        layout,
+        values,
+        draw(st.integers(0, 2**16)),
+    )
     return x, dict(kernel_size=k, stride=s, padding=pad, ceil_mode=ceil_mode)
 
 
@@ -205,8 +210,9 @@ def test_generated_kernels_serve_common_windows_only(monkeypatch):
 
     seen = []
     original = functions._generated
-    monkeypatch.setattr(functions, "_generated",
-                        lambda plan: seen.append(original(plan)) or seen[-1])
+    monkeypatch.setattr(
+        functions, "_generated", lambda plan: seen.append(original(plan)) or seen[-1]
+    )
     x = torch.randn(1, 2, 8, 8)
     for layout in (x, x.contiguous(memory_format=torch.channels_last)):
         kernels.max_pool(layout, 2, 2)

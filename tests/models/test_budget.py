@@ -13,7 +13,6 @@ def test_count_macs_of_known_layers():
     assert count_macs(conv1d, (2, 21)) == 2 * 4 * 5 * 9
 
 
-
 @pytest.mark.parametrize("kind", ["max", "conv:k3", "blur-max", "space-to-depth", "lp"])
 def test_count_macs_is_the_profile_convention(kind):
     """One MACs convention everywhere: count_macs equals profile()'s total (pooling apart)."""
@@ -22,6 +21,7 @@ def test_count_macs_is_the_profile_convention(kind):
     model = build_model("simple", kind, (3, 16, 16), 4, width=8)
     table = profile(model, (3, 16, 16))
     assert count_macs(model, (3, 16, 16)) == table.totals.macs > 0
+
 
 def test_count_macs_restores_training_mode():
     model = build_model("simple", "max", (1, 16), 3, width=4)

@@ -26,26 +26,50 @@ def _records(metrics_for) -> list[RunRecord]:
 
 
 def _base(v, s):
-    return {"test_acc": 0.8 + 0.01 * s - (0.05 if v == "conv" else 0), "params": 100,
-            "macs": 1000}
+    return {"test_acc": 0.8 + 0.01 * s - (0.05 if v == "conv" else 0), "params": 100, "macs": 1000}
 
 
 CASES = {
-    "wrong types": lambda v, s: {**_base(v, s), "curve": "oops", "consistency_by_offset": [1],
-                                 "grad_norm_init": 3.0, "feature_stability": None},
-    "ragged curves": lambda v, s: {**_base(v, s), "curve": {
-        "step": list(range(1, 5 + s)), "train_loss": [1.0] * (4 + s),
-        "eval_step": [4], "test_acc": [0.5]}},
-    "None inside lists": lambda v, s: {**_base(v, s), "curve": {
-        "step": [1, 2, 3], "train_loss": [1.0, None, 0.5], "eval_step": [3],
-        "test_acc": [None]}, "consistency_by_offset": {"offsets": [-1, 0, 1],
-                                                       "circular": [None, 1.0, 0.9]}},
-    "offsets differ by seed": lambda v, s: {**_base(v, s), "consistency_by_offset": {
-        "offsets": list(range(-s, s + 1)), "circular": [1.0] * (2 * s + 1),
-        "crop": [1.0] * (2 * s + 1)}},
-    "empty dicts and NaN": lambda v, s: {**_base(v, s), "grad_norm_init": {},
-                                         "grad_norm_final": {"a": math.nan, "b": "x"},
-                                         "feature_stability": {"a": math.inf}},
+    "wrong types": lambda v, s: {
+        **_base(v, s),
+        "curve": "oops",
+        "consistency_by_offset": [1],
+        "grad_norm_init": 3.0,
+        "feature_stability": None,
+    },
+    "ragged curves": lambda v, s: {
+        **_base(v, s),
+        "curve": {
+            "step": list(range(1, 5 + s)),
+            "train_loss": [1.0] * (4 + s),
+            "eval_step": [4],
+            "test_acc": [0.5],
+        },
+    },
+    "None inside lists": lambda v, s: {
+        **_base(v, s),
+        "curve": {
+            "step": [1, 2, 3],
+            "train_loss": [1.0, None, 0.5],
+            "eval_step": [3],
+            "test_acc": [None],
+        },
+        "consistency_by_offset": {"offsets": [-1, 0, 1], "circular": [None, 1.0, 0.9]},
+    },
+    "offsets differ by seed": lambda v, s: {
+        **_base(v, s),
+        "consistency_by_offset": {
+            "offsets": list(range(-s, s + 1)),
+            "circular": [1.0] * (2 * s + 1),
+            "crop": [1.0] * (2 * s + 1),
+        },
+    },
+    "empty dicts and NaN": lambda v, s: {
+        **_base(v, s),
+        "grad_norm_init": {},
+        "grad_norm_final": {"a": math.nan, "b": "x"},
+        "feature_stability": {"a": math.inf},
+    },
     "no cost, strings as numbers": lambda v, s: {"test_acc": "0.9", "params": None},
     "only one seed finished": lambda v, s: _base(v, s) if s == 0 else {},
 }

@@ -18,7 +18,8 @@ def test_styles_are_unique_and_depend_only_on_order(names):
     assert variant_styles(names) == styles
     # a variant's style does not depend on the variants after it
     assert variant_styles(names[: len(names) // 2]) == {
-        k: styles[k] for k in names[: len(names) // 2]}
+        k: styles[k] for k in names[: len(names) // 2]
+    }
 
 
 def test_duplicates_keep_their_first_style():

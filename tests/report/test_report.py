@@ -23,8 +23,12 @@ IMG_PAYLOAD = '<img src=x onerror="window.__pwned=2">'
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, make_run):
-    run = make_run(tmp_path_factory.mktemp("r") / "run", variants=("max", "conv", "avg"),
-                      effects={"conv": -0.05, "avg": 0.0}, failed=[("avg", 2)])
+    run = make_run(
+        tmp_path_factory.mktemp("r") / "run",
+        variants=("max", "conv", "avg"),
+        effects={"conv": -0.05, "avg": 0.0},
+        failed=[("avg", 2)],
+    )
     path = write_report(run)
     return run, path, path.read_text()
 
@@ -34,8 +38,13 @@ def test_writes_html_markdown_and_one_svg_per_figure(report):
     assert path == run / "report.html"
     assert (run / "report.md").is_file()
     svgs = sorted(p.name for p in (run / "figures").iterdir())
-    assert svgs == ["accuracy_vs_cost.svg", "feature_stability.svg", "gradient_norms.svg",
-                    "learning_curves.svg", "shift_consistency.svg"]
+    assert svgs == [
+        "accuracy_vs_cost.svg",
+        "feature_stability.svg",
+        "gradient_norms.svg",
+        "learning_curves.svg",
+        "shift_consistency.svg",
+    ]
     assert len(FIGURES) == len(svgs)
     for p in (run / "figures").iterdir():
         assert ET.fromstring(p.read_text()).tag.endswith("svg")
@@ -52,7 +61,7 @@ def test_page_is_self_contained(report):
     for uri in images:
         prefix = "data:image/svg+xml;base64,"
         assert uri.startswith(prefix)
-        assert ET.fromstring(base64.b64decode(uri[len(prefix):])).tag.endswith("svg")
+        assert ET.fromstring(base64.b64decode(uri[len(prefix) :])).tag.endswith("svg")
 
 
 def test_page_states_the_same_verdicts_and_numbers_as_results(report):
@@ -108,13 +117,22 @@ def test_speed_table_and_step_column(run_dir):
 
     data = load_run(run_dir)
     table = speed_table(data)
-    assert table.headers == ["variant", "fastest configuration",
-                             "contiguous, poolstride pooling, ms", "contiguous, pytorch pooling, ms",
-                             "downsampling kernels (fastest configuration)"]
+    assert table.headers == [
+        "variant",
+        "fastest configuration",
+        "contiguous, poolstride pooling, ms",
+        "contiguous, pytorch pooling, ms",
+        "downsampling kernels (fastest configuration)",
+    ]
     rows = {r[0]: r for r in table.rows}
     # fake timings are 2.0 / 3.0 ms + 0.1 * seed for seeds 0-2: means 2.1 and 3.1
-    assert rows["max"] == ["max", "contiguous, poolstride pooling", "2.1", "3.1",
-                           "max (contiguous): poolstride generated"]
+    assert rows["max"] == [
+        "max",
+        "contiguous, poolstride pooling",
+        "2.1",
+        "3.1",
+        "max (contiguous): poolstride generated",
+    ]
     assert rows["conv"][-1] == "–"  # strided conv: no pooling call
     step = results_table(data)
     col = step.headers.index("train step ms (fastest config)")
@@ -127,13 +145,19 @@ def test_speed_columns_put_contiguous_first_whatever_the_stored_key_order(run_di
 
     with Store(run_dir) as store:
         records = store.all_runs()
-    labels = [f"{f}, {p} pooling" for f in ("channels_last", "contiguous")
-              for p in ("pytorch", "poolstride")]
+    labels = [
+        f"{f}, {p} pooling"
+        for f in ("channels_last", "contiguous")
+        for p in ("pytorch", "poolstride")
+    ]
     for r in records:  # as read back from the store: keys sorted, channels_last first
         r.metrics["step_ms_by_config"] = {c: 1.0 for c in sorted(labels)}
     headers = speed_table(from_records(records)).headers
-    assert headers[2:6] == [f"{f}, {p} pooling, ms" for f in ("contiguous", "channels_last")
-                            for p in ("poolstride", "pytorch")]
+    assert headers[2:6] == [
+        f"{f}, {p} pooling, ms"
+        for f in ("contiguous", "channels_last")
+        for p in ("poolstride", "pytorch")
+    ]
 
 
 def test_runs_stored_before_step_timing_still_render(tmp_path, make_run):
@@ -173,14 +197,20 @@ def test_missing_metrics_are_stated_not_crashed(tmp_path, make_run):
 
 def test_user_strings_are_escaped_everywhere(tmp_path, make_run):
     variants = (PAYLOAD, IMG_PAYLOAD)
-    run = make_run(tmp_path / "run<script>alert(1)</script>", variants=variants,
-                      seeds=(0, 1), config={"note": PAYLOAD}, head="gap")
+    run = make_run(
+        tmp_path / "run<script>alert(1)</script>",
+        variants=variants,
+        seeds=(0, 1),
+        config={"note": PAYLOAD},
+        head="gap",
+    )
     # a config value too: the dataset name
     with Store(run) as store:
         records = store.all_runs()
         for r in records:
-            store.put(type(r)(**{**r.to_dict(), "config": {**r.config,
-                                                          "dataset": "folder:" + PAYLOAD}}))
+            store.put(
+                type(r)(**{**r.to_dict(), "config": {**r.config, "dataset": "folder:" + PAYLOAD}})
+            )
     page = write_report(run).read_text()
     for raw in (PAYLOAD, IMG_PAYLOAD, "<script>alert(1)</script>"):
         assert raw not in page
@@ -255,12 +285,14 @@ def test_empty_store_is_an_error(tmp_path):
 
 
 def test_all_seeds_of_a_variant_failed(tmp_path, make_run):
-    run = make_run(tmp_path / "run", variants=("max", "conv"), seeds=(0, 1),
-                   failed=[("conv", 0), ("conv", 1)])
+    run = make_run(
+        tmp_path / "run", variants=("max", "conv"), seeds=(0, 1), failed=[("conv", 0), ("conv", 1)]
+    )
     page = html.unescape(write_report(run, profiles=False).read_text())
     assert "2 run(s) failed" in page
     assert "conv vs max, test accuracy: cannot test with n=0" in page
-    run = make_run(tmp_path / "run2", variants=("max", "conv"), seeds=(0, 1),
-                   failed=[("max", 0), ("max", 1)])
+    run = make_run(
+        tmp_path / "run2", variants=("max", "conv"), seeds=(0, 1), failed=[("max", 0), ("max", 1)]
+    )
     page = html.unescape(write_report(run, profiles=False).read_text())
     assert "No paired comparison of test accuracy was possible" in page

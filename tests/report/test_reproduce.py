@@ -35,18 +35,32 @@ def _parse(command: str) -> CompareConfig:
 
 
 grids = st.fixed_dictionaries(
-    {"variants": st.lists(st.sampled_from(["max", "avg", "conv", "conv:k3", "blur-max:filt5",
-                                           "none"]), min_size=1, max_size=4, unique=True),
-     "seeds": st.one_of(st.integers(1, 4),
-                        st.lists(st.integers(0, 50), min_size=1, max_size=3, unique=True)),
-     },
-    optional={"steps": st.integers(1, 3000), "lr": st.floats(1e-5, 1.0),
-              "batch_size": st.integers(1, 512), "optimizer": st.sampled_from(["adam", "sgd"]),
-              "schedule": st.sampled_from(["cosine", "step", "constant"]),
-              "augment": st.sampled_from(["none", "shift", "flip"]),
-              "train_size": st.integers(10, 4000), "width": st.integers(4, 64),
-              "match": st.sampled_from(["none", "params"]), "test": st.sampled_from(["t", "wilcoxon"]),
-              "weight_decay": st.floats(0, 0.1), "dataset": st.sampled_from(["mnist1d", "digits"])})
+    {
+        "variants": st.lists(
+            st.sampled_from(["max", "avg", "conv", "conv:k3", "blur-max:filt5", "none"]),
+            min_size=1,
+            max_size=4,
+            unique=True,
+        ),
+        "seeds": st.one_of(
+            st.integers(1, 4), st.lists(st.integers(0, 50), min_size=1, max_size=3, unique=True)
+        ),
+    },
+    optional={
+        "steps": st.integers(1, 3000),
+        "lr": st.floats(1e-5, 1.0),
+        "batch_size": st.integers(1, 512),
+        "optimizer": st.sampled_from(["adam", "sgd"]),
+        "schedule": st.sampled_from(["cosine", "step", "constant"]),
+        "augment": st.sampled_from(["none", "shift", "flip"]),
+        "train_size": st.integers(10, 4000),
+        "width": st.integers(4, 64),
+        "match": st.sampled_from(["none", "params"]),
+        "test": st.sampled_from(["t", "wilcoxon"]),
+        "weight_decay": st.floats(0, 0.1),
+        "dataset": st.sampled_from(["mnist1d", "digits"]),
+    },
+)
 
 
 @settings(max_examples=40)
@@ -66,8 +80,7 @@ def test_defaults_give_the_short_command():
     cfg = CompareConfig()
     command = reproduce_command(_records(cfg), cfg.baseline, cfg.test, None, cfg.variants)
     assert command == "poolstride compare --variants max,avg,conv,subsample,blur-max,none --seeds 3"
-    assert reproduce_options(_records(cfg)) == {"variants": list(cfg.variants),
-                                                "seeds": [0, 1, 2]}
+    assert reproduce_options(_records(cfg)) == {"variants": list(cfg.variants), "seeds": [0, 1, 2]}
 
 
 def test_fields_without_a_flag_point_to_the_config_file(tmp_path):
@@ -76,4 +89,5 @@ def test_fields_without_a_flag_point_to_the_config_file(tmp_path):
     assert "max_shift=2" in reproduce_command(records, "max", "t", None, cfg.variants)
     (tmp_path / "config.yaml").write_text("max_shift: 2\n")
     assert reproduce_command(records, "max", "t", tmp_path, cfg.variants) == (
-        f"poolstride compare --config {tmp_path / 'config.yaml'} --out {tmp_path}")
+        f"poolstride compare --config {tmp_path / 'config.yaml'} --out {tmp_path}"
+    )

@@ -26,8 +26,9 @@ def test_summary_from_records_and_from_results_agree(run_dir):
 
 
 def test_summary_escapes_variant_names(make_run, tmp_path):
-    run = make_run(tmp_path / "x", variants=("<b>max</b>", "<script>alert(1)</script>"),
-                   seeds=(0, 1))
+    run = make_run(
+        tmp_path / "x", variants=("<b>max</b>", "<script>alert(1)</script>"), seeds=(0, 1)
+    )
     with Store(run) as store:
         out = summary_html(store.all_runs())
     assert "<script>" not in out and "<b>max</b>" not in out

@@ -26,9 +26,15 @@ def _read_scalars(log_dir):
 def test_scalars_round_trip_through_event_files(tmp_path):
     with TensorBoardLogger(tmp_path / "tb") as log:
         for step in range(1, 4):
-            written = log.log_scalars(step, {"train/loss": 1.0 / step, "train/lr": 0.003,
-                                             "test/acc": torch.tensor(0.25 * step),
-                                             "np": np.float32(2.5)})
+            written = log.log_scalars(
+                step,
+                {
+                    "train/loss": 1.0 / step,
+                    "train/lr": 0.003,
+                    "test/acc": torch.tensor(0.25 * step),
+                    "np": np.float32(2.5),
+                },
+            )
             assert written == 4
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     scalars = _read_scalars(tmp_path / "tb")
@@ -40,8 +46,10 @@ def test_scalars_round_trip_through_event_files(tmp_path):
 
 def test_non_numbers_and_non_finite_values_are_skipped(tmp_path):
     log = TensorBoardLogger(tmp_path)
-    assert log.log_scalars(0, {"nan": math.nan, "inf": math.inf, "text": "x", "flag": True,
-                               "ok": 1}) == 1
+    assert (
+        log.log_scalars(0, {"nan": math.nan, "inf": math.inf, "text": "x", "flag": True, "ok": 1})
+        == 1
+    )
     log.close()
     log.close()  # idempotent
     assert list(_read_scalars(tmp_path)) == ["ok"]
@@ -71,6 +79,8 @@ def test_missing_tensorboard_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_run_log_dir_is_path_safe(tmp_path):
-    assert run_log_dir(tmp_path, "blur-max:filt5", 3) == tmp_path / "tensorboard" / \
-        "blur-max_filt5-seed3"
+    assert (
+        run_log_dir(tmp_path, "blur-max:filt5", 3)
+        == tmp_path / "tensorboard" / "blur-max_filt5-seed3"
+    )
     assert run_log_dir(tmp_path, "../../etc", 0).parent == tmp_path / "tensorboard"

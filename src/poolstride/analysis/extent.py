@@ -33,7 +33,12 @@ def window(extent: Extent, kernel, stride, padding, dilation, out_sizes) -> Exte
         taps = np.arange(m)[:, None] * s - p + np.arange(k)[None, :] * d  # (out, k) input indices
         valid = (taps >= 0) & (taps < len(lo))
         idx = np.clip(taps, 0, max(len(lo) - 1, 0))
-        result.append((np.where(valid, lo[idx], np.inf).min(axis=1), np.where(valid, hi[idx], -np.inf).max(axis=1)))
+        result.append(
+            (
+                np.where(valid, lo[idx], np.inf).min(axis=1),
+                np.where(valid, hi[idx], -np.inf).max(axis=1),
+            )
+        )
     return tuple(result)
 
 
@@ -42,7 +47,12 @@ def adaptive(extent: Extent, out_sizes) -> Extent:
     result = []
     for (lo, hi), m in zip(extent, out_sizes):
         windows = adaptive_windows(len(lo), int(m))
-        result.append((np.array([lo[a:b].min() for a, b in windows]), np.array([hi[a:b].max() for a, b in windows])))
+        result.append(
+            (
+                np.array([lo[a:b].min() for a, b in windows]),
+                np.array([hi[a:b].max() for a, b in windows]),
+            )
+        )
     return tuple(result)
 
 
@@ -86,8 +96,14 @@ def merge(extents: list[Extent]) -> Extent | None:
     result = []
     for axis in range(len(extents[0])):
         size = max(len(e[axis][0]) for e in extents)
-        los = [e[axis][0] if len(e[axis][0]) == size else np.full(size, e[axis][0].min()) for e in extents]
-        his = [e[axis][1] if len(e[axis][1]) == size else np.full(size, e[axis][1].max()) for e in extents]
+        los = [
+            e[axis][0] if len(e[axis][0]) == size else np.full(size, e[axis][0].min())
+            for e in extents
+        ]
+        his = [
+            e[axis][1] if len(e[axis][1]) == size else np.full(size, e[axis][1].max())
+            for e in extents
+        ]
         result.append((np.minimum.reduce(los), np.maximum.reduce(his)))
     return tuple(result)
 

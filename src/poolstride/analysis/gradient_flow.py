@@ -17,16 +17,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-                   ) -> dict[str, float]:
+def gradient_norms(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float]:
     """``{module name: L2 norm of its parameters' gradients}`` for one batch, in model order.
 
     ``loss_fn(logits, y)`` defaults to mean cross-entropy.
     """
     loss_fn = loss_fn or F.cross_entropy
-    owners = [(name, m) for name, m in model.named_modules()
-              if any(p.requires_grad for p in m.parameters(recurse=False))]
+    owners = [
+        (name, m)
+        for name, m in model.named_modules()
+        if any(p.requires_grad for p in m.parameters(recurse=False))
+    ]
     params = [p for _, m in owners for p in m.parameters(recurse=False)]
     saved_grads = [p.grad for p in params]
     buffers = list(model.buffers())
@@ -40,9 +46,12 @@ def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
             loss_fn(model(x), y).backward()
         result = {}
         for name, module in owners:
-            sq = sum(float(p.grad.double().pow(2).sum()) for p in module.parameters(recurse=False)
-                     if p.grad is not None)
-            result[name or type(module).__name__] = sq ** 0.5
+            sq = sum(
+                float(p.grad.double().pow(2).sum())
+                for p in module.parameters(recurse=False)
+                if p.grad is not None
+            )
+            result[name or type(module).__name__] = sq**0.5
     finally:
         for p, g in zip(params, saved_grads):
             p.grad = g

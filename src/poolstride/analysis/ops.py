@@ -27,16 +27,27 @@ from poolstride.geometry.output_size import adaptive_windows, same_padding
 CONV = {"conv1d": 1, "conv2d": 2, "conv3d": 3}
 CONV_T = {"conv_transpose1d": 1, "conv_transpose2d": 2, "conv_transpose3d": 3}
 MAX_POOL = {
-    "max_pool1d": 1, "max_pool2d": 2, "max_pool3d": 3,
-    "_max_pool1d": 1, "_max_pool2d": 2, "_max_pool3d": 3,
-    "max_pool1d_with_indices": 1, "max_pool2d_with_indices": 2, "max_pool3d_with_indices": 3,
+    "max_pool1d": 1,
+    "max_pool2d": 2,
+    "max_pool3d": 3,
+    "_max_pool1d": 1,
+    "_max_pool2d": 2,
+    "_max_pool3d": 3,
+    "max_pool1d_with_indices": 1,
+    "max_pool2d_with_indices": 2,
+    "max_pool3d_with_indices": 3,
 }
 AVG_POOL = {"avg_pool1d": 1, "avg_pool2d": 2, "avg_pool3d": 3}
 LP_POOL = {"lp_pool1d": 1, "lp_pool2d": 2, "lp_pool3d": 3}
 ADAPTIVE = {
-    "adaptive_avg_pool1d": "adaptive-avg", "adaptive_avg_pool2d": "adaptive-avg", "adaptive_avg_pool3d": "adaptive-avg",
-    "adaptive_max_pool1d": "adaptive-max", "adaptive_max_pool2d": "adaptive-max", "adaptive_max_pool3d": "adaptive-max",
-    "adaptive_max_pool1d_with_indices": "adaptive-max", "adaptive_max_pool2d_with_indices": "adaptive-max",
+    "adaptive_avg_pool1d": "adaptive-avg",
+    "adaptive_avg_pool2d": "adaptive-avg",
+    "adaptive_avg_pool3d": "adaptive-avg",
+    "adaptive_max_pool1d": "adaptive-max",
+    "adaptive_max_pool2d": "adaptive-max",
+    "adaptive_max_pool3d": "adaptive-max",
+    "adaptive_max_pool1d_with_indices": "adaptive-max",
+    "adaptive_max_pool2d_with_indices": "adaptive-max",
 }
 MATMUL = {"matmul", "mm", "bmm", "addmm", "baddbmm", "addbmm", "__matmul__", "__rmatmul__"}
 REDUCE = {"mean", "amax", "sum", "max", "logsumexp", "nanmean", "amin", "min"}
@@ -44,9 +55,26 @@ REDUCE = {"mean", "amax", "sum", "max", "logsumexp", "nanmean", "amin", "min"}
 # Positional parameter names of the functional forms (torch.nn.functional / torch._C._nn).
 _PARAMS = {
     **{n: ("input", "weight", "bias", "stride", "padding", "dilation", "groups") for n in CONV},
-    **{n: ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation") for n in CONV_T},
-    **{n: ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices") for n in MAX_POOL},
-    **{n: ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override") for n in AVG_POOL},
+    **{
+        n: ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
+        for n in CONV_T
+    },
+    **{
+        n: ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+        for n in MAX_POOL
+    },
+    **{
+        n: (
+            "input",
+            "kernel_size",
+            "stride",
+            "padding",
+            "ceil_mode",
+            "count_include_pad",
+            "divisor_override",
+        )
+        for n in AVG_POOL
+    },
     **{n: ("input", "norm_type", "kernel_size", "stride", "ceil_mode") for n in LP_POOL},
     **{n: ("input", "output_size") for n in ADAPTIVE},
     "linear": ("input", "weight", "bias"),
@@ -99,7 +127,11 @@ def window(name: str, args: tuple, kwargs: dict) -> Window | None:
             kernel = _tuple(b["kernel_size"], dim)
             op = "max" if name in MAX_POOL else "avg" if name in AVG_POOL else "lp"
         stride = b.get("stride", None)
-        stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _tuple(stride, dim)
+        stride = (
+            kernel
+            if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+            else _tuple(stride, dim)
+        )
         dilation = _tuple(b.get("dilation", 1), dim)
         padding = b.get("padding", 0)
         if isinstance(padding, str):
@@ -109,11 +141,26 @@ def window(name: str, args: tuple, kwargs: dict) -> Window | None:
             )
         else:
             padding = _tuple(padding, dim)
-        return Window(op, kernel, stride, padding, dilation, bool(b.get("ceil_mode", False)), int(b.get("groups", 1)))
+        return Window(
+            op,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            bool(b.get("ceil_mode", False)),
+            int(b.get("groups", 1)),
+        )
     if name in CONV_T:
         dim = CONV_T[name]
-        return Window("conv_transpose", tuple(b["weight"].shape[2:]), _tuple(b.get("stride", 1), dim),
-                      _tuple(b.get("padding", 0), dim), _tuple(b.get("dilation", 1), dim), False, int(b.get("groups", 1)))
+        return Window(
+            "conv_transpose",
+            tuple(b["weight"].shape[2:]),
+            _tuple(b.get("stride", 1), dim),
+            _tuple(b.get("padding", 0), dim),
+            _tuple(b.get("dilation", 1), dim),
+            False,
+            int(b.get("groups", 1)),
+        )
     return None
 
 
@@ -127,7 +174,11 @@ def _first_tensor(args) -> torch.Tensor | None:
 def op_cost(name: str, args: tuple, kwargs: dict, out) -> tuple[int, int]:
     """``(macs, pool_ops)`` of one call under the project's convention (see module docstring)."""
     if not isinstance(out, torch.Tensor):
-        out = out[0] if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor) else None
+        out = (
+            out[0]
+            if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor)
+            else None
+        )
     if out is None:
         return 0, 0
     b = bind(name, args, kwargs)
@@ -159,7 +210,9 @@ def op_cost(name: str, args: tuple, kwargs: dict, out) -> tuple[int, int]:
         projections = length * embed + source * k.shape[-1] + source * v.shape[-1] + length * embed
         return batch * (projections * embed + 2 * length * source * embed), 0
     if name == "einsum":
-        return einsum_macs(args[0], [a for a in args[1:] if isinstance(a, torch.Tensor)] or list(args[1])), 0
+        return einsum_macs(
+            args[0], [a for a in args[1:] if isinstance(a, torch.Tensor)] or list(args[1])
+        ), 0
     if name == "scaled_dot_product_attention":
         q, k, v = args[:3]
         batch = math.prod(q.shape[:-2])
@@ -173,7 +226,8 @@ def op_cost(name: str, args: tuple, kwargs: dict, out) -> tuple[int, int]:
         spatial_in = tuple(x.shape[-dim:])
         spatial_out = tuple(out.shape[-dim:])
         per_channel = math.prod(
-            sum(end - start for start, end in adaptive_windows(n, m)) for n, m in zip(spatial_in, spatial_out)
+            sum(end - start for start, end in adaptive_windows(n, m))
+            for n, m in zip(spatial_in, spatial_out)
         )
         return 0, math.prod(x.shape[:-dim]) * per_channel
     if name in REDUCE:
@@ -199,7 +253,7 @@ def einsum_macs(equation: str, operands) -> int:
     for term, tensor in zip(terms, operands):
         if "..." in term:
             n = tensor.ndim - (len(term) - 3)
-            term = term.replace("...", "".join(ellipsis[len(ellipsis) - n:]))
+            term = term.replace("...", "".join(ellipsis[len(ellipsis) - n :]))
         expanded.append(term)
         for letter, size in zip(term, tensor.shape):
             sizes[letter] = max(sizes.get(letter, 1), int(size))
@@ -211,7 +265,7 @@ def einsum_macs(equation: str, operands) -> int:
         rhs = "".join(sorted(set(c for c in letters if letters.count(c) == 1)))
     macs, current = 0, expanded[0]
     for i, term in enumerate(expanded[1:], start=1):
-        needed = set(rhs).union(*expanded[i + 1:])
+        needed = set(rhs).union(*expanded[i + 1 :])
         both = set(current) | set(term)
         if both - needed:  # something is summed: a real product-accumulate (else a broadcast mul)
             macs += math.prod(sizes[c] for c in both)
@@ -228,7 +282,11 @@ def reduces_spatial(x: torch.Tensor, out: torch.Tensor) -> bool:
     """True when ``out`` keeps the batch and channels of ``x`` but none of its spatial extent."""
     if x.ndim < 3 or out.ndim < 2 or tuple(out.shape[:2]) != tuple(x.shape[:2]):
         return False
-    return out.ndim == 2 or (out.ndim == x.ndim and all(s == 1 for s in out.shape[2:]) and any(s > 1 for s in x.shape[2:]))
+    return out.ndim == 2 or (
+        out.ndim == x.ndim
+        and all(s == 1 for s in out.shape[2:])
+        and any(s > 1 for s in x.shape[2:])
+    )
 
 
 class SeeAllCalls(TorchFunctionMode):

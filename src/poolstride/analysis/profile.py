@@ -64,7 +64,9 @@ class LayerRow:
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k != "extent"}
-        d["receptive_field"] = self.receptive_field.to_dict() if self.receptive_field is not None else None
+        d["receptive_field"] = (
+            self.receptive_field.to_dict() if self.receptive_field is not None else None
+        )
         d["spatial_axes"] = list(self.spatial_axes) if self.spatial_axes is not None else None
         d["input_shape"] = list(self.input_shape) if self.input_shape else None
         d["output_shape"] = list(self.output_shape) if self.output_shape else None
@@ -92,7 +94,9 @@ class Totals:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["receptive_field"] = self.receptive_field.to_dict() if self.receptive_field is not None else None
+        d["receptive_field"] = (
+            self.receptive_field.to_dict() if self.receptive_field is not None else None
+        )
         d["input_shape"] = list(self.input_shape)
         d["output_shape"] = list(self.output_shape) if self.output_shape else None
         d["flops"] = self.flops
@@ -122,8 +126,12 @@ class ProfileTable:
 
     def to_markdown(self) -> str:
         header = "| layer | type | output | params | MACs | pool ops | memory | RF |"
-        lines = [f"**{self.model}** — input {_shape(self.totals.input_shape)}, batch {self.batch_size}", "", header,
-                 "|---|---|---|---:|---:|---:|---:|---|"]
+        lines = [
+            f"**{self.model}** — input {_shape(self.totals.input_shape)}, batch {self.batch_size}",
+            "",
+            header,
+            "|---|---|---|---:|---:|---:|---:|---|",
+        ]
         for r in self.rows:
             lines.append(
                 f"| {r.name} | {r.kind or r.type} | {_shape(r.output_shape)} | {r.params:,} | {r.macs:,} | "
@@ -134,8 +142,13 @@ class ProfileTable:
             f"| **total** | | {_shape(t.output_shape)} | {t.params:,} | {t.macs:,} | {t.pool_ops:,} | "
             f"{human_bytes(t.activation_bytes)} | {t.receptive_field or ''} |"
         )
-        lines += ["", f"{human_count(t.macs)} MACs = {human_count(t.flops)} FLOPs; {human_count(t.params)} params "
-                  f"({human_bytes(t.param_bytes)}).", "", f"Convention: {self.convention}."]
+        lines += [
+            "",
+            f"{human_count(t.macs)} MACs = {human_count(t.flops)} FLOPs; {human_count(t.params)} params "
+            f"({human_bytes(t.param_bytes)}).",
+            "",
+            f"Convention: {self.convention}.",
+        ]
         warnings = [f"- {r.name}: {w}" for r in self.rows for w in r.warnings]
         if warnings:
             lines += ["", "Warnings:", *warnings]
@@ -148,25 +161,54 @@ class ProfileTable:
         """A ``rich.table.Table`` (``checks``: row name -> measured-RF verdict text)."""
         from rich.table import Table
 
-        table = Table(title=title or f"{self.model} — input {_shape(self.totals.input_shape)}, batch {self.batch_size}",
-                      caption=f"Convention: {self.convention}", caption_justify="left")
-        for col, justify in (("layer", "left"), ("type", "left"), ("output", "left"), ("params", "right"),
-                             ("MACs", "right"), ("pool ops", "right"), ("memory", "right"), ("RF", "left"),
-                             ("jump", "right")):
+        table = Table(
+            title=title
+            or f"{self.model} — input {_shape(self.totals.input_shape)}, batch {self.batch_size}",
+            caption=f"Convention: {self.convention}",
+            caption_justify="left",
+        )
+        for col, justify in (
+            ("layer", "left"),
+            ("type", "left"),
+            ("output", "left"),
+            ("params", "right"),
+            ("MACs", "right"),
+            ("pool ops", "right"),
+            ("memory", "right"),
+            ("RF", "left"),
+            ("jump", "right"),
+        ):
             table.add_column(col, justify=justify, no_wrap=col in ("layer", "output"))
         if checks is not None:
             table.add_column("RF measured", justify="left")
         for r in self.rows:
             rf = r.receptive_field
-            cells = [r.name, r.kind or r.type, _shape(r.output_shape), f"{r.params:,}", f"{r.macs:,}",
-                     f"{r.pool_ops:,}", human_bytes(r.activation_bytes), str(rf) if rf else "",
-                     _jump(rf)]
+            cells = [
+                r.name,
+                r.kind or r.type,
+                _shape(r.output_shape),
+                f"{r.params:,}",
+                f"{r.macs:,}",
+                f"{r.pool_ops:,}",
+                human_bytes(r.activation_bytes),
+                str(rf) if rf else "",
+                _jump(rf),
+            ]
             if checks is not None:
                 cells.append(checks.get(r.name, ""))
             table.add_row(*cells, style="yellow" if r.warnings else None)
         t = self.totals
-        cells = ["total", "", _shape(t.output_shape), f"{t.params:,}", f"{t.macs:,}", f"{t.pool_ops:,}",
-                 human_bytes(t.activation_bytes), str(t.receptive_field or ""), _jump(t.receptive_field)]
+        cells = [
+            "total",
+            "",
+            _shape(t.output_shape),
+            f"{t.params:,}",
+            f"{t.macs:,}",
+            f"{t.pool_ops:,}",
+            human_bytes(t.activation_bytes),
+            str(t.receptive_field or ""),
+            _jump(t.receptive_field),
+        ]
         table.add_section()
         table.add_row(*cells, *([""] if checks is not None else []), style="bold")
         return table
@@ -174,9 +216,11 @@ class ProfileTable:
     def summary(self) -> str:
         """One line: params, MACs, FLOPs, pooling ops, activation memory."""
         t = self.totals
-        return (f"{human_count(t.params)} params ({human_bytes(t.param_bytes)}), {human_count(t.macs)} MACs = "
-                f"{human_count(t.flops)} FLOPs, {human_count(t.pool_ops)} pool ops, "
-                f"{human_bytes(t.activation_bytes)} activations at batch {self.batch_size}")
+        return (
+            f"{human_count(t.params)} params ({human_bytes(t.param_bytes)}), {human_count(t.macs)} MACs = "
+            f"{human_count(t.flops)} FLOPs, {human_count(t.pool_ops)} pool ops, "
+            f"{human_bytes(t.activation_bytes)} activations at batch {self.batch_size}"
+        )
 
     def grouped(self, depth: int) -> ProfileTable:
         """Rows merged by the first ``depth`` parts of their names (``layer1.0.conv1`` -> ``layer1``).
@@ -200,11 +244,26 @@ class ProfileTable:
                 last.warnings += row.warnings
                 last.type = "group"
             else:
-                merged.append(LayerRow(key, row.type if key == row.name else "group", row.kind if key == row.name else None,
-                                       row.input_shape, row.output_shape, row.params, row.macs, row.pool_ops,
-                                       row.activation_bytes, row.receptive_field, list(row.warnings),
-                                       row.spatial_axes, row.extent))
-        return ProfileTable(self.model, merged, self.totals, self.batch_size, self.convention, list(self.notes))
+                merged.append(
+                    LayerRow(
+                        key,
+                        row.type if key == row.name else "group",
+                        row.kind if key == row.name else None,
+                        row.input_shape,
+                        row.output_shape,
+                        row.params,
+                        row.macs,
+                        row.pool_ops,
+                        row.activation_bytes,
+                        row.receptive_field,
+                        list(row.warnings),
+                        row.spatial_axes,
+                        row.extent,
+                    )
+                )
+        return ProfileTable(
+            self.model, merged, self.totals, self.batch_size, self.convention, list(self.notes)
+        )
 
 
 def _jump(rf) -> str:
@@ -255,11 +314,21 @@ def _kind(layer: Layer) -> str | None:
 def _window_of(layer: Layer):
     """(input spatial, kernel, stride, padding, dilation, ceil) of the layer's main window."""
     module = layer.module
-    if module is not None and is_operator(module) and isinstance(getattr(module, "kernel_size", None), tuple):
+    if (
+        module is not None
+        and is_operator(module)
+        and isinstance(getattr(module, "kernel_size", None), tuple)
+    ):
         if layer.input_shape is None or len(layer.input_shape) < 3:
             return None
-        return (layer.input_shape[2:], module.kernel_size, module.stride, module.padding, module.dilation,
-                bool(getattr(module, "ceil_mode", False)))
+        return (
+            layer.input_shape[2:],
+            module.kernel_size,
+            module.stride,
+            module.padding,
+            module.dilation,
+            bool(getattr(module, "ceil_mode", False)),
+        )
     for call in layer.calls:
         g = call.window
         if g is not None and call.input_spatial is not None and g.op != "conv_transpose":
@@ -277,8 +346,11 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
             warnings += window_warnings(*geometry)
         rf = layer.receptive_field
         axes = layer.spatial_axes
-        spatial_out = layer.output_shape is not None and axes is not None and any(
-            layer.output_shape[a] > 1 for a in axes)
+        spatial_out = (
+            layer.output_shape is not None
+            and axes is not None
+            and any(layer.output_shape[a] > 1 for a in axes)
+        )
         # A global pool or flatten sees everything by design: only maps that keep space are linted.
         if rf is not None and rf.dim == len(input_spatial) and rf.dim > 0 and spatial_out:
             over = [a for a, (r, n) in enumerate(zip(rf.size, input_spatial)) if r > n]
@@ -286,9 +358,21 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
                 warnings += receptive_field_warnings(rf.size, input_spatial)
                 flagged |= set(over)
         rows.append(
-            LayerRow(layer.name, layer.type, _kind(layer), layer.input_shape, layer.output_shape, layer.params,
-                     layer.macs, layer.pool_ops, layer.output_bytes, rf, warnings, layer.spatial_axes,
-                     layer.extent)
+            LayerRow(
+                layer.name,
+                layer.type,
+                _kind(layer),
+                layer.input_shape,
+                layer.output_shape,
+                layer.params,
+                layer.macs,
+                layer.pool_ops,
+                layer.output_bytes,
+                rf,
+                warnings,
+                layer.spatial_axes,
+                layer.extent,
+            )
         )
     return rows
 
@@ -301,16 +385,22 @@ def _parse_input(input_shape) -> tuple[int, ...]:
     try:
         shape = tuple(int(s) for s in input_shape)
     except (TypeError, ValueError):
-        raise PoolstrideError(f"input_shape={input_shape!r} is not valid; expected (C, L) or (C, H, W) without the batch, e.g. (3, 224, 224)") from None
+        raise PoolstrideError(
+            f"input_shape={input_shape!r} is not valid; expected (C, L) or (C, H, W) without the batch, e.g. (3, 224, 224)"
+        ) from None
     if not shape or min(shape) < 1:
-        raise PoolstrideError(f"input_shape={input_shape!r} is not valid; sizes must be >= 1, e.g. (3, 224, 224)")
+        raise PoolstrideError(
+            f"input_shape={input_shape!r} is not valid; sizes must be >= 1, e.g. (3, 224, 224)"
+        )
     return shape
 
 
 def resolve_model(name: str, input_shape=None) -> nn.Module:
     """A model from a name: ``torchvision:NAME``, ``timm:NAME`` or a spec string."""
     if not isinstance(name, str) or not name.strip():
-        raise PoolstrideError(f"model {name!r} is not valid; use torchvision:NAME, timm:NAME or a spec like 'conv3-32, max2, gap'")
+        raise PoolstrideError(
+            f"model {name!r} is not valid; use torchvision:NAME, timm:NAME or a spec like 'conv3-32, max2, gap'"
+        )
     text = name.strip()
     source = text.split(":", 1)[0].lower()
     if source in ("torchvision", "timm") and "," not in text:
@@ -354,7 +444,9 @@ def profile(
     if isinstance(model, str):
         model = resolve_model(model, shape)
     if not isinstance(model, nn.Module):
-        raise PoolstrideError(f"model of type {type(model).__name__} is not valid; pass an nn.Module or a model name")
+        raise PoolstrideError(
+            f"model of type {type(model).__name__} is not valid; pass an nn.Module or a model name"
+        )
     if isinstance(model, torch.jit.ScriptModule):
         raise PoolstrideError(
             f"{label} is a TorchScript module, whose calls cannot be traced; profile the original nn.Module"
@@ -375,10 +467,23 @@ def profile(
         raise
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise PoolstrideError(f"{label} does not run on input {_shape((batch_size, *shape))}: {first}") from None
+        raise PoolstrideError(
+            f"{label} does not run on input {_shape((batch_size, *shape))}: {first}"
+        ) from None
     finally:
         model.train(was_training)
-    y = out if isinstance(out, torch.Tensor) else next((o for o in (out if isinstance(out, (tuple, list)) else ()) if isinstance(o, torch.Tensor)), None)
+    y = (
+        out
+        if isinstance(out, torch.Tensor)
+        else next(
+            (
+                o
+                for o in (out if isinstance(out, (tuple, list)) else ())
+                if isinstance(o, torch.Tensor)
+            ),
+            None,
+        )
+    )
     params = list({id(p): p for p in model.parameters()}.values())
     rows = _rows(tracer.layers, shape[1:])
     totals = Totals(

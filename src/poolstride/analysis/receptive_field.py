@@ -51,7 +51,14 @@ from poolstride.errors import PoolstrideError
 from poolstride.geometry.output_size import pool_output_shape
 from poolstride.geometry.receptive_field import ReceptiveField
 
-__all__ = ["Field", "op_receptive_field", "measure_receptive_field", "predicted_interval", "check_receptive_fields", "FieldCheck"]
+__all__ = [
+    "Field",
+    "op_receptive_field",
+    "measure_receptive_field",
+    "predicted_interval",
+    "check_receptive_fields",
+    "FieldCheck",
+]
 
 
 @dataclass(frozen=True)
@@ -62,22 +69,51 @@ class Field:
 
     rf: ReceptiveField | None
     axes: tuple[int, ...] | None
-    extent: extents.Extent | None = field(default=None, repr=False, compare=False)  # exact, per unit
+    extent: extents.Extent | None = field(
+        default=None, repr=False, compare=False
+    )  # exact, per unit
 
     @classmethod
     def of_input(cls, x: torch.Tensor) -> Field:
         dim = max(x.ndim - 2, 0)
         if not dim:
             return cls(ReceptiveField.identity(0), None, ())
-        return cls(ReceptiveField.identity(dim), tuple(range(2, x.ndim)), extents.identity(x.shape[2:]))
+        return cls(
+            ReceptiveField.identity(dim), tuple(range(2, x.ndim)), extents.identity(x.shape[2:])
+        )
 
 
 UNKNOWN = Field(None, None)
 # Ops that keep the shape but move values across space (not pointwise).
-_SPATIAL_MIXERS = {"flip", "fliplr", "flipud", "roll", "rot90", "cumsum", "cumprod", "softmax", "log_softmax",
-                   "cummax", "cummin", "sort", "argsort", "interpolate", "upsample", "grid_sample"}
+_SPATIAL_MIXERS = {
+    "flip",
+    "fliplr",
+    "flipud",
+    "roll",
+    "rot90",
+    "cumsum",
+    "cumprod",
+    "softmax",
+    "log_softmax",
+    "cummax",
+    "cummin",
+    "sort",
+    "argsort",
+    "interpolate",
+    "upsample",
+    "grid_sample",
+}
 _LAYOUT = {"permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis"}
-_RESHAPE = {"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as", "reshape_as"}
+_RESHAPE = {
+    "view",
+    "reshape",
+    "flatten",
+    "unflatten",
+    "squeeze",
+    "unsqueeze",
+    "view_as",
+    "reshape_as",
+}
 
 
 def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, field_of) -> Field:
@@ -92,21 +128,26 @@ def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, 
         return UNKNOWN
     spatial = [(t, f) for t, f in inputs if f.axes is not None]
     if not spatial:  # feature vectors (or an MLP input): every output sees what the inputs saw
-        return Field(_merge([f.rf for _, f in inputs]), None, extents.merge([f.extent for _, f in inputs]))
+        return Field(
+            _merge([f.rf for _, f in inputs]), None, extents.merge([f.extent for _, f in inputs])
+        )
     if name in _SPATIAL_MIXERS:
         return UNKNOWN
     main, field = _main_input(spatial, out)
     rf, axes, ext = field.rf, field.axes, field.extent
     dims = tuple(main.shape[a] for a in axes)
-    out_dims = tuple(out.shape[-rf.dim:]) if out.ndim >= rf.dim else ()
+    out_dims = tuple(out.shape[-rf.dim :]) if out.ndim >= rf.dim else ()
     geometry = window(name, args, kwargs)
     if geometry is not None or name in ADAPTIVE or name in CONV_T or name == "pad":
         if axes != tuple(range(main.ndim - rf.dim, main.ndim)):
             return UNKNOWN  # windows run over the trailing axes: the spatial ones must be there
         if geometry is not None:
             g = geometry
-            return Field(rf.through(g.kernel, g.stride, g.padding, g.dilation), axes,
-                         _ext(extents.window, ext, g.kernel, g.stride, g.padding, g.dilation, out_dims))
+            return Field(
+                rf.through(g.kernel, g.stride, g.padding, g.dilation),
+                axes,
+                _ext(extents.window, ext, g.kernel, g.stride, g.padding, g.dilation, out_dims),
+            )
         if name in ADAPTIVE:
             return Field(rf.adaptive(dims, out_dims), axes, _ext(extents.adaptive, ext, out_dims))
         if name == "pad":
@@ -117,14 +158,18 @@ def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, 
                 lefts[rf.dim - 1 - axis] = pads[2 * axis]
                 rights[rf.dim - 1 - axis] = pads[2 * axis + 1]
             mode = bound.get("mode", "constant") or "constant"
-            return Field(rf.through(1, 1, tuple(lefts)), axes, _ext(extents.pad, ext, lefts, rights, mode))
+            return Field(
+                rf.through(1, 1, tuple(lefts)), axes, _ext(extents.pad, ext, lefts, rights, mode)
+            )
         return UNKNOWN  # transposed convolutions: not modelled
     if name == "__getitem__" and out.ndim == main.ndim and len(args) > 1:
         sliced = _sliced(rf, main, axes, args[1])
         if sliced is None:
             return UNKNOWN
         rf2, starts, steps = sliced
-        return Field(rf2, axes, _ext(extents.sliced, ext, starts, steps, tuple(out.shape[a] for a in axes)))
+        return Field(
+            rf2, axes, _ext(extents.sliced, ext, starts, steps, tuple(out.shape[a] for a in axes))
+        )
     if name in _LAYOUT:
         order = _permutation(name, args, kwargs, main.ndim)
         return Field(rf, tuple(order.index(a) for a in axes), ext) if order is not None else UNKNOWN
@@ -132,17 +177,32 @@ def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, 
         # Pointwise in space (activations, norms, add, mul, cat over channels, a Linear over
         # channels-last, a view that only splits channels): the union of the inputs, a
         # broadcast map of size 1 (a squeeze-excitation gate) counting as the whole map.
-        ordered = [(main, field)] + [(t, f) for t, f in inputs if t is not main]  # main's jump is kept
-        merged = [f.rf if f.axes is None or _full(t, out, f.axes) else _collapsed_field(t, f) for t, f in ordered]
-        ext_merged = [f.extent if f.axes is None or _full(t, out, f.axes) or _ones(t, f.axes)
-                      else _ext(extents.collapse, f.extent) for t, f in ordered]
+        ordered = [(main, field)] + [
+            (t, f) for t, f in inputs if t is not main
+        ]  # main's jump is kept
+        merged = [
+            f.rf if f.axes is None or _full(t, out, f.axes) else _collapsed_field(t, f)
+            for t, f in ordered
+        ]
+        ext_merged = [
+            f.extent
+            if f.axes is None or _full(t, out, f.axes) or _ones(t, f.axes)
+            else _ext(extents.collapse, f.extent)
+            for t, f in ordered
+        ]
         return Field(_merge(merged), axes, extents.merge(ext_merged))
     moved = _reshaped_axes(main, axes, out)
     if moved is not None:
-        return Field(_merge([f.rf for _, f in inputs]), moved, extents.merge([f.extent for _, f in inputs]))
+        return Field(
+            _merge([f.rf for _, f in inputs]), moved, extents.merge([f.extent for _, f in inputs])
+        )
     if _all_spatial_gone(main, axes, out):
-        collapsed = [_ext(extents.collapse, f.extent) if f.axes is not None else f.extent for _, f in inputs]
-        return Field(_merge([_collapsed_field(t, f) for t, f in inputs]), None, extents.merge(collapsed))
+        collapsed = [
+            _ext(extents.collapse, f.extent) if f.axes is not None else f.extent for _, f in inputs
+        ]
+        return Field(
+            _merge([_collapsed_field(t, f) for t, f in inputs]), None, extents.merge(collapsed)
+        )
     return UNKNOWN
 
 
@@ -178,8 +238,11 @@ def _permutation(name: str, args, kwargs, ndim: int) -> list[int] | None:
     """``order`` with output dimension ``i`` = input dimension ``order[i]``."""
     try:
         if name == "permute":
-            dims = args[1:] if len(args) > 2 or (len(args) == 2 and isinstance(args[1], int)) else (
-                args[1] if len(args) > 1 else kwargs["dims"])
+            dims = (
+                args[1:]
+                if len(args) > 2 or (len(args) == 2 and isinstance(args[1], int))
+                else (args[1] if len(args) > 1 else kwargs["dims"])
+            )
             return [int(d) % ndim for d in dims]
         if name in ("movedim", "moveaxis"):
             src = args[1] if len(args) > 1 else kwargs["source"]
@@ -222,17 +285,24 @@ def _all_spatial_gone(x: torch.Tensor, axes, out: torch.Tensor) -> bool:
     """Global reductions and flattening to features: ``(N, F)`` out, or every spatial size 1."""
     if out.ndim <= 2:
         return True
-    return out.ndim == x.ndim and all(out.shape[a] == 1 for a in axes) and any(x.shape[a] > 1 for a in axes)
+    return (
+        out.ndim == x.ndim
+        and all(out.shape[a] == 1 for a in axes)
+        and any(x.shape[a] > 1 for a in axes)
+    )
 
 
 def _sliced(rf: ReceptiveField, x: torch.Tensor, axes, index):
     """``x[..., a::s, b::t]``: unit 0 moves to input ``a``, the jump grows by ``s`` (exact)."""
     index = index if isinstance(index, tuple) else (index,)
-    if any(i is None or isinstance(i, (int, torch.Tensor)) for i in index) or sum(i is Ellipsis for i in index) > 1:
+    if (
+        any(i is None or isinstance(i, (int, torch.Tensor)) for i in index)
+        or sum(i is Ellipsis for i in index) > 1
+    ):
         return None
     if Ellipsis in index:
         at = index.index(Ellipsis)
-        index = index[:at] + (slice(None),) * (x.ndim - len(index) + 1) + index[at + 1:]
+        index = index[:at] + (slice(None),) * (x.ndim - len(index) + 1) + index[at + 1 :]
     index = index + (slice(None),) * (x.ndim - len(index))
     kernel, stride, shift = [], [], []
     for a in axes:
@@ -276,7 +346,16 @@ def predicted_interval(rf: ReceptiveField, out_spatial, in_spatial) -> tuple[tup
 # Saturating activations pass no gradient once their input is past the knee (a ReLU6 after a
 # few residual additions of positive values); for the measurement they become the identity
 # (inputs are positive, so this is also what a ReLU would do).
-_SATURATING = {"relu6", "hardtanh", "hardsigmoid", "hardswish", "clamp", "clip", "clamp_", "hardtanh_"}
+_SATURATING = {
+    "relu6",
+    "hardtanh",
+    "hardsigmoid",
+    "hardswish",
+    "clamp",
+    "clip",
+    "clamp_",
+    "hardtanh_",
+}
 
 
 class _DenseMaxPool(SeeAllCalls):
@@ -292,19 +371,31 @@ class _DenseMaxPool(SeeAllCalls):
             geometry = window(name, args, kwargs)
             x = bind(name, args, kwargs)["input"]
             out = _window_sum(x, geometry)
-            return (out, torch.zeros_like(out, dtype=torch.long)) if bind(name, args, kwargs).get("return_indices") or name.endswith("with_indices") else out
+            return (
+                (out, torch.zeros_like(out, dtype=torch.long))
+                if bind(name, args, kwargs).get("return_indices") or name.endswith("with_indices")
+                else out
+            )
         if name in ADAPTIVE and "max" in ADAPTIVE[name]:
             b = bind(name, args, kwargs)
             dim = b["input"].ndim - 2
-            out = (F.adaptive_avg_pool1d if dim == 1 else F.adaptive_avg_pool2d)(b["input"], b["output_size"])
-            return (out, torch.zeros_like(out, dtype=torch.long)) if name.endswith("with_indices") or b.get("return_indices") else out
+            out = (F.adaptive_avg_pool1d if dim == 1 else F.adaptive_avg_pool2d)(
+                b["input"], b["output_size"]
+            )
+            return (
+                (out, torch.zeros_like(out, dtype=torch.long))
+                if name.endswith("with_indices") or b.get("return_indices")
+                else out
+            )
         return func(*args, **kwargs)
 
 
 def _window_sum(x: torch.Tensor, g) -> torch.Tensor:
     """Sum over each pooling window: a depthwise all-ones conv, padded to PyTorch's output size."""
     dim = x.ndim - 2
-    out_size = pool_output_shape(tuple(x.shape[2:]), g.kernel, g.stride, g.padding, g.dilation, g.ceil_mode)
+    out_size = pool_output_shape(
+        tuple(x.shape[2:]), g.kernel, g.stride, g.padding, g.dilation, g.ceil_mode
+    )
     pads = []
     for n, k, s, p, d, m in zip(x.shape[2:], g.kernel, g.stride, g.padding, g.dilation, out_size):
         right = max((m - 1) * s + d * (k - 1) + 1 - n - p, 0)  # ceil mode may need extra room
@@ -340,7 +431,11 @@ def _positive_copy(model: nn.Module, seed: int = 0) -> nn.Module:
                     module.weight.fill_(1.0)
                     module.bias.zero_()
             elif isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
-                fan_in = module.weight[0].numel() if not isinstance(module, nn.modules.conv._ConvTransposeNd) else module.weight.shape[0]
+                fan_in = (
+                    module.weight[0].numel()
+                    if not isinstance(module, nn.modules.conv._ConvTransposeNd)
+                    else module.weight.shape[0]
+                )
                 module.weight.copy_(positive(module.weight.shape) / fan_in)
                 if module.bias is not None:
                     module.bias.zero_()
@@ -360,19 +455,27 @@ def measure_receptive_field(
     input's number of spatial axes are measured. Returns ``{name: ((first, last), ...)}``.
     """
     names = {id(m): n for n, m in model.named_modules()}
-    targets = modules if modules is not None else {n: m for n, m in model.named_modules() if not list(m.children())}
+    targets = (
+        modules
+        if modules is not None
+        else {n: m for n, m in model.named_modules() if not list(m.children())}
+    )
     target_names = {names[id(m)]: label for label, m in targets.items()}
     work = _positive_copy(model, seed)
     work_modules = dict(work.named_modules())
     outputs: dict[str, torch.Tensor] = {}
     handles = []
     for name, label in target_names.items():
+
         def hook(module, inp, out, label=label):
             if isinstance(out, torch.Tensor) and label not in outputs:
                 outputs[label] = out
+
         handles.append(work_modules[name].register_forward_hook(hook))
     generator = torch.Generator().manual_seed(seed)
-    x = (0.5 + torch.rand(1, *input_shape, generator=generator, dtype=torch.float64)).requires_grad_(True)
+    x = (
+        0.5 + torch.rand(1, *input_shape, generator=generator, dtype=torch.float64)
+    ).requires_grad_(True)
     try:
         with _DenseMaxPool():
             work(x)
@@ -385,7 +488,9 @@ def measure_receptive_field(
         if out.ndim != len(spatial) + 2 or not out.requires_grad:
             continue
         centre = tuple((n - 1) // 2 for n in out.shape[2:])
-        (grad,) = torch.autograd.grad(out[(slice(None), slice(None), *centre)].sum(), x, retain_graph=True)
+        (grad,) = torch.autograd.grad(
+            out[(slice(None), slice(None), *centre)].sum(), x, retain_graph=True
+        )
         mask = grad.abs().sum(dim=(0, 1)) > 0
         extent = []
         for axis in range(len(spatial)):
@@ -416,7 +521,9 @@ class FieldCheck:
         return self.predicted == self.measured
 
 
-def check_receptive_fields(model: nn.Module, table, input_shape, names: list[str] | None = None) -> list[FieldCheck]:
+def check_receptive_fields(
+    model: nn.Module, table, input_shape, names: list[str] | None = None
+) -> list[FieldCheck]:
     """Measure the receptive field of the conv/pooling layers of a profile ``table`` and compare.
 
     Rows compared: named modules with a known receptive field and an ``(N, C, *spatial)``
@@ -428,7 +535,13 @@ def check_receptive_fields(model: nn.Module, table, input_shape, names: list[str
     chosen, seen = {}, set()
     for row in table.rows:
         rf = row.receptive_field
-        if row.name in seen or row.name not in modules or rf is None or row.extent is None or rf.dim != len(spatial):
+        if (
+            row.name in seen
+            or row.name not in modules
+            or rf is None
+            or row.extent is None
+            or rf.dim != len(spatial)
+        ):
             continue
         seen.add(row.name)
         if names is not None and row.name not in names:
@@ -439,6 +552,10 @@ def check_receptive_fields(model: nn.Module, table, input_shape, names: list[str
             continue  # measured on (N, C, *spatial) outputs only
         centre = tuple((n - 1) // 2 for n in row.output_shape[2:])
         predicted = extents.at(row.extent, centre) or tuple((0, -1) for _ in spatial)
-        chosen[row.name] = (modules[row.name], predicted, predicted_interval(rf, row.output_shape[2:], spatial))
+        chosen[row.name] = (
+            modules[row.name],
+            predicted,
+            predicted_interval(rf, row.output_shape[2:], spatial),
+        )
     measured = measure_receptive_field(model, input_shape, {n: m for n, (m, *_) in chosen.items()})
     return [FieldCheck(n, chosen[n][1], measured[n], chosen[n][2]) for n in chosen if n in measured]

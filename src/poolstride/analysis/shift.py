@@ -32,8 +32,9 @@ from poolstride.errors import unknown
 SHIFT_MODES = ("circular", "crop")
 
 
-def shift_per_sample(x: torch.Tensor, offsets: torch.Tensor, mode: str = "circular"
-                     ) -> torch.Tensor:
+def shift_per_sample(
+    x: torch.Tensor, offsets: torch.Tensor, mode: str = "circular"
+) -> torch.Tensor:
     """Shift sample ``i`` of ``x`` ``(N, C, *spatial)`` by ``offsets[i]`` ``(N, n_spatial)``.
 
     A positive offset moves content towards higher indices (like ``torch.roll``).
@@ -47,7 +48,7 @@ def shift_per_sample(x: torch.Tensor, offsets: torch.Tensor, mode: str = "circul
     out = F.pad(x, [pad] * (2 * len(spatial))) if pad else x
     for axis, size in enumerate(spatial):
         dim = 2 + axis
-        src = torch.arange(size, device=x.device)[None, :] - offsets[:, axis:axis + 1]
+        src = torch.arange(size, device=x.device)[None, :] - offsets[:, axis : axis + 1]
         src = src % size if mode == "circular" else src + pad  # (N, size) source positions
         shape = [n] + [1] * (out.ndim - 1)
         shape[dim] = size
@@ -69,13 +70,20 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.
     """Predicted class per sample (eval mode, batched); the model's mode is restored."""
     was_training = model.training
     model.eval()
-    preds = [model(x[i:i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)]
+    preds = [model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)]
     model.train(was_training)
     return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long, device=x.device)
 
 
-def shift_consistency(model: nn.Module, x: torch.Tensor, *, max_shift: int, mode: str = "circular",
-                      generator: torch.Generator | None = None, batch_size: int = 1000) -> float:
+def shift_consistency(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    max_shift: int,
+    mode: str = "circular",
+    generator: torch.Generator | None = None,
+    batch_size: int = 1000,
+) -> float:
     """Share of inputs predicted the same under two random shifts in ``[-max_shift, max_shift]``.
 
     Offsets are drawn independently per sample and per spatial axis (on the CPU generator
@@ -91,12 +99,20 @@ def shift_consistency(model: nn.Module, x: torch.Tensor, *, max_shift: int, mode
     return float((pa == pb).double().mean())
 
 
-def consistency_by_offset(model: nn.Module, x: torch.Tensor, offsets: Sequence[int], *,
-                          mode: str = "circular", batch_size: int = 1000) -> dict[int, float]:
+def consistency_by_offset(
+    model: nn.Module,
+    x: torch.Tensor,
+    offsets: Sequence[int],
+    *,
+    mode: str = "circular",
+    batch_size: int = 1000,
+) -> dict[int, float]:
     """For each offset ``d``: share of inputs whose prediction at shift ``d`` equals shift 0."""
     base = predict(model, x, batch_size)
-    return {int(d): float((predict(model, shift(x, int(d), mode), batch_size) == base)
-                          .double().mean()) for d in offsets}
+    return {
+        int(d): float((predict(model, shift(x, int(d), mode), batch_size) == base).double().mean())
+        for d in offsets
+    }
 
 
 def downsampling_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -129,9 +145,14 @@ def _is_downsampling(module: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def feature_stability(model: nn.Module, x: torch.Tensor, *, step: int = 1,
-                      mode: str = "circular",
-                      layers: Sequence[tuple[str, nn.Module]] | None = None) -> dict[str, float]:
+def feature_stability(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    step: int = 1,
+    mode: str = "circular",
+    layers: Sequence[tuple[str, nn.Module]] | None = None,
+) -> dict[str, float]:
     """Relative L2 change of each downsampling layer's output when the input moves ``step``.
 
     Returns ``{layer name: ||f(shift(x)) - f(x)|| / ||f(x)||}`` in model order (an all-zero
@@ -139,9 +160,12 @@ def feature_stability(model: nn.Module, x: torch.Tensor, *, step: int = 1,
     """
     layers = downsampling_layers(model) if layers is None else list(layers)
     outputs: dict[str, list[torch.Tensor]] = {name: [] for name, _ in layers}
-    hooks = [module.register_forward_hook(
-        lambda _m, _i, out, name=name: outputs[name].append(out.detach()))
-        for name, module in layers]
+    hooks = [
+        module.register_forward_hook(
+            lambda _m, _i, out, name=name: outputs[name].append(out.detach())
+        )
+        for name, module in layers
+    ]
     was_training = model.training
     model.eval()
     try:

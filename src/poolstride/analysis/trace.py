@@ -32,12 +32,54 @@ from poolstride.layers import Downsample, GlobalHead
 # Calls that only look at or re-wrap a tensor: never a row of their own (tensors they return
 # keep the receptive field of their input).
 _QUIET = {
-    "__get__", "size", "dim", "numel", "contiguous", "detach", "clone", "to", "type", "float",
-    "double", "half", "cpu", "cuda", "requires_grad_", "__len__", "__iter__", "__bool__",
-    "__format__", "__repr__", "item", "tolist", "is_contiguous", "stride", "storage_offset", "data_ptr",
-    "__setstate__", "__reduce_ex__", "element_size", "get_device", "has_names", "__index__", "__int__",
-    "__hash__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "is_floating_point",
-    "_is_view", "numpy", "__array__", "dtype", "device", "shape", "ndim",
+    "__get__",
+    "size",
+    "dim",
+    "numel",
+    "contiguous",
+    "detach",
+    "clone",
+    "to",
+    "type",
+    "float",
+    "double",
+    "half",
+    "cpu",
+    "cuda",
+    "requires_grad_",
+    "__len__",
+    "__iter__",
+    "__bool__",
+    "__format__",
+    "__repr__",
+    "item",
+    "tolist",
+    "is_contiguous",
+    "stride",
+    "storage_offset",
+    "data_ptr",
+    "__setstate__",
+    "__reduce_ex__",
+    "element_size",
+    "get_device",
+    "has_names",
+    "__index__",
+    "__int__",
+    "__hash__",
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "is_floating_point",
+    "_is_view",
+    "numpy",
+    "__array__",
+    "dtype",
+    "device",
+    "shape",
+    "ndim",
 }
 
 
@@ -131,7 +173,11 @@ class Tracer:
             self._unit_depth = len(self._stack)
 
     def _post(self, module, args, out):
-        if self._unit is not None and self._unit.module is module and len(self._stack) == self._unit_depth:
+        if (
+            self._unit is not None
+            and self._unit.module is module
+            and len(self._stack) == self._unit_depth
+        ):
             layer, self._unit = self._unit, None
             y = _first_tensor_out(out)
             layer.params = sum(p.numel() for p in module.parameters())
@@ -157,14 +203,28 @@ class Tracer:
             return None
         rf, ext = field.rf, field.extent
         kernel = getattr(module, "kernel_size", None)
-        if str(module.kind).startswith("adaptive") or kernel is None or not isinstance(kernel, tuple):
+        if (
+            str(module.kind).startswith("adaptive")
+            or kernel is None
+            or not isinstance(kernel, tuple)
+        ):
             if y.ndim == x.ndim:
-                return Field(rf.adaptive(tuple(x.shape[2:]), tuple(y.shape[2:])), field.axes,
-                             extents.adaptive(ext, tuple(y.shape[2:])) if ext is not None else None)
-            return Field(rf.collapse(tuple(x.shape[2:])), None, extents.collapse(ext) if ext is not None else None)
+                return Field(
+                    rf.adaptive(tuple(x.shape[2:]), tuple(y.shape[2:])),
+                    field.axes,
+                    extents.adaptive(ext, tuple(y.shape[2:])) if ext is not None else None,
+                )
+            return Field(
+                rf.collapse(tuple(x.shape[2:])),
+                None,
+                extents.collapse(ext) if ext is not None else None,
+            )
         geometry = (module.kernel_size, module.stride, module.padding, module.dilation)
-        return Field(rf.through(*geometry), field.axes,
-                     extents.window(ext, *geometry, tuple(y.shape[2:])) if ext is not None else None)
+        return Field(
+            rf.through(*geometry),
+            field.axes,
+            extents.window(ext, *geometry, tuple(y.shape[2:])) if ext is not None else None,
+        )
 
     # -- calls ----------------------------------------------------------------------------
     def record(self, name: str, args: tuple, kwargs: dict, out, quiet: bool = False) -> None:
@@ -259,4 +319,3 @@ def _arg_tensors(args, kwargs):
             yield a
         elif isinstance(a, (list, tuple)):
             yield from (t for t in a if isinstance(t, torch.Tensor))
-

@@ -18,12 +18,36 @@ from poolstride.errors import PoolstrideError
 
 # command name -> (module, attribute, one-line help)
 COMMANDS = {
-    "compare": ("poolstride.cli.compare", "compare", "Train each downsampling choice over seeds and compare."),
-    "shape": ("poolstride.cli.shape", "shape", "Per-layer shapes, params, MACs and receptive fields of a spec."),
-    "profile": ("poolstride.cli.profile", "profile", "Per-layer table of any model (torchvision:NAME, ...)."),
-    "explain": ("poolstride.cli.explain", "explain", "Step-by-step walkthrough of pooling or a strided conv."),
-    "swap": ("poolstride.cli.swap", "swap", "Swap the downsampling of a model and list the changes."),
-    "report": ("poolstride.cli.report", "report", "Write the HTML/Markdown report of a run directory."),
+    "compare": (
+        "poolstride.cli.compare",
+        "compare",
+        "Train each downsampling choice over seeds and compare.",
+    ),
+    "shape": (
+        "poolstride.cli.shape",
+        "shape",
+        "Per-layer shapes, params, MACs and receptive fields of a spec.",
+    ),
+    "profile": (
+        "poolstride.cli.profile",
+        "profile",
+        "Per-layer table of any model (torchvision:NAME, ...).",
+    ),
+    "explain": (
+        "poolstride.cli.explain",
+        "explain",
+        "Step-by-step walkthrough of pooling or a strided conv.",
+    ),
+    "swap": (
+        "poolstride.cli.swap",
+        "swap",
+        "Swap the downsampling of a model and list the changes.",
+    ),
+    "report": (
+        "poolstride.cli.report",
+        "report",
+        "Write the HTML/Markdown report of a run directory.",
+    ),
 }
 
 
@@ -72,8 +96,6 @@ def main(argv=None) -> int:
     except click.exceptions.Exit as err:
         return err.exit_code
     return rv if isinstance(rv, int) else 0
-
-
 
 
 def run() -> None:

@@ -44,14 +44,28 @@ def _choice(values):
 
 
 @click.command(epilog=_EXAMPLES, context_settings={"max_content_width": 100})
-@click.option("--dataset", "-d", help="Dataset name (mnist1d, shapes2d, digits, mnist, "
-              f"fashion-mnist, cifar10, cifar100, svhn, folder:PATH).  [default: {_D.dataset}]")
-@click.option("--model", "-m", help="Backbone (simple, allcnn-a/b/c, resnet20, lenet5). "
-              f" [default: {_D.model}]")
-@click.option("--variants", "-v", help="Comma-separated downsampling kinds, options after ':' "
-              f"(max,avg,conv:k3,blur-max:filt5).  [default: {','.join(_D.variants)}]")
-@click.option("--seeds", "-s", help="A count (3), a list (0,1,2) or a range (0-4). "
-              f" [default: {len(_D.seeds)}]")
+@click.option(
+    "--dataset",
+    "-d",
+    help="Dataset name (mnist1d, shapes2d, digits, mnist, "
+    f"fashion-mnist, cifar10, cifar100, svhn, folder:PATH).  [default: {_D.dataset}]",
+)
+@click.option(
+    "--model",
+    "-m",
+    help=f"Backbone (simple, allcnn-a/b/c, resnet20, lenet5).  [default: {_D.model}]",
+)
+@click.option(
+    "--variants",
+    "-v",
+    help="Comma-separated downsampling kinds, options after ':' "
+    f"(max,avg,conv:k3,blur-max:filt5).  [default: {','.join(_D.variants)}]",
+)
+@click.option(
+    "--seeds",
+    "-s",
+    help=f"A count (3), a list (0,1,2) or a range (0-4).  [default: {len(_D.seeds)}]",
+)
 @click.option("--baseline", help="Variant the others are compared with.  [default: first]")
 @click.option("--steps", type=int, help=f"Optimiser steps per run.  [default: {_D.steps}]")
 @click.option("--epochs", type=int, help="Passes over the training set instead of --steps.")
@@ -60,40 +74,81 @@ def _choice(values):
 @click.option("--optimizer", type=_choice(OPTIMIZERS), help="[default: adam]")
 @click.option("--schedule", type=_choice(SCHEDULES), help="[default: cosine]")
 @click.option("--weight-decay", type=float, help="[default: 0]")
-@click.option("--augment", type=_choice(AUGMENTS), help="Random shift/crop and/or flip. "
-              " [default: none]")
+@click.option(
+    "--augment", type=_choice(AUGMENTS), help="Random shift/crop and/or flip.  [default: none]"
+)
 @click.option("--train-size", type=int, help="Use a stratified subset of the training set.")
-@click.option("--head", help="Global head: gap, gmp, avgmax, catavgmax, flatten. "
-              " [default: gap]")
+@click.option("--head", help="Global head: gap, gmp, avgmax, catavgmax, flatten.  [default: gap]")
 @click.option("--width", type=int, help="Base channel count of the model.")
 @click.option("--depth", type=int, help="Number of downsampling stages (model-dependent).")
-@click.option("--match", type=_choice(MATCHES), help="Scale each variant's width to the "
-              "baseline's params or MACs.  [default: none]")
+@click.option(
+    "--match",
+    type=_choice(MATCHES),
+    help="Scale each variant's width to the baseline's params or MACs.  [default: none]",
+)
 @click.option("--test", type=_choice(TESTS), help="Paired test: t or wilcoxon.  [default: t]")
 @click.option("--device", type=_choice(DEVICES), help="[default: auto = cuda if present]")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where datasets are kept.")
-@click.option("--download/--no-download", default=None,
-              help="Let torchvision datasets download (needs network).")
-@click.option("--workers", "-j", type=int, help="Runs in parallel (local processes or Ray "
-              "tasks).  [default: number of cores]")
+@click.option(
+    "--download/--no-download",
+    default=None,
+    help="Let torchvision datasets download (needs network).",
+)
+@click.option(
+    "--workers",
+    "-j",
+    type=int,
+    help="Runs in parallel (local processes or Ray tasks).  [default: number of cores]",
+)
 @click.option("--threads", type=int, help="CPU threads per run.  [default: cores // workers]")
-@click.option("--backend", type=_choice(BACKENDS), help="Where runs execute: local "
-              "processes or a Ray cluster (pip install 'poolstride[ray]').  [default: local]")
-@click.option("--address", help="Ray cluster address (auto, ray://host:10001) for --backend "
-              "ray.  [default: start a local Ray on 127.0.0.1]")
-@click.option("--batch-seeds/--no-batch-seeds", default=None, help="Train the seeds of a "
-              "variant as one seed-fused model (same results).  [default: on, in chunks that "
-              "keep every worker busy]")
-@click.option("--channels-last", is_flag=True, default=None,
-              help="Channels-last memory format (2D models; mostly useful on GPU).")
-@click.option("--amp", type=_choice(AMPS), help="bf16 autocast for the forward pass (CPU or "
-              "CUDA); part of each run's identity.  [default: none]")
-@click.option("--out", "-o", type=click.Path(file_okay=False),
-              help="Run directory.  [default: runs/<dataset>-<model>]")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="YAML file of options; command-line options override it.")
-@click.option("--tensorboard", is_flag=True, default=None,
-              help="Log per-step loss and test metrics to RUN_DIR/tensorboard/.")
+@click.option(
+    "--backend",
+    type=_choice(BACKENDS),
+    help="Where runs execute: local "
+    "processes or a Ray cluster (pip install 'poolstride[ray]').  [default: local]",
+)
+@click.option(
+    "--address",
+    help="Ray cluster address (auto, ray://host:10001) for --backend "
+    "ray.  [default: start a local Ray on 127.0.0.1]",
+)
+@click.option(
+    "--batch-seeds/--no-batch-seeds",
+    default=None,
+    help="Train the seeds of a "
+    "variant as one seed-fused model (same results).  [default: on, in chunks that "
+    "keep every worker busy]",
+)
+@click.option(
+    "--channels-last",
+    is_flag=True,
+    default=None,
+    help="Channels-last memory format (2D models; mostly useful on GPU).",
+)
+@click.option(
+    "--amp",
+    type=_choice(AMPS),
+    help="bf16 autocast for the forward pass (CPU or "
+    "CUDA); part of each run's identity.  [default: none]",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Run directory.  [default: runs/<dataset>-<model>]",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="YAML file of options; command-line options override it.",
+)
+@click.option(
+    "--tensorboard",
+    is_flag=True,
+    default=None,
+    help="Log per-step loss and test metrics to RUN_DIR/tensorboard/.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def compare(config_file, quiet, seeds, variants, out, **options):
     """Train each downsampling choice over seeds with one budget and compare them."""
@@ -107,8 +162,11 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     from poolstride.experiment.store import Store
 
     base = load_config_file(config_file) if config_file else {}
-    overrides = {k: v.lower() if isinstance(v, str) and k in _LOWER else v
-                 for k, v in options.items() if v is not None}
+    overrides = {
+        k: v.lower() if isinstance(v, str) and k in _LOWER else v
+        for k, v in options.items()
+        if v is not None
+    }
     if seeds is not None:
         overrides["seeds"] = parse_seeds(seeds)
     if variants is not None:
@@ -133,13 +191,22 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {workers} worker(s) "
         f"x {cfg.threads or threads_per_worker(workers)} thread(s)"
         + (f", {cfg.backend}" if cfg.backend != "local" else "")
-        + (f", amp {cfg.amp}" if cfg.amp != "none" else ""))
+        + (f", amp {cfg.amp}" if cfg.amp != "none" else "")
+    )
     store = Store(cfg.out)
     try:
-        records = run_grid(cfg.runs(), store, workers=cfg.workers, threads=cfg.threads,
-                           backend=cfg.backend, address=cfg.address,
-                           batch_seeds=cfg.batch_seeds, channels_last=cfg.channels_last,
-                           progress=not quiet, console=console)
+        records = run_grid(
+            cfg.runs(),
+            store,
+            workers=cfg.workers,
+            threads=cfg.threads,
+            backend=cfg.backend,
+            address=cfg.address,
+            batch_seeds=cfg.batch_seeds,
+            channels_last=cfg.channels_last,
+            progress=not quiet,
+            console=console,
+        )
     finally:
         store.close()
     results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
@@ -155,7 +222,9 @@ _LOWER = {"optimizer", "schedule", "augment", "match", "test", "device", "backen
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.rstrip("/").split("/")[-1] if ":" in text else text)
+    return re.sub(
+        r"[^A-Za-z0-9._-]+", "_", text.rstrip("/").split("/")[-1] if ":" in text else text
+    )
 
 
 def _budget(cfg) -> str:

@@ -24,13 +24,30 @@ from poolstride.errors import PoolstrideError
 
 @click.command("profile")
 @click.argument("model")
-@click.option("--input", "input_shape", default="3x224x224", show_default=True,
-              help="One example's shape CxHxW (CxL for 1D), without the batch.")
-@click.option("--batch-size", type=int, default=1, show_default=True, help="Batch size of the profiled pass.")
-@click.option("--depth", type=int, default=None, help="Merge rows by the first N parts of the module path.")
-@click.option("--empirical", is_flag=True, help="Check receptive fields with a gradient measurement.")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--input",
+    "input_shape",
+    default="3x224x224",
+    show_default=True,
+    help="One example's shape CxHxW (CxL for 1D), without the batch.",
+)
+@click.option(
+    "--batch-size", type=int, default=1, show_default=True, help="Batch size of the profiled pass."
+)
+@click.option(
+    "--depth", type=int, default=None, help="Merge rows by the first N parts of the module path."
+)
+@click.option(
+    "--empirical", is_flag=True, help="Check receptive fields with a gradient measurement."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 def profile(model, input_shape, batch_size, depth, empirical, fmt):
     """Per-layer table of MODEL: output shape, params, MACs, pool ops, memory, receptive field."""
     from poolstride.analysis.profile import profile as run_profile
@@ -52,7 +69,11 @@ def profile(model, input_shape, batch_size, depth, empirical, fmt):
         table.notes.append(
             f"receptive fields measured by back-propagation for {len(results)} layers: "
             f"{len(results) - len(mismatches)} agree with the graph rule"
-            + (f", {len(mismatches)} differ ({', '.join(c.name for c in mismatches)})" if mismatches else "")
+            + (
+                f", {len(mismatches)} differ ({', '.join(c.name for c in mismatches)})"
+                if mismatches
+                else ""
+            )
             + " (intervals of the centre unit, clipped to the input)"
         )
     if depth is not None:

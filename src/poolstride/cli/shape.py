@@ -22,9 +22,20 @@ import click
 
 @click.command("shape")
 @click.argument("spec")
-@click.option("--input", "input_shape", required=True, help="Input shape without the batch: CxHxW (2D) or CxL (1D).")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--input",
+    "input_shape",
+    required=True,
+    help="Input shape without the batch: CxHxW (2D) or CxL (1D).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 def shape(spec, input_shape, fmt):
     """Per-item output shape, params, MACs, receptive field and lint warnings of SPEC."""
     from poolstride.analysis.profile import spec_table

@@ -22,23 +22,65 @@ from poolstride.errors import PoolstrideError
 
 @click.command("swap")
 @click.argument("model")
-@click.option("--to", "target", required=True,
-              help="Target downsampling kind (max, avg, blur-max, conv, conv:k3, ...) or 'original'.")
-@click.option("--input", "input_shape", default="3x224x224", show_default=True,
-              help="One example's shape CxHxW (CxL for 1D): shapes are checked and MACs counted at it.")
-@click.option("--num-classes", type=int, default=None, help="Replace the classifier for this many classes.")
-@click.option("--include", multiple=True, help="Only sites whose module path matches this glob (repeatable).")
-@click.option("--exclude", multiple=True, help="Leave sites whose module path matches this glob (repeatable).")
-@click.option("--min-channels", type=int, default=0, show_default=True,
-              help="Leave sites with fewer input channels.")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="Target downsampling kind (max, avg, blur-max, conv, conv:k3, ...) or 'original'.",
+)
+@click.option(
+    "--input",
+    "input_shape",
+    default="3x224x224",
+    show_default=True,
+    help="One example's shape CxHxW (CxL for 1D): shapes are checked and MACs counted at it.",
+)
+@click.option(
+    "--num-classes", type=int, default=None, help="Replace the classifier for this many classes."
+)
+@click.option(
+    "--include", multiple=True, help="Only sites whose module path matches this glob (repeatable)."
+)
+@click.option(
+    "--exclude", multiple=True, help="Leave sites whose module path matches this glob (repeatable)."
+)
+@click.option(
+    "--min-channels",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Leave sites with fewer input channels.",
+)
 @click.option("--skip-stem", is_flag=True, help="Leave the first site (the stem's strided conv).")
 @click.option("--dry-run", is_flag=True, help="Only print the change table.")
-@click.option("--save", "save_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the swapped model here (torch.save of the module).")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
-              show_default=True, help="How to print the changes.")
-def swap(model, target, input_shape, num_classes, include, exclude, min_channels, skip_stem,
-         dry_run, save_path, fmt):
+@click.option(
+    "--save",
+    "save_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the swapped model here (torch.save of the module).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the changes.",
+)
+def swap(
+    model,
+    target,
+    input_shape,
+    num_classes,
+    include,
+    exclude,
+    min_channels,
+    skip_stem,
+    dry_run,
+    save_path,
+    fmt,
+):
     """Swap the downsampling of MODEL (torchvision:NAME or timm:NAME) and list the changes."""
     from poolstride.surgery import swap_downsampling
     from poolstride.zoo import load_model, parse_input_shape
@@ -48,8 +90,14 @@ def swap(model, target, input_shape, num_classes, include, exclude, min_channels
     shape = parse_input_shape(input_shape)
     net = load_model(model, num_classes=num_classes, input_shape=shape)
     new, changes = swap_downsampling(
-        net, target, input_shape=shape, include=include, exclude=exclude,
-        min_channels=min_channels, skip_stem=skip_stem, name=model,
+        net,
+        target,
+        input_shape=shape,
+        include=include,
+        exclude=exclude,
+        min_channels=min_channels,
+        skip_stem=skip_stem,
+        name=model,
     )
     if fmt == "json":
         click.echo(json.dumps(changes.to_dict(), indent=2))

@@ -18,10 +18,17 @@ from poolstride.experiment.runner import run_grid
 from poolstride.experiment.store import Store
 
 
-def compare(dataset: str | None = None, variants: Any = None, seeds: Any = None, *,
-            config: CompareConfig | Mapping[str, Any] | str | Path | None = None,
-            out: str | Path | None = None, progress: bool = False, console=None,
-            **options: Any) -> Results:
+def compare(
+    dataset: str | None = None,
+    variants: Any = None,
+    seeds: Any = None,
+    *,
+    config: CompareConfig | Mapping[str, Any] | str | Path | None = None,
+    out: str | Path | None = None,
+    progress: bool = False,
+    console=None,
+    **options: Any,
+) -> Results:
     """Train every variant over seeds with an identical budget and compare them.
 
     Args:
@@ -47,14 +54,21 @@ def compare(dataset: str | None = None, variants: Any = None, seeds: Any = None,
     Raises:
         PoolstrideError: a bad name or setting, found before any training starts.
     """
-    cfg = make_config(config, dataset=dataset, variants=variants, seeds=seeds, out=out,
-                      **options)
+    cfg = make_config(config, dataset=dataset, variants=variants, seeds=seeds, out=out, **options)
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
     try:
-        records = run_grid(cfg.runs(), store, workers=cfg.workers, threads=cfg.threads,
-                           backend=cfg.backend, address=cfg.address,
-                           batch_seeds=cfg.batch_seeds, channels_last=cfg.channels_last,
-                           progress=progress, console=console)
+        records = run_grid(
+            cfg.runs(),
+            store,
+            workers=cfg.workers,
+            threads=cfg.threads,
+            backend=cfg.backend,
+            address=cfg.address,
+            batch_seeds=cfg.batch_seeds,
+            channels_last=cfg.channels_last,
+            progress=progress,
+            console=console,
+        )
     finally:
         store.close()
     results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
@@ -76,8 +90,9 @@ def save_outputs(results: Results, cfg: CompareConfig) -> Path:
     return write_report(cfg.out)
 
 
-def make_config(config: CompareConfig | Mapping[str, Any] | str | Path | None = None,
-                **overrides: Any) -> CompareConfig:
+def make_config(
+    config: CompareConfig | Mapping[str, Any] | str | Path | None = None, **overrides: Any
+) -> CompareConfig:
     """A CompareConfig from a base (object, mapping or YAML path) plus non-None overrides."""
     if config is None:
         base: dict[str, Any] = {}
@@ -87,8 +102,9 @@ def make_config(config: CompareConfig | Mapping[str, Any] | str | Path | None = 
         base = dict(config)
     else:
         base = load_config_file(config)
-    given = {k: (str(v) if isinstance(v, Path) else v)
-             for k, v in overrides.items() if v is not None}
+    given = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items() if v is not None
+    }
     if "epochs" in given and "steps" not in given:
         base["steps"] = None  # an epoch budget replaces the default step budget
     base.update(given)
@@ -98,6 +114,7 @@ def make_config(config: CompareConfig | Mapping[str, Any] | str | Path | None = 
 def _yaml(data: dict[str, Any]) -> str:
     import yaml
 
-    return ("# the exact grid of this run directory; re-run with "
-            "`poolstride compare --config config.yaml`\n"
-            + yaml.safe_dump(data, sort_keys=False))
+    return (
+        "# the exact grid of this run directory; re-run with "
+        "`poolstride compare --config config.yaml`\n" + yaml.safe_dump(data, sort_keys=False)
+    )

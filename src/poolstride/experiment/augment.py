@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 
 
-def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None
-                 ) -> torch.Tensor:
+def random_shift(
+    x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Shift each sample of ``x`` ``(N, C, *spatial)`` by random offsets in ``[-s, s]``."""
     if max_shift <= 0:
         return x
@@ -31,9 +32,9 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | N
         index = start[:, None] + torch.arange(size, device=x.device)[None, :]  # (N, size)
         shape = [n] + [1] * (out.ndim - 1)
         shape[dim] = size
-        index = index.view(shape).expand(*[
-            out.shape[d] if d not in (0, dim) else shape[d] for d in range(out.ndim)
-        ])
+        index = index.view(shape).expand(
+            *[out.shape[d] if d not in (0, dim) else shape[d] for d in range(out.ndim)]
+        )
         out = torch.gather(out, dim, index)
     return out
 

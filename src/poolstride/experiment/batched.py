@@ -49,8 +49,19 @@ from poolstride.experiment.config import RunConfig
 _CONVS = (nn.Conv1d, nn.Conv2d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 # Parameter-free modules that act on each channel (or each element) on its own.
-_ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh,
-                nn.Sigmoid, nn.Hardswish, nn.Mish, nn.Identity)
+_ELEMENTWISE = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Hardswish,
+    nn.Mish,
+    nn.Identity,
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -71,17 +82,19 @@ class FusedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s, i, o = self.seeds, self.in_features, self.out_features
-        xs = x.reshape(x.shape[0], s, i).transpose(0, 1)            # (S, N, in)
-        w = self.weight.reshape(s, o, i).transpose(1, 2)            # (S, in, out)
+        xs = x.reshape(x.shape[0], s, i).transpose(0, 1)  # (S, N, in)
+        w = self.weight.reshape(s, o, i).transpose(1, 2)  # (S, in, out)
         if self.bias is None:
             y = torch.bmm(xs, w)
         else:
-            y = torch.baddbmm(self.bias.reshape(s, 1, o), xs, w)    # (S, N, out)
+            y = torch.baddbmm(self.bias.reshape(s, 1, o), xs, w)  # (S, N, out)
         return y.transpose(0, 1).reshape(x.shape[0], s * o)
 
     def extra_repr(self) -> str:
-        return (f"seeds={self.seeds}, in_features={self.in_features}, "
-                f"out_features={self.out_features}, bias={self.bias is not None}")
+        return (
+            f"seeds={self.seeds}, in_features={self.in_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
+        )
 
 
 def _per_channel(values: torch.Tensor, channels: int, ndim: int) -> torch.Tensor:
@@ -122,8 +135,9 @@ def _fused_gated_class():
             # Seed s's single-channel mask, repeated for each of its channels (depthwise conv).
             weight = self.gate_weight.repeat_interleave(per_seed, dim=0).to(x.dtype)
             bias = self.gate_bias.repeat_interleave(per_seed).to(x.dtype)
-            logits = conv_fn[self.dim](x, weight, bias, stride=self.stride,
-                                       padding=self.padding, groups=x.shape[1])
+            logits = conv_fn[self.dim](
+                x, weight, bias, stride=self.stride, padding=self.padding, groups=x.shape[1]
+            )
             return torch.sigmoid(logits)
 
     return FusedGatedPool
@@ -161,10 +175,27 @@ def _channel_agnostic_classes() -> tuple[type, ...]:
     from poolstride.layers.reshaping import NoDownsample, SpaceToDepth, Subsample
     from poolstride.layers.strided import DepthwiseStridedConv, StridedConv
 
-    return (MaxPool, AvgPool, LpPool, SoftPool, BlurAvgPool, BlurMaxPool, BlurConv, BlurPool,
-            StridedConv, DepthwiseStridedConv, SpaceToDepth, Subsample, NoDownsample,
-            AdaptiveMaxPool, AdaptiveAvgPool, GlobalAvgPool, GlobalMaxPool, AvgMaxPool,
-            FlattenHead)
+    return (
+        MaxPool,
+        AvgPool,
+        LpPool,
+        SoftPool,
+        BlurAvgPool,
+        BlurMaxPool,
+        BlurConv,
+        BlurPool,
+        StridedConv,
+        DepthwiseStridedConv,
+        SpaceToDepth,
+        Subsample,
+        NoDownsample,
+        AdaptiveMaxPool,
+        AdaptiveAvgPool,
+        GlobalAvgPool,
+        GlobalMaxPool,
+        AvgMaxPool,
+        FlattenHead,
+    )
 
 
 def _containers() -> tuple[type, ...]:
@@ -180,8 +211,11 @@ def _special_classes() -> dict[type, Callable[[], type]]:
     from poolstride.layers.heads import CatAvgMaxPool
     from poolstride.layers.learnable import GatedPool, MixedPool
 
-    return {MixedPool: _fused_mixed_class, GatedPool: _fused_gated_class,
-            CatAvgMaxPool: _fused_catavgmax_class}
+    return {
+        MixedPool: _fused_mixed_class,
+        GatedPool: _fused_gated_class,
+        CatAvgMaxPool: _fused_catavgmax_class,
+    }
 
 
 def fusion_blocker(model: nn.Module) -> str | None:
@@ -190,8 +224,12 @@ def fusion_blocker(model: nn.Module) -> str | None:
     special = tuple(_special_classes())
     for name, module in model.named_modules():
         where = f"module {name or '<root>'!r} ({type(module).__name__})"
-        if (module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
-                or getattr(module, "_backward_pre_hooks", None)):
+        if (
+            module._forward_hooks
+            or module._forward_pre_hooks
+            or module._backward_hooks
+            or getattr(module, "_backward_pre_hooks", None)
+        ):
             return f"{where} has hooks, which a fused copy would not run per seed"
         if isinstance(module, _CONVS):
             if module.padding_mode != "zeros":
@@ -218,16 +256,28 @@ def _fused_module(module: nn.Module, seeds: int) -> nn.Module:
     """An uninitialised fused replacement for one module (children handled by the caller)."""
     if isinstance(module, _CONVS):
         cls = type(module)
-        return cls(seeds * module.in_channels, seeds * module.out_channels, module.kernel_size,
-                   stride=module.stride, padding=module.padding, dilation=module.dilation,
-                   groups=seeds * module.groups, bias=module.bias is not None)
+        return cls(
+            seeds * module.in_channels,
+            seeds * module.out_channels,
+            module.kernel_size,
+            stride=module.stride,
+            padding=module.padding,
+            dilation=module.dilation,
+            groups=seeds * module.groups,
+            bias=module.bias is not None,
+        )
     if isinstance(module, _NORMS):
-        return type(module)(seeds * module.num_features, eps=module.eps,
-                            momentum=module.momentum, affine=module.affine,
-                            track_running_stats=module.track_running_stats)
+        return type(module)(
+            seeds * module.num_features,
+            eps=module.eps,
+            momentum=module.momentum,
+            affine=module.affine,
+            track_running_stats=module.track_running_stats,
+        )
     if type(module) is nn.Linear:
-        return FusedLinear(seeds, module.in_features, module.out_features,
-                           bias=module.bias is not None)
+        return FusedLinear(
+            seeds, module.in_features, module.out_features, bias=module.bias is not None
+        )
     fused = copy.copy(module)  # shallow: shares children dict, so give it its own
     fused._modules = dict(module._modules)
     fused._parameters = dict(module._parameters)
@@ -267,8 +317,9 @@ def _rebuild(module: nn.Module, seeds: int) -> nn.Module:
     return out
 
 
-def stack_states(states: Sequence[dict[str, torch.Tensor]], like: dict[str, torch.Tensor]
-                 ) -> dict[str, torch.Tensor]:
+def stack_states(
+    states: Sequence[dict[str, torch.Tensor]], like: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Per-seed state dicts -> the fused one (shapes taken from ``like``)."""
     out = {}
     for key, target in like.items():
@@ -282,8 +333,9 @@ def stack_states(states: Sequence[dict[str, torch.Tensor]], like: dict[str, torc
     return out
 
 
-def split_state(fused: dict[str, torch.Tensor], like: dict[str, torch.Tensor], seed_index: int
-                ) -> dict[str, torch.Tensor]:
+def split_state(
+    fused: dict[str, torch.Tensor], like: dict[str, torch.Tensor], seed_index: int
+) -> dict[str, torch.Tensor]:
     """Seed ``seed_index``'s state dict out of a fused one (shapes taken from ``like``)."""
     out = {}
     for key, target in like.items():
@@ -294,7 +346,7 @@ def split_state(fused: dict[str, torch.Tensor], like: dict[str, torch.Tensor], s
             out[key] = value[seed_index].clone()
         else:
             rows = target.shape[0]
-            out[key] = value[seed_index * rows:(seed_index + 1) * rows].clone()
+            out[key] = value[seed_index * rows : (seed_index + 1) * rows].clone()
     return out
 
 
@@ -344,23 +396,30 @@ def to_memory_format(t: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_fused(fused: nn.Module, seeds: int, x: torch.Tensor, y: torch.Tensor,
-                   batch_size: int = 1000, amp: str = "none", channels_last: bool = False
-                   ) -> list[tuple[float, float]]:
+def evaluate_fused(
+    fused: nn.Module,
+    seeds: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 1000,
+    amp: str = "none",
+    channels_last: bool = False,
+) -> list[tuple[float, float]]:
     """Per seed ``(accuracy, mean cross-entropy)`` on ``(x, y)`` in eval mode (as ``evaluate``)."""
     was_training = fused.training
     fused.eval()
     correct = torch.zeros(seeds, dtype=torch.long, device=x.device)
     loss = torch.zeros(seeds, dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], batch_size):
-        xb, target = x[start:start + batch_size], y[start:start + batch_size]
+        xb, target = x[start : start + batch_size], y[start : start + batch_size]
         xb = to_memory_format(xb.repeat(1, seeds, *([1] * (x.ndim - 2))), channels_last)
         with autocast_context(x.device, amp):
             logits = fused(xb)
         # float32 like poolstride.experiment.train.evaluate, so stored numbers agree
         logits = logits.float().reshape(xb.shape[0], seeds, -1)
-        per = F.cross_entropy(logits.transpose(1, 2), target[:, None].expand(-1, seeds),
-                              reduction="none")                       # (n, S)
+        per = F.cross_entropy(
+            logits.transpose(1, 2), target[:, None].expand(-1, seeds), reduction="none"
+        )  # (n, S)
         loss += per.double().sum(0)
         correct += (logits.argmax(2) == target[:, None]).sum(0)
     fused.train(was_training)
@@ -405,12 +464,17 @@ def train_fused(
     eval_every = max(1, total // cfg.eval_points) if x_test is not None else 0
 
     order_gens = [torch.Generator(device="cpu").manual_seed(c.seed) for c in cfgs]
-    augments = [make_augment(c.augment, c.max_shift,
-                             torch.Generator(device=device).manual_seed(c.seed + 7919))
-                for c in cfgs]
+    augments = [
+        make_augment(
+            c.augment, c.max_shift, torch.Generator(device=device).manual_seed(c.seed + 7919)
+        )
+        for c in cfgs
+    ]
     opt = make_optimizer(cfg, fused.parameters())
-    curves = [{"step": [], "train_loss": [], "eval_step": [], "test_acc": [], "test_loss": [],
-               "lr": []} for _ in cfgs]
+    curves = [
+        {"step": [], "train_loss": [], "eval_step": [], "test_acc": [], "test_loss": [], "lr": []}
+        for _ in cfgs
+    ]
     diverged = [""] * seeds
     last_loss = [math.nan] * seeds
     loss_sum = torch.zeros(seeds, device=device)
@@ -426,8 +490,8 @@ def train_fused(
         if pos == 0:
             perms = torch.stack([torch.randperm(n, generator=g) for g in order_gens])
             perms = perms.to(device, non_blocking=True)
-        idx = perms[:, pos * batch:(pos + 1) * batch]                  # (S, B)
-        xb, yb = x_train[idx], y_train[idx]                            # (S, B, C, ...), (S, B)
+        idx = perms[:, pos * batch : (pos + 1) * batch]  # (S, B)
+        xb, yb = x_train[idx], y_train[idx]  # (S, B, C, ...), (S, B)
         if augments[0] is not None:
             xb = torch.stack([aug(xb[s]) for s, aug in enumerate(augments)])
         lr = lr_at(cfg, step, total)
@@ -451,8 +515,10 @@ def train_fused(
                     continue
                 last_loss[s] = value
                 if not math.isfinite(value):
-                    diverged[s] = (f"training loss became {value} by step {done} "
-                                   f"(lr={cfg.lr:g}, {cfg.optimizer})")
+                    diverged[s] = (
+                        f"training loss became {value} by step {done} "
+                        f"(lr={cfg.lr:g}, {cfg.optimizer})"
+                    )
                     continue
                 curves[s]["step"].append(done)
                 curves[s]["train_loss"].append(value)
@@ -465,11 +531,15 @@ def train_fused(
                 on_progress(done, total)
             if all(diverged):
                 break
-        if eval_every and (done % eval_every == 0 or done == total) and (
-                not curves[0]["eval_step"] or curves[0]["eval_step"][-1] != done):
+        if (
+            eval_every
+            and (done % eval_every == 0 or done == total)
+            and (not curves[0]["eval_step"] or curves[0]["eval_step"][-1] != done)
+        ):
             t0, c0 = time.perf_counter(), time.process_time()
-            scores = evaluate_fused(fused, seeds, x_test, y_test, amp=amp,
-                                    channels_last=channels_last)
+            scores = evaluate_fused(
+                fused, seeds, x_test, y_test, amp=amp, channels_last=channels_last
+            )
             fused.train()
             eval_time += time.perf_counter() - t0
             eval_cpu += time.process_time() - c0
@@ -482,10 +552,18 @@ def train_fused(
     _sync(device)
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu
-    return [SeedResult(steps=total, epochs=total / per_epoch, train_time_s=elapsed / seeds,
-                       train_cpu_s=cpu / seeds,
-                       final_train_loss=last_loss[s], diverged=diverged[s], curve=curves[s])
-            for s in range(seeds)]
+    return [
+        SeedResult(
+            steps=total,
+            epochs=total / per_epoch,
+            train_time_s=elapsed / seeds,
+            train_cpu_s=cpu / seeds,
+            final_train_loss=last_loss[s],
+            diverged=diverged[s],
+            curve=curves[s],
+        )
+        for s in range(seeds)
+    ]
 
 
 def _full_precision(t: torch.Tensor) -> torch.Tensor:
@@ -516,8 +594,12 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # one task of the grid: the seeds of one variant, trained fused, measured one by one
 # --------------------------------------------------------------------------------------
-def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
-                  on_progress: Callable[[int, int], None] | None = None) -> list[Any]:
+def execute_batch(
+    cfgs: Sequence[RunConfig],
+    *,
+    channels_last: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Any]:
     """Train ``cfgs`` (identical but for the seed) as one seed-fused model; measure each seed.
 
     Returns one run outcome (``runner._Outcome``) per config, in order, with
@@ -572,10 +654,18 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
             for model, group_cfgs in groups:
                 if channels_last and x_train.ndim == 4:
                     model = model.to(memory_format=torch.channels_last)
-                results += train_fused(model, group_cfgs, x_train, y_train, x_test=x_test,
-                                       y_test=y_test, on_progress=on_progress,
-                                       channels_last=channels_last, amp=amp,
-                                       loggers=[loggers[c.key] for c in group_cfgs])
+                results += train_fused(
+                    model,
+                    group_cfgs,
+                    x_train,
+                    y_train,
+                    x_test=x_test,
+                    y_test=y_test,
+                    on_progress=on_progress,
+                    channels_last=channels_last,
+                    amp=amp,
+                    loggers=[loggers[c.key] for c in group_cfgs],
+                )
                 if len(group_cfgs) > 1:
                     unfuse_into(model, models)
         memory = peak_memory(device)
@@ -590,17 +680,20 @@ def execute_batch(cfgs: Sequence[RunConfig], *, channels_last: bool = False,
     outcomes = []
     for cfg, model, res, g_init in zip(cfgs, models, results, grad_init):
         if res.diverged:
-            outcomes.append(RunOutcome(cfg.key, None, f"diverged: {res.diverged}", started,
-                                       utc_now()))
+            outcomes.append(
+                RunOutcome(cfg.key, None, f"diverged: {res.diverged}", started, utc_now())
+            )
             continue
         try:
             metrics = run_metrics(cfg, model, ds, res, device, g_init, memory)
-            metrics.update({
-                "batched_seeds": fused_seeds,
-                "batch_train_time_s": batch_time,
-                "amp": amp,
-                "channels_last": bool(channels_last and x_train.ndim == 4),
-            })
+            metrics.update(
+                {
+                    "batched_seeds": fused_seeds,
+                    "batch_train_time_s": batch_time,
+                    "amp": amp,
+                    "channels_last": bool(channels_last and x_train.ndim == 4),
+                }
+            )
             outcomes.append(RunOutcome(cfg.key, metrics, "", started, utc_now()))
         except (KeyboardInterrupt, SystemExit):
             raise

@@ -137,8 +137,17 @@ def validate_run_fields(cfg: Any) -> None:
             raise unknown(name, getattr(cfg, name), valid)
     if cfg.steps is None and cfg.epochs is None:
         raise PoolstrideError("give a training budget: steps or epochs (both are None)")
-    for name in ("steps", "epochs", "batch_size", "train_size", "log_every", "eval_points",
-                 "shift_samples", "width", "depth"):
+    for name in (
+        "steps",
+        "epochs",
+        "batch_size",
+        "train_size",
+        "log_every",
+        "eval_points",
+        "shift_samples",
+        "width",
+        "depth",
+    ):
         value = getattr(cfg, name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
@@ -202,7 +211,9 @@ class CompareConfig(TrainingFields):
         if self.address is not None and self.backend != "ray":
             raise PoolstrideError(f"--address {self.address!r} needs --backend ray")
         if self.batch_seeds not in (None, True, False):
-            raise PoolstrideError(f"batch_seeds must be true, false or null, got {self.batch_seeds!r}")
+            raise PoolstrideError(
+                f"batch_seeds must be true, false or null, got {self.batch_seeds!r}"
+            )
         object.__setattr__(self, "variants", variants)
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "baseline", baseline)
@@ -210,13 +221,19 @@ class CompareConfig(TrainingFields):
 
     def runs(self) -> list[RunConfig]:
         """One RunConfig per (variant, seed), variant-major; identical budget for all."""
-        shared = {f.name: getattr(self, f.name) for f in fields(RunConfig)
-                  if f.name not in ("variant", "seed", "match_reference", "tensorboard_dir")}
+        shared = {
+            f.name: getattr(self, f.name)
+            for f in fields(RunConfig)
+            if f.name not in ("variant", "seed", "match_reference", "tensorboard_dir")
+        }
         # budget matching scales every variant's model to the baseline's params/MACs
         ref = self.baseline if self.match != "none" else None
         tb = str(Path(self.out) / "tensorboard") if self.tensorboard and self.out else None
-        return [RunConfig(variant=v, seed=s, match_reference=ref, tensorboard_dir=tb, **shared)
-                for v in self.variants for s in self.seeds]
+        return [
+            RunConfig(variant=v, seed=s, match_reference=ref, tensorboard_dir=tb, **shared)
+            for v in self.variants
+            for s in self.seeds
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

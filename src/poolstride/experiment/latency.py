@@ -51,8 +51,7 @@ def _sync(device: torch.device) -> None:
 class _Setup:
     """One configuration: a train-mode copy of the model and the input in its memory format."""
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                 config: tuple[str, str]):
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: tuple[str, str]):
         self.label = _label(config)
         fmt = _FORMATS[config[0]]
         self.model = copy.deepcopy(model).train().to(memory_format=fmt)
@@ -73,8 +72,11 @@ class _Setup:
 
     def dispatch(self) -> list[str]:
         """Which implementation served each pooling call of one forward pass (distinct)."""
-        with kernels.use_kernels(self.use_kernels), torch.enable_grad(), \
-                kernels.dispatch_log() as calls:
+        with (
+            kernels.use_kernels(self.use_kernels),
+            torch.enable_grad(),
+            kernels.dispatch_log() as calls,
+        ):
             self.model(self.x)
         out: list[str] = []
         for c in calls:
@@ -86,8 +88,9 @@ class _Setup:
         return out
 
 
-def fastest_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, rounds: int = 5
-                 ) -> dict[str, Any]:
+def fastest_step(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, rounds: int = 5
+) -> dict[str, Any]:
     """Median training-step time of ``model`` on ``(x, y)`` in each configuration.
 
     Each configuration runs on its own deep copy (``model`` and its BatchNorm statistics are
@@ -115,5 +118,9 @@ def _fastest(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rounds: int) ->
             times[label].append(min(setups[label].step() for _ in range(_REPEATS)))
     by_config = {label: 1000 * statistics.median(t) for label, t in times.items()}
     best = min(by_config, key=by_config.__getitem__)
-    return {"step_ms": by_config[best], "step_config": best, "step_ms_by_config": by_config,
-            "downsampling_kernels": setups[best].dispatch()}
+    return {
+        "step_ms": by_config[best],
+        "step_config": best,
+        "step_ms_by_config": by_config,
+        "downsampling_kernels": setups[best].dispatch(),
+    }

@@ -64,8 +64,12 @@ def count_cost(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]
         macs = get("macs")
         pool_ops = get("pool_ops", get("pooling_ops", 0)) or 0
         if macs is not None:
-            return {"params": params, "macs": int(macs), "pool_ops": int(pool_ops),
-                    "cost_method": "poolstride.analysis.profile"}
+            return {
+                "params": params,
+                "macs": int(macs),
+                "pool_ops": int(pool_ops),
+                "cost_method": "poolstride.analysis.profile",
+            }
     except Exception:  # noqa: BLE001 - profiling is best effort; fall back below
         pass
     from torch.utils.flop_counter import FlopCounterMode
@@ -77,13 +81,18 @@ def count_cost(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]
     with counter, torch.no_grad():
         model(torch.zeros((1, *input_shape), device=device))
     model.train(was_training)
-    return {"params": params, "macs": int(counter.get_total_flops() // 2), "pool_ops": None,
-            "cost_method": "torch FlopCounterMode (conv/linear only)"}
+    return {
+        "params": params,
+        "macs": int(counter.get_total_flops() // 2),
+        "pool_ops": None,
+        "cost_method": "torch FlopCounterMode (conv/linear only)",
+    }
 
 
 @torch.inference_mode()
-def inference_throughput(model: nn.Module, x: torch.Tensor, min_time: float = 0.1,
-                         max_reps: int = 50) -> float:
+def inference_throughput(
+    model: nn.Module, x: torch.Tensor, min_time: float = 0.1, max_reps: int = 50
+) -> float:
     """Samples per second of eval-mode forward passes over ``x`` (one warm-up pass)."""
     was_training = model.training
     model.eval()
@@ -110,9 +119,16 @@ def peak_memory(device: torch.device) -> tuple[float, str]:
     return (rss / 2**20 if sys.platform == "darwin" else rss / 2**10), "process_max_rss"
 
 
-def measure(model: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor, *,
-            input_shape: tuple[int, ...], max_shift: int, shift_samples: int, seed: int
-            ) -> dict[str, Any]:
+def measure(
+    model: nn.Module,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    *,
+    input_shape: tuple[int, ...],
+    max_shift: int,
+    shift_samples: int,
+    seed: int,
+) -> dict[str, Any]:
     """Test metrics, cost, throughput and shift metrics of a trained ``model``."""
     acc, loss = evaluate(model, x_test, y_test)
     out: dict[str, Any] = {"test_acc": acc, "test_loss": loss}
@@ -123,8 +139,9 @@ def measure(model: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor, *,
     offsets = list(range(-max_shift, max_shift + 1))
     by_offset: dict[str, Any] = {"offsets": offsets}
     for mode in ("circular", "crop"):
-        out[f"shift_consistency_{mode}"] = shift_consistency(model, xs, max_shift=max_shift,
-                                                             mode=mode, generator=gen)
+        out[f"shift_consistency_{mode}"] = shift_consistency(
+            model, xs, max_shift=max_shift, mode=mode, generator=gen
+        )
         by_offset[mode] = list(consistency_by_offset(model, xs, offsets, mode=mode).values())
     out["consistency_by_offset"] = by_offset
     out["feature_stability"] = feature_stability(model, xs[:256], step=1, mode="circular")

@@ -102,8 +102,13 @@ def chunk_sizes(groups: int, seeds: int, workers: int) -> list[int]:
     return [seeds] * full + [fused_chunk_size(rest, seeds, workers)] * rest
 
 
-def plan(configs: Sequence[RunConfig], *, batch_seeds: bool | None = None,
-         channels_last: bool = False, workers: int = 1) -> tuple[list[Task], list[str]]:
+def plan(
+    configs: Sequence[RunConfig],
+    *,
+    batch_seeds: bool | None = None,
+    channels_last: bool = False,
+    workers: int = 1,
+) -> tuple[list[Task], list[str]]:
     """Cut ``configs`` into tasks; return them with notes for the user (why seeds of a
     variant were not fused).
 
@@ -129,9 +134,15 @@ def plan(configs: Sequence[RunConfig], *, batch_seeds: bool | None = None,
             notes.append(f"{base.variant}: seeds trained separately ({reason})")
         size = chunk if reason is None else 1
         for start in range(0, len(members), size):
-            part = tuple(members[start:start + size])
-            tasks.append(Task(part, fused=len(part) > 1, own_loop=own_loop or len(part) > 1,
-                              channels_last=channels_last))
+            part = tuple(members[start : start + size])
+            tasks.append(
+                Task(
+                    part,
+                    fused=len(part) > 1,
+                    own_loop=own_loop or len(part) > 1,
+                    channels_last=channels_last,
+                )
+            )
     tasks.sort(key=lambda t: -len(t.configs))  # stable: grid order within equal sizes
     return tasks, notes
 
@@ -154,8 +165,9 @@ def run_task(task: Task, on_progress: Callable[[int, int], None] | None = None) 
     if task.fused or task.own_loop:
         from poolstride.experiment.batched import execute_batch
 
-        return execute_batch(task.configs, channels_last=task.channels_last,
-                             on_progress=on_progress)
+        return execute_batch(
+            task.configs, channels_last=task.channels_last, on_progress=on_progress
+        )
     from poolstride.experiment.runner import _run_safely
 
     return [_run_safely(cfg, on_progress) for cfg in task.configs]
@@ -176,9 +188,14 @@ def _lost(task: Task, err: BaseException) -> list[Any]:
     return [_Outcome(c.key, None, reason, now, now) for c in task.configs]
 
 
-def run_local_pool(tasks: Sequence[Task], workers: int, *, threads: int | None = None,
-                   max_retries: int = 2, runner: Callable[[Task], list[Any]] = run_task
-                   ) -> Iterator[tuple[Task, list[Any]]]:
+def run_local_pool(
+    tasks: Sequence[Task],
+    workers: int,
+    *,
+    threads: int | None = None,
+    max_retries: int = 2,
+    runner: Callable[[Task], list[Any]] = run_task,
+) -> Iterator[tuple[Task, list[Any]]]:
     """Run ``tasks`` on ``workers`` spawned processes; yield ``(task, outcomes)`` as each ends.
 
     A worker that dies (SIGKILL, OOM) breaks the pool: the tasks still pending are resubmitted
@@ -191,8 +208,12 @@ def run_local_pool(tasks: Sequence[Task], workers: int, *, threads: int | None =
     pending = list(tasks)
     while pending:
         retry: list[Task] = []
-        with cf.ProcessPoolExecutor(min(workers, len(pending)), mp_context=ctx,
-                                    initializer=_init_worker, initargs=(threads,)) as pool:
+        with cf.ProcessPoolExecutor(
+            min(workers, len(pending)),
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(threads,),
+        ) as pool:
             futures = {pool.submit(runner, t): t for t in pending}
             for fut in cf.as_completed(futures):
                 task = futures[fut]
@@ -207,11 +228,21 @@ def run_local_pool(tasks: Sequence[Task], workers: int, *, threads: int | None =
         pending = retry
 
 
-def run_grid(configs: Sequence[RunConfig], store, *, workers: int | None = 1,
-             backend: str = "local", address: str | None = None,
-             batch_seeds: bool | None = None, channels_last: bool = False,
-             threads: int | None = None, progress: bool = False, console=None,
-             validate_first: bool = True, max_retries: int = 2) -> list:
+def run_grid(
+    configs: Sequence[RunConfig],
+    store,
+    *,
+    workers: int | None = 1,
+    backend: str = "local",
+    address: str | None = None,
+    batch_seeds: bool | None = None,
+    channels_last: bool = False,
+    threads: int | None = None,
+    progress: bool = False,
+    console=None,
+    validate_first: bool = True,
+    max_retries: int = 2,
+) -> list:
     """Run every config not already finished in ``store`` on ``backend``; return all records.
 
     ``workers``: parallel tasks (``None``: one per core). ``backend``: ``local`` or ``ray``
@@ -236,8 +267,12 @@ def run_grid(configs: Sequence[RunConfig], store, *, workers: int | None = 1,
     by_key = {c.key: c for c in configs}
     done = store.finished_keys()
     todo = [c for c in configs if c.key not in done]
-    tasks, notes = plan(todo, batch_seeds=batch_seeds, channels_last=channels_last,
-                        workers=1 if backend == "local" and workers <= 1 else workers)
+    tasks, notes = plan(
+        todo,
+        batch_seeds=batch_seeds,
+        channels_last=channels_last,
+        workers=1 if backend == "local" and workers <= 1 else workers,
+    )
     ui = _Progress(len(configs), len(configs) - len(todo), console) if progress else None
     if ui:
         for note in notes:
@@ -254,9 +289,13 @@ def run_grid(configs: Sequence[RunConfig], store, *, workers: int | None = 1,
         if backend == "ray":
             from poolstride.experiment.ray_backend import run_ray
 
-            for _task, outcomes in run_ray(tasks, workers=None if cluster_wide else workers,
-                                           address=address,
-                                           threads=threads, max_retries=max_retries):
+            for _task, outcomes in run_ray(
+                tasks,
+                workers=None if cluster_wide else workers,
+                address=address,
+                threads=threads,
+                max_retries=max_retries,
+            ):
                 finish(outcomes)
         elif workers <= 1 or len(tasks) <= 1:
             saved = torch.get_num_threads()
@@ -269,8 +308,9 @@ def run_grid(configs: Sequence[RunConfig], store, *, workers: int | None = 1,
             finally:
                 torch.set_num_threads(saved)
         else:
-            for _task, outcomes in run_local_pool(tasks, workers, threads=threads,
-                                                  max_retries=max_retries):
+            for _task, outcomes in run_local_pool(
+                tasks, workers, threads=threads, max_retries=max_retries
+            ):
                 finish(outcomes)
     finally:
         if ui:

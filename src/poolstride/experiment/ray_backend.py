@@ -25,8 +25,9 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise PoolstrideError("backend 'ray' needs Ray: pip install 'poolstride[ray]' "
-                              "(or pip install ray)") from None
+        raise PoolstrideError(
+            "backend 'ray' needs Ray: pip install 'poolstride[ray]' (or pip install ray)"
+        ) from None
     return ray
 
 
@@ -42,11 +43,20 @@ def ray_session(address: str | None, num_cpus: int):
         return
     try:
         if address is not None:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, _node_ip_address="127.0.0.1")
+            ray.init(
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                _node_ip_address="127.0.0.1",
+            )
     except (ConnectionError, ValueError, RuntimeError) as err:
         where = address or "a local instance"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -65,9 +75,15 @@ def _entry(runner: Callable[[Any], Any], task: Any, threads: int) -> Any:
     return runner(task)
 
 
-def run_ray(tasks: Sequence[Any], *, workers: int | None, address: str | None = None,
-            threads: int | None = None, max_retries: int = 2,
-            runner: Callable[[Any], Any] | None = None) -> Iterator[tuple[Any, Any]]:
+def run_ray(
+    tasks: Sequence[Any],
+    *,
+    workers: int | None,
+    address: str | None = None,
+    threads: int | None = None,
+    max_retries: int = 2,
+    runner: Callable[[Any], Any] | None = None,
+) -> Iterator[tuple[Any, Any]]:
     """Run every task as a Ray task; yield ``(task, runner(task))`` in order of completion.
 
     At most ``workers`` tasks are in flight (``None``: as many as the cluster's CPUs allow).
@@ -87,8 +103,9 @@ def run_ray(tasks: Sequence[Any], *, workers: int | None, address: str | None = 
     with ray_session(address, num_cpus=local_cpus) as ray:
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
-        remote = ray.remote(num_cpus=threads, max_retries=max_retries,
-                            retry_exceptions=False)(_entry)
+        remote = ray.remote(num_cpus=threads, max_retries=max_retries, retry_exceptions=False)(
+            _entry
+        )
         queue = list(tasks)
         in_flight: dict[Any, Any] = {}
         while queue or in_flight:
@@ -99,9 +116,13 @@ def run_ray(tasks: Sequence[Any], *, workers: int | None, address: str | None = 
             task = in_flight.pop(ready[0])
             try:
                 result = ray.get(ready[0])
-            except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError,
-                    ray.exceptions.NodeDiedError, ray.exceptions.TaskCancelledError,
-                    ray.exceptions.ObjectLostError) as err:
+            except (
+                ray.exceptions.RayTaskError,
+                ray.exceptions.WorkerCrashedError,
+                ray.exceptions.NodeDiedError,
+                ray.exceptions.TaskCancelledError,
+                ray.exceptions.ObjectLostError,
+            ) as err:
                 result = _lost(task, err) if hasattr(task, "configs") else err
             yield task, result
 

@@ -25,12 +25,19 @@ from poolstride.experiment.stats import (
 from poolstride.experiment.store import RunRecord, dumps
 
 #: Scalar metrics summarised per variant (mean and 95% CI over seeds), in table order.
-SUMMARY_METRICS = ("test_acc", "test_loss", "shift_consistency_circular",
-                   "shift_consistency_crop", "train_time_s", "throughput_sps", "params", "macs",
-                   "step_ms")
+SUMMARY_METRICS = (
+    "test_acc",
+    "test_loss",
+    "shift_consistency_circular",
+    "shift_consistency_crop",
+    "train_time_s",
+    "throughput_sps",
+    "params",
+    "macs",
+    "step_ms",
+)
 #: Metrics that get paired comparisons and verdicts against the baseline.
-VERDICT_METRICS = ("test_acc", "test_loss", "shift_consistency_circular",
-                   "shift_consistency_crop")
+VERDICT_METRICS = ("test_acc", "test_loss", "shift_consistency_circular", "shift_consistency_crop")
 
 
 @dataclass
@@ -55,9 +62,14 @@ class Results:
     out: Path | None = None
 
     @classmethod
-    def from_records(cls, records: Sequence[RunRecord], variants: Sequence[str] | None = None,
-                     baseline: str | None = None, test: str = "t",
-                     out: str | Path | None = None) -> Results:
+    def from_records(
+        cls,
+        records: Sequence[RunRecord],
+        variants: Sequence[str] | None = None,
+        baseline: str | None = None,
+        test: str = "t",
+        out: str | Path | None = None,
+    ) -> Results:
         """Summaries and verdicts computed from store records (finished ones count)."""
         records = list(records)
         if variants is None:
@@ -66,7 +78,8 @@ class Results:
         baseline = baseline or (variants[0] if variants else "")
         finished = [r for r in records if r.finished]
         values: dict[str, dict[str, dict[int, float]]] = {
-            m: {v: {} for v in variants} for m in SUMMARY_METRICS}
+            m: {v: {} for v in variants} for m in SUMMARY_METRICS
+        }
         for r in finished:
             if r.variant not in variants:
                 continue
@@ -74,15 +87,23 @@ class Results:
                 value = r.metrics.get(m)
                 if isinstance(value, (int, float)) and value is not None:
                     values[m][r.variant][r.seed] = float(value)
-        summary = {v: {m: mean_ci(list(values[m][v].values())) for m in SUMMARY_METRICS}
-                   for v in variants}
+        summary = {
+            v: {m: mean_ci(list(values[m][v].values())) for m in SUMMARY_METRICS} for v in variants
+        }
         comparisons: list[Comparison] = []
         has_base = baseline in variants and len(values["test_acc"][baseline]) > 0
         if has_base and len(variants) > 1:
             for m in VERDICT_METRICS:
                 comparisons += compare_to_baseline(values[m], baseline, m, test)
-        return cls(records, variants, baseline, test, summary, comparisons,
-                   Path(out) if out is not None else None)
+        return cls(
+            records,
+            variants,
+            baseline,
+            test,
+            summary,
+            comparisons,
+            Path(out) if out is not None else None,
+        )
 
     # -- views -------------------------------------------------------------------------
     @property
@@ -108,8 +129,11 @@ class Results:
         """One flat dict per variant: ``n``, then ``<metric>_mean/_lo/_hi`` for each metric."""
         rows = []
         for v in self.variants:
-            row: dict[str, Any] = {"variant": v, "n": self.n_seeds(v),
-                                   "baseline": v == self.baseline}
+            row: dict[str, Any] = {
+                "variant": v,
+                "n": self.n_seeds(v),
+                "baseline": v == self.baseline,
+            }
             for m, s in self.summary.get(v, {}).items():
                 row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = s.mean, s.lo, s.hi
             rows.append(row)
@@ -119,8 +143,13 @@ class Results:
         """One flat dict per run: key, status, variant, seed, reason and scalar metrics."""
         rows = []
         for r in self.records:
-            row: dict[str, Any] = {"key": r.key, "status": r.status, "variant": r.variant,
-                                   "seed": r.seed, "reason": r.reason}
+            row: dict[str, Any] = {
+                "key": r.key,
+                "status": r.status,
+                "variant": r.variant,
+                "seed": r.seed,
+                "reason": r.reason,
+            }
             for name, value in r.metrics.items():
                 if isinstance(value, (int, float, str)) or value is None:
                     row[name] = value
@@ -142,8 +171,9 @@ class Results:
             "variants": list(self.variants),
             "baseline": self.baseline,
             "test": self.test,
-            "summary": {v: {m: s.to_dict() for m, s in ms.items()}
-                        for v, ms in self.summary.items()},
+            "summary": {
+                v: {m: s.to_dict() for m, s in ms.items()} for v, ms in self.summary.items()
+            },
             "comparisons": [c.to_dict() for c in self.comparisons],
             "verdicts": self.verdicts,
             "runs": [r.to_dict() for r in self.records],
@@ -170,13 +200,26 @@ class Results:
         n_text = f"n={n_all[0]}" if len(n_all) == 1 else "n varies"
         from rich import box
 
-        table = Table(title=f"mean ± 95% CI over seeds ({n_text}); baseline: {self.baseline}",
-                      title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                      pad_edge=False, collapse_padding=True)
-        for name in ("variant", "n", "acc %", "Δ acc", "circ %", "crop %", "params", "MACs",
-                     "train s"):
-            table.add_column(name, justify="left" if name == "variant" else "right",
-                             no_wrap=True)
+        table = Table(
+            title=f"mean ± 95% CI over seeds ({n_text}); baseline: {self.baseline}",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        for name in (
+            "variant",
+            "n",
+            "acc %",
+            "Δ acc",
+            "circ %",
+            "crop %",
+            "params",
+            "MACs",
+            "train s",
+        ):
+            table.add_column(name, justify="left" if name == "variant" else "right", no_wrap=True)
         deltas = {c.variant: c for c in self.comparisons if c.metric == "test_acc"}
         for v in self.variants:
             s = self.summary.get(v, {})
@@ -184,16 +227,28 @@ class Results:
                 table.add_row(v, "0", "failed", "", "", "", "", "", "")
                 continue
             d = deltas.get(v)
-            delta = "base" if v == self.baseline else (
-                _signed(100 * d.paired.diff) + ("*" if d.significant else "") if d else "")
-            table.add_row(v, str(s["test_acc"].n), _pm(s["test_acc"], 100), delta,
-                          _pm(s["shift_consistency_circular"], 100),
-                          _pm(s["shift_consistency_crop"], 100), _count(s["params"].mean),
-                          _count(s["macs"].mean), f"{s['train_time_s'].mean:.1f}")
-        table.caption = ("acc: test accuracy. Δ acc: paired difference from the baseline in "
-                         "points (* significant, Holm, α=0.05). circ / crop: shift consistency, "
-                         "same class under two random circular / crop shifts. Training-step "
-                         "times per configuration: the report's Speed section.")
+            delta = (
+                "base"
+                if v == self.baseline
+                else (_signed(100 * d.paired.diff) + ("*" if d.significant else "") if d else "")
+            )
+            table.add_row(
+                v,
+                str(s["test_acc"].n),
+                _pm(s["test_acc"], 100),
+                delta,
+                _pm(s["shift_consistency_circular"], 100),
+                _pm(s["shift_consistency_crop"], 100),
+                _count(s["params"].mean),
+                _count(s["macs"].mean),
+                f"{s['train_time_s'].mean:.1f}",
+            )
+        table.caption = (
+            "acc: test accuracy. Δ acc: paired difference from the baseline in "
+            "points (* significant, Holm, α=0.05). circ / crop: shift consistency, "
+            "same class under two random circular / crop shifts. Training-step "
+            "times per configuration: the report's Speed section."
+        )
         table.caption_justify = "left"
         return table
 
@@ -204,20 +259,21 @@ class Results:
         console = console or Console()
         console.print(self.table())
         if self.comparisons:
-            console.print(f"\n[bold]Verdicts[/] vs {self.baseline} (paired by seed, "
-                          f"{_test_name(self.test)}, Holm-corrected per metric):")
+            console.print(
+                f"\n[bold]Verdicts[/] vs {self.baseline} (paired by seed, "
+                f"{_test_name(self.test)}, Holm-corrected per metric):"
+            )
             for metric in dict.fromkeys(c.metric for c in self.comparisons):
-                console.print(f"[bold]{METRICS[metric].label}[/]" if metric in METRICS
-                              else metric)
+                console.print(f"[bold]{METRICS[metric].label}[/]" if metric in METRICS else metric)
                 for c in self.comparisons:
                     if c.metric == metric:
                         console.print(f"  • {c.verdict}", markup=False, highlight=False)
         for r in self.failed:
-            console.print(f"[red]failed:[/] {r.variant} seed {r.seed}: {r.reason}",
-                          highlight=False)
+            console.print(f"[red]failed:[/] {r.variant} seed {r.seed}: {r.reason}", highlight=False)
         if self.out is not None:
-            console.print(f"\nresults in {self.out}/ (runs.sqlite, results.json, "
-                          "results.csv, summary.csv)")
+            console.print(
+                f"\nresults in {self.out}/ (runs.sqlite, results.json, results.csv, summary.csv)"
+            )
 
     def __str__(self) -> str:
         from rich.console import Console
@@ -227,8 +283,10 @@ class Results:
         return console.export_text()
 
     def __repr__(self) -> str:
-        return (f"Results(variants={list(self.variants)}, baseline={self.baseline!r}, "
-                f"runs={len(self.finished)} finished/{len(self.records)})")
+        return (
+            f"Results(variants={list(self.variants)}, baseline={self.baseline!r}, "
+            f"runs={len(self.finished)} finished/{len(self.records)})"
+        )
 
     def _repr_html_(self) -> str:
         """The report's summary (verdicts and results table), for notebooks."""
@@ -297,4 +355,3 @@ def _csv_value(value: Any) -> Any:
 
 
 __all__ = ["METRICS", "Results", "SUMMARY_METRICS", "VERDICT_METRICS"]
-

@@ -42,20 +42,23 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise PoolstrideError("device 'cuda' requested but no CUDA GPU is available; "
-                              "use --device cpu or auto")
+        raise PoolstrideError(
+            "device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto"
+        )
     if name not in ("cpu", "cuda"):
         raise PoolstrideError(f"unknown device {name!r}; valid: auto, cpu, cuda")
     return torch.device(name)
 
 
 @lru_cache(maxsize=4)
-def _load(dataset: str, data_dir: str | None, download: bool, train_size: int | None,
-          data_seed: int):
+def _load(
+    dataset: str, data_dir: str | None, download: bool, train_size: int | None, data_seed: int
+):
     from poolstride.data import load_dataset
 
-    return load_dataset(dataset, data_dir=data_dir, download=download, train_size=train_size,
-                        seed=data_seed)
+    return load_dataset(
+        dataset, data_dir=data_dir, download=download, train_size=train_size, seed=data_seed
+    )
 
 
 def load_data(cfg: RunConfig):
@@ -83,20 +86,32 @@ def build(cfg: RunConfig, dataset) -> nn.Module:
         return _build_zoo(cfg, dataset)
     from poolstride.models import build_model
 
-    return build_model(cfg.model, cfg.variant, dataset.input_shape, dataset.num_classes,
-                       head=cfg.head, width=matched_width(cfg, dataset), depth=cfg.depth)
+    return build_model(
+        cfg.model,
+        cfg.variant,
+        dataset.input_shape,
+        dataset.num_classes,
+        head=cfg.head,
+        width=matched_width(cfg, dataset),
+        depth=cfg.depth,
+    )
 
 
 def _build_zoo(cfg: RunConfig, dataset) -> nn.Module:
     from poolstride.surgery import model_variant
     from poolstride.zoo import load_model
 
-    for name, value, default in (("width", cfg.width, None), ("depth", cfg.depth, None),
-                                 ("match", cfg.match, "none"), ("head", cfg.head, "gap")):
+    for name, value, default in (
+        ("width", cfg.width, None),
+        ("depth", cfg.depth, None),
+        ("match", cfg.match, "none"),
+        ("head", cfg.head, "gap"),
+    ):
         if value != default:
             raise PoolstrideError(
                 f"--{name} {value} applies to poolstride's own models, not {cfg.model!r}; "
-                f"leave it at its default ({default})")
+                f"leave it at its default ({default})"
+            )
     shape = tuple(dataset.input_shape)
     base = load_model(cfg.model, num_classes=dataset.num_classes, input_shape=shape)
     return model_variant(base, cfg.variant, input_shape=shape)
@@ -107,16 +122,34 @@ def matched_width(cfg: RunConfig, dataset) -> int | None:
     baseline (``cfg.match_reference``) costs at ``cfg.width`` in params or MACs."""
     if cfg.match == "none" or cfg.match_reference in (None, cfg.variant):
         return cfg.width
-    return _match(cfg.model, cfg.variant, cfg.match_reference, tuple(dataset.input_shape),
-                  dataset.num_classes, cfg.match, cfg.head, cfg.width, cfg.depth)
+    return _match(
+        cfg.model,
+        cfg.variant,
+        cfg.match_reference,
+        tuple(dataset.input_shape),
+        dataset.num_classes,
+        cfg.match,
+        cfg.head,
+        cfg.width,
+        cfg.depth,
+    )
 
 
 @lru_cache(maxsize=64)
 def _match(model, variant, reference, input_shape, num_classes, by, head, width, depth) -> int:
     from poolstride.models import match_budget
 
-    return match_budget(model, variant, reference, input_shape, num_classes, by=by, head=head,
-                        width=width, depth=depth)
+    return match_budget(
+        model,
+        variant,
+        reference,
+        input_shape,
+        num_classes,
+        by=by,
+        head=head,
+        width=width,
+        depth=depth,
+    )
 
 
 def _tensorboard(cfg: RunConfig):
@@ -129,8 +162,9 @@ def _tensorboard(cfg: RunConfig):
     return TensorBoardLogger(run_log_dir(Path(cfg.tensorboard_dir).parent, cfg.variant, cfg.seed))
 
 
-def execute(cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = None
-            ) -> dict[str, Any]:
+def execute(
+    cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """Train and measure one run in this process; return its metrics dict.
 
     Raises :class:`~poolstride.experiment.train.Diverged` if the loss becomes NaN/inf.
@@ -145,13 +179,28 @@ def execute(cfg: RunConfig, *, on_progress: Callable[[int, int], None] | None = 
     probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
     grad_init = gradient_norms(model, probe_x, probe_y)
     with _tensorboard(cfg) as logger:
-        result = train(model, x_train, y_train, cfg, x_test=x_test, y_test=y_test,
-                       on_progress=on_progress, logger=logger)  # ... and the data order
+        result = train(
+            model,
+            x_train,
+            y_train,
+            cfg,
+            x_test=x_test,
+            y_test=y_test,
+            on_progress=on_progress,
+            logger=logger,
+        )  # ... and the data order
     return run_metrics(cfg, model, ds, result, device, grad_init, peak_memory(device))
 
 
-def run_metrics(cfg: RunConfig, model: nn.Module, ds, result, device: torch.device,
-                grad_init: dict[str, float], memory: tuple[float, str]) -> dict[str, Any]:
+def run_metrics(
+    cfg: RunConfig,
+    model: nn.Module,
+    ds,
+    result,
+    device: torch.device,
+    grad_init: dict[str, float],
+    memory: tuple[float, str],
+) -> dict[str, Any]:
     """Everything stored for one trained run: :func:`measure` on the test set, the training
     record ``result`` (a ``TrainResult``, or anything with its fields), the gradient probe
     before (``grad_init``) and after training, ``memory = peak_memory(device)``, and the
@@ -161,28 +210,39 @@ def run_metrics(cfg: RunConfig, model: nn.Module, ds, result, device: torch.devi
     probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
     grad_final = gradient_norms(model, probe_x, probe_y)
     mem, mem_source = memory
-    metrics = measure(model, x_test, y_test, input_shape=tuple(ds.input_shape),
-                      max_shift=cfg.max_shift, shift_samples=cfg.shift_samples, seed=cfg.seed)
-    metrics.update({
-        "final_train_loss": result.final_train_loss,
-        "train_time_s": result.train_time_s,
-        "train_cpu_s": result.train_cpu_s,
-        "steps": result.steps,
-        "epochs": result.epochs,
-        "peak_memory_mb": mem,
-        "peak_memory_source": mem_source,
-        "grad_norm_init": grad_init,
-        "grad_norm_final": grad_final,
-        "curve": result.curve,
-        "device": str(device) if device.type == "cpu" else f"cuda:{torch.cuda.current_device()}",
-        "width": matched_width(cfg, ds),
-        "train_size": int(x_train.shape[0]),
-        "test_size": int(x_test.shape[0]),
-        # Saved so the report can rebuild each model for its layer table without the data.
-        "input_shape": list(ds.input_shape),
-        "num_classes": int(ds.num_classes),
-    })
-    metrics.update(fastest_step(model, x_train[:cfg.batch_size], y_train[:cfg.batch_size]))
+    metrics = measure(
+        model,
+        x_test,
+        y_test,
+        input_shape=tuple(ds.input_shape),
+        max_shift=cfg.max_shift,
+        shift_samples=cfg.shift_samples,
+        seed=cfg.seed,
+    )
+    metrics.update(
+        {
+            "final_train_loss": result.final_train_loss,
+            "train_time_s": result.train_time_s,
+            "train_cpu_s": result.train_cpu_s,
+            "steps": result.steps,
+            "epochs": result.epochs,
+            "peak_memory_mb": mem,
+            "peak_memory_source": mem_source,
+            "grad_norm_init": grad_init,
+            "grad_norm_final": grad_final,
+            "curve": result.curve,
+            "device": str(device)
+            if device.type == "cpu"
+            else f"cuda:{torch.cuda.current_device()}",
+            "width": matched_width(cfg, ds),
+            "train_size": int(x_train.shape[0]),
+            "test_size": int(x_test.shape[0]),
+            # Saved so the report can rebuild each model for its layer table without the data.
+            "input_shape": list(ds.input_shape),
+            "num_classes": int(ds.num_classes),
+        }
+    )
+    metrics.update(fastest_step(model, x_train[: cfg.batch_size], y_train[: cfg.batch_size]))
     return metrics
 
 
@@ -197,8 +257,18 @@ def validate(configs: Sequence[RunConfig]) -> None:
     for cfg in configs:
         resolve_device(cfg.device)
         ds = load_data(cfg)
-        sig = (cfg.dataset, cfg.data_dir, cfg.train_size, cfg.model, cfg.variant, cfg.head,
-               cfg.width, cfg.depth, cfg.match, cfg.match_reference)
+        sig = (
+            cfg.dataset,
+            cfg.data_dir,
+            cfg.train_size,
+            cfg.model,
+            cfg.variant,
+            cfg.head,
+            cfg.width,
+            cfg.depth,
+            cfg.match,
+            cfg.match_reference,
+        )
         if sig in seen:
             continue
         seen.add(sig)
@@ -212,11 +282,13 @@ def validate(configs: Sequence[RunConfig]) -> None:
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
             raise PoolstrideError(
                 f"model {cfg.model!r} with variant {cfg.variant!r} cannot run on {cfg.dataset} "
-                f"inputs of shape {tuple(ds.input_shape)}: {_one_line(err)}") from None
+                f"inputs of shape {tuple(ds.input_shape)}: {_one_line(err)}"
+            ) from None
         if out.shape != (min(2, ds.test_size), ds.num_classes):
             raise PoolstrideError(
                 f"model {cfg.model!r} with variant {cfg.variant!r} returned shape "
-                f"{tuple(out.shape)}, expected (N, {ds.num_classes})")
+                f"{tuple(out.shape)}, expected (N, {ds.num_classes})"
+            )
 
 
 @dataclass(frozen=True)
@@ -260,11 +332,20 @@ def _record(cfg: RunConfig, outcome: _Outcome) -> RunRecord:
     )
 
 
-def run_grid(configs: Sequence[RunConfig], store: Store, *, workers: int | None = 1,
-             threads: int | None = 1, backend: str = "local", address: str | None = None,
-             batch_seeds: bool | None = None, channels_last: bool = False,
-             progress: bool = False, console=None, validate_first: bool = True
-             ) -> list[RunRecord]:
+def run_grid(
+    configs: Sequence[RunConfig],
+    store: Store,
+    *,
+    workers: int | None = 1,
+    threads: int | None = 1,
+    backend: str = "local",
+    address: str | None = None,
+    batch_seeds: bool | None = None,
+    channels_last: bool = False,
+    progress: bool = False,
+    console=None,
+    validate_first: bool = True,
+) -> list[RunRecord]:
     """Run every config not already finished in ``store``; return all their records.
 
     Records come back in the order of ``configs``. Each run uses ``threads`` CPU threads:
@@ -280,9 +361,19 @@ def run_grid(configs: Sequence[RunConfig], store: Store, *, workers: int | None 
     """
     from poolstride.experiment.parallel import run_grid as run_tasks
 
-    return run_tasks(configs, store, workers=workers, threads=threads, backend=backend,
-                     address=address, batch_seeds=batch_seeds, channels_last=channels_last,
-                     progress=progress, console=console, validate_first=validate_first)
+    return run_tasks(
+        configs,
+        store,
+        workers=workers,
+        threads=threads,
+        backend=backend,
+        address=address,
+        batch_seeds=batch_seeds,
+        channels_last=channels_last,
+        progress=progress,
+        console=console,
+        validate_first=validate_first,
+    )
 
 
 class _Progress:
@@ -298,14 +389,19 @@ class _Progress:
             TimeRemainingColumn,
         )
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=console, transient=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
         self.progress.start()
         self.console = self.progress.console
         if already:
-            self.console.print(f"resuming: {already} of {total} runs already finished "
-                               "(skipped)")
+            self.console.print(f"resuming: {already} of {total} runs already finished (skipped)")
         self.grid = self.progress.add_task("runs", total=total, completed=already)
         self.run = None
 
@@ -325,12 +421,15 @@ class _Progress:
         cfg = record.config
         if record.finished:
             m = record.metrics
-            self.console.print(f"[green]done[/] {cfg['variant']:<12} seed {cfg['seed']}: "
-                               f"test acc {100 * m['test_acc']:.1f}%  "
-                               f"({m['train_time_s']:.1f} s)")
+            self.console.print(
+                f"[green]done[/] {cfg['variant']:<12} seed {cfg['seed']}: "
+                f"test acc {100 * m['test_acc']:.1f}%  "
+                f"({m['train_time_s']:.1f} s)"
+            )
         else:
-            self.console.print(f"[red]failed[/] {cfg['variant']:<12} seed {cfg['seed']}: "
-                               f"{record.reason}")
+            self.console.print(
+                f"[red]failed[/] {cfg['variant']:<12} seed {cfg['seed']}: {record.reason}"
+            )
 
     def stop(self) -> None:
         self.progress.stop()
@@ -338,5 +437,10 @@ class _Progress:
 
 def environment() -> dict[str, str]:
     """Where results came from (printed with them)."""
-    return {"poolstride": __version__, "torch": torch.__version__, "python":
-            platform.python_version(), "git": git_hash(), "threads": str(torch.get_num_threads())}
+    return {
+        "poolstride": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "git": git_hash(),
+        "threads": str(torch.get_num_threads()),
+    }

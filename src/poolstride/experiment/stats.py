@@ -72,12 +72,20 @@ class Paired:
     p_adj: float = math.nan
 
     def to_dict(self) -> dict:
-        return {"diff": self.diff, "lo": self.lo, "hi": self.hi, "p": self.p,
-                "p_adj": self.p_adj, "n": self.n, "test": self.test}
+        return {
+            "diff": self.diff,
+            "lo": self.lo,
+            "hi": self.hi,
+            "p": self.p,
+            "p_adj": self.p_adj,
+            "n": self.n,
+            "test": self.test,
+        }
 
 
-def paired_test(a: Sequence[float], b: Sequence[float], test: str = "t",
-                confidence: float = 0.95) -> Paired:
+def paired_test(
+    a: Sequence[float], b: Sequence[float], test: str = "t", confidence: float = 0.95
+) -> Paired:
     """Paired comparison of ``a`` against ``b`` (same length, position = seed).
 
     ``test="t"``: paired t-test (``scipy.stats.ttest_rel``); ``"wilcoxon"``: Wilcoxon
@@ -146,16 +154,48 @@ class MetricSpec:
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("test_acc", "test accuracy", True, "more accurate", "less accurate",
-                   100.0, " points"),
-        MetricSpec("test_loss", "test loss", False, "lower test loss", "higher test loss",
-                   1.0, "", 3, "has"),
-        MetricSpec("shift_consistency_circular", "circular-shift consistency", True,
-                   "more shift-consistent", "less shift-consistent", 100.0, " points"),
-        MetricSpec("shift_consistency_crop", "crop-shift consistency", True,
-                   "more shift-consistent", "less shift-consistent", 100.0, " points"),
-        MetricSpec("train_time_s", "training time", False, "faster to train", "slower to train",
-                   1.0, " s", 2),
+        MetricSpec(
+            "test_acc", "test accuracy", True, "more accurate", "less accurate", 100.0, " points"
+        ),
+        MetricSpec(
+            "test_loss",
+            "test loss",
+            False,
+            "lower test loss",
+            "higher test loss",
+            1.0,
+            "",
+            3,
+            "has",
+        ),
+        MetricSpec(
+            "shift_consistency_circular",
+            "circular-shift consistency",
+            True,
+            "more shift-consistent",
+            "less shift-consistent",
+            100.0,
+            " points",
+        ),
+        MetricSpec(
+            "shift_consistency_crop",
+            "crop-shift consistency",
+            True,
+            "more shift-consistent",
+            "less shift-consistent",
+            100.0,
+            " points",
+        ),
+        MetricSpec(
+            "train_time_s",
+            "training time",
+            False,
+            "faster to train",
+            "slower to train",
+            1.0,
+            " s",
+            2,
+        ),
     )
 }
 
@@ -172,9 +212,14 @@ class Comparison:
     significant: bool
 
     def to_dict(self) -> dict:
-        return {"metric": self.metric, "variant": self.variant, "baseline": self.baseline,
-                **self.paired.to_dict(), "significant": self.significant,
-                "verdict": self.verdict}
+        return {
+            "metric": self.metric,
+            "variant": self.variant,
+            "baseline": self.baseline,
+            **self.paired.to_dict(),
+            "significant": self.significant,
+            "verdict": self.verdict,
+        }
 
 
 def format_p(p: float) -> str:
@@ -185,8 +230,9 @@ def format_p(p: float) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.3g}" if p < 0.1 else f"p={p:.2f}"
 
 
-def verdict(metric: str, variant: str, baseline: str, paired: Paired,
-            alpha: float = 0.05) -> tuple[str, bool]:
+def verdict(
+    metric: str, variant: str, baseline: str, paired: Paired, alpha: float = 0.05
+) -> tuple[str, bool]:
     """Plain-words verdict for ``variant - baseline`` on ``metric`` (uses ``p_adj``).
 
     ``"conv is 4.3 points less accurate than max (95% CI 3.1–5.5, p=0.002, n=5)"`` or
@@ -196,11 +242,17 @@ def verdict(metric: str, variant: str, baseline: str, paired: Paired,
     p = paired.p_adj if math.isfinite(paired.p_adj) else paired.p
     n = paired.n
     if n < 2 or not math.isfinite(p):
-        return (f"{variant} vs {baseline}, {spec.label}: cannot test with n={n} "
-                f"(need at least 2 paired seeds)", False)
+        return (
+            f"{variant} vs {baseline}, {spec.label}: cannot test with n={n} "
+            f"(need at least 2 paired seeds)",
+            False,
+        )
     if p >= alpha:
-        return (f"{variant} vs {baseline}, {spec.label}: no significant difference "
-                f"({format_p(p)}, n={n})", False)
+        return (
+            f"{variant} vs {baseline}, {spec.label}: no significant difference "
+            f"({format_p(p)}, n={n})",
+            False,
+        )
     diff = paired.diff
     words = spec.better if (diff > 0) == spec.higher_is_better else spec.worse
     size = abs(diff) * spec.scale
@@ -213,8 +265,13 @@ def verdict(metric: str, variant: str, baseline: str, paired: Paired,
     return f"{text} ({ci}, {format_p(p)}, n={n})", True
 
 
-def compare_to_baseline(per_variant: dict[str, dict[int, float]], baseline: str, metric: str,
-                        test: str = "t", alpha: float = 0.05) -> list[Comparison]:
+def compare_to_baseline(
+    per_variant: dict[str, dict[int, float]],
+    baseline: str,
+    metric: str,
+    test: str = "t",
+    alpha: float = 0.05,
+) -> list[Comparison]:
     """Pair every variant with ``baseline`` by seed on one metric; Holm across variants.
 
     ``per_variant`` maps variant -> {seed: value}. Only seeds present (and finite) for both
@@ -227,8 +284,9 @@ def compare_to_baseline(per_variant: dict[str, dict[int, float]], baseline: str,
     raw: list[Paired] = []
     for variant in others:
         seeds = sorted(set(per_variant[variant]) & set(base))
-        raw.append(paired_test([per_variant[variant][s] for s in seeds],
-                               [base[s] for s in seeds], test))
+        raw.append(
+            paired_test([per_variant[variant][s] for s in seeds], [base[s] for s in seeds], test)
+        )
     adjusted = holm([r.p for r in raw])
     out = []
     for variant, r, p_adj in zip(others, raw, adjusted):

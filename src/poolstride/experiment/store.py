@@ -52,8 +52,19 @@ CREATE TABLE IF NOT EXISTS runs (
 )
 """
 
-_COLUMNS = ("key", "status", "reason", "config", "metrics", "poolstride_version",
-            "torch_version", "git_hash", "device", "started_at", "finished_at")
+_COLUMNS = (
+    "key",
+    "status",
+    "reason",
+    "config",
+    "metrics",
+    "poolstride_version",
+    "torch_version",
+    "git_hash",
+    "device",
+    "started_at",
+    "finished_at",
+)
 
 
 @dataclass(frozen=True)
@@ -97,12 +108,22 @@ def git_hash() -> str:
     """The source tree's commit (with ``+dirty`` when modified), or '' outside a checkout."""
     here = Path(__file__).resolve().parent
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here,
-                             capture_output=True, text=True, timeout=5)
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if rev.returncode != 0:
             return ""
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=here, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -129,8 +150,12 @@ def _clean(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Standard JSON (no NaN tokens), compact, keys sorted."""
-    return json.dumps(_clean(json.loads(json.dumps(value, default=_json_default))),
-                      sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(
+        _clean(json.loads(json.dumps(value, default=_json_default))),
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
 
 
 class Store:
@@ -148,12 +173,15 @@ class Store:
             if p.suffix not in (".sqlite", ".db"):
                 p = p / STORE_FILENAME
             if not create and not p.is_file():
-                raise PoolstrideError(f"no run store at {str(p)!r} (run `poolstride compare` first)")
+                raise PoolstrideError(
+                    f"no run store at {str(p)!r} (run `poolstride compare` first)"
+                )
             try:
                 p.parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise PoolstrideError(f"cannot create run directory {str(p.parent)!r}: "
-                                      f"{err.strerror}") from None
+                raise PoolstrideError(
+                    f"cannot create run directory {str(p.parent)!r}: {err.strerror}"
+                ) from None
             self.path = str(p)
         try:
             self._conn = sqlite3.connect(self.path)
@@ -177,8 +205,9 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------
     def _select(self, where: str = "", args: Iterable[Any] = ()) -> list[RunRecord]:
-        cur = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs {where} "
-                                 "ORDER BY started_at, key", tuple(args))
+        cur = self._conn.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM runs {where} ORDER BY started_at, key", tuple(args)
+        )
         out = []
         for values in cur.fetchall():
             row = dict(zip(_COLUMNS, values))

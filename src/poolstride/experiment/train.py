@@ -69,8 +69,7 @@ def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         cls, kwargs = torch.optim.Adam, {"weight_decay": cfg.weight_decay}
     else:
-        cls, kwargs = torch.optim.SGD, {"momentum": cfg.momentum,
-                                        "weight_decay": cfg.weight_decay}
+        cls, kwargs = torch.optim.SGD, {"momentum": cfg.momentum, "weight_decay": cfg.weight_decay}
     try:
         return cls(params, lr=cfg.lr, fused=True, **kwargs)
     except (RuntimeError, TypeError, ValueError):  # fused unsupported for this device/dtype
@@ -78,16 +77,17 @@ def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
-             ) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000
+) -> tuple[float, float]:
     """Accuracy (fraction) and mean cross-entropy of ``model`` on ``(x, y)`` in eval mode."""
     was_training = model.training
     model.eval()
     correct = torch.zeros((), device=x.device)
     loss = torch.zeros((), device=x.device, dtype=torch.float64)
     for start in range(0, x.shape[0], batch_size):
-        logits = model(x[start:start + batch_size])
-        target = y[start:start + batch_size]
+        logits = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
         loss += F.cross_entropy(logits.float(), target, reduction="sum").double()
         correct += (logits.argmax(1) == target).sum()
     model.train(was_training)
@@ -128,8 +128,14 @@ def train(
     augment = make_augment(cfg.augment, cfg.max_shift, aug_gen)
     opt = make_optimizer(cfg, model.parameters())
 
-    curve: dict[str, list] = {"step": [], "train_loss": [], "eval_step": [], "test_acc": [],
-                              "test_loss": [], "lr": []}
+    curve: dict[str, list] = {
+        "step": [],
+        "train_loss": [],
+        "eval_step": [],
+        "test_acc": [],
+        "test_loss": [],
+        "lr": [],
+    }
     loss_sum = torch.zeros((), device=device)
     window = 0
     last_loss = math.nan
@@ -142,7 +148,7 @@ def train(
         pos = step % per_epoch
         if pos == 0:
             perm = torch.randperm(n, generator=order_gen).to(device, non_blocking=True)
-        idx = perm[pos * batch:(pos + 1) * batch]
+        idx = perm[pos * batch : (pos + 1) * batch]
         xb, yb = x_train[idx], y_train[idx]
         if augment is not None:
             xb = augment(xb)
@@ -159,8 +165,10 @@ def train(
         if done % log_every == 0 or done == total:
             last_loss = float(loss_sum) / window  # the only host sync in the loop
             if not math.isfinite(last_loss):
-                raise Diverged(f"training loss became {last_loss} by step {done} "
-                               f"(lr={cfg.lr:g}, {cfg.optimizer})")
+                raise Diverged(
+                    f"training loss became {last_loss} by step {done} "
+                    f"(lr={cfg.lr:g}, {cfg.optimizer})"
+                )
             curve["step"].append(done)
             curve["train_loss"].append(last_loss)
             curve["lr"].append(lr)
@@ -170,8 +178,11 @@ def train(
                 on_progress(done, total)
             if logger is not None:
                 logger.log_scalars(done, {"train/loss": last_loss, "train/lr": lr})
-        if eval_every and (done % eval_every == 0 or done == total) and (
-                not curve["eval_step"] or curve["eval_step"][-1] != done):
+        if (
+            eval_every
+            and (done % eval_every == 0 or done == total)
+            and (not curve["eval_step"] or curve["eval_step"][-1] != done)
+        ):
             t0, c0 = time.perf_counter(), time.process_time()
             acc, test_loss = evaluate(model, x_test, y_test)
             model.train()
@@ -185,8 +196,14 @@ def train(
     _sync(device)
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu
-    return TrainResult(steps=total, epochs=total / per_epoch, train_time_s=elapsed,
-                       train_cpu_s=cpu, final_train_loss=last_loss, curve=curve)
+    return TrainResult(
+        steps=total,
+        epochs=total / per_epoch,
+        train_time_s=elapsed,
+        train_cpu_s=cpu,
+        final_train_loss=last_loss,
+        curve=curve,
+    )
 
 
 def _sync(device: torch.device) -> None:

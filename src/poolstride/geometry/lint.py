@@ -23,7 +23,9 @@ __all__ = ["AXES", "window_warnings", "receptive_field_warnings"]
 
 def AXES(dim: int) -> tuple[str, ...]:  # noqa: N802 - reads like a constant table
     """Axis names used in messages: ``L`` for 1D, ``H, W`` for 2D, ``D, H, W`` for 3D."""
-    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(dim, tuple(f"axis{i}" for i in range(dim)))
+    return {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}.get(
+        dim, tuple(f"axis{i}" for i in range(dim))
+    )
 
 
 def window_warnings(

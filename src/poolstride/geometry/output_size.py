@@ -91,15 +91,25 @@ def resolve_padding(
             return 0, 0
         if padding == "same":
             return same_padding(size, kernel, stride, dilation)
-        raise PoolstrideError(f"padding={padding!r} is not valid; use an int, (left, right), 'same' or 'valid'")
+        raise PoolstrideError(
+            f"padding={padding!r} is not valid; use an int, (left, right), 'same' or 'valid'"
+        )
     if isinstance(padding, bool):
-        raise PoolstrideError(f"padding={padding!r} is not valid; use an int, (left, right), 'same' or 'valid'")
+        raise PoolstrideError(
+            f"padding={padding!r} is not valid; use an int, (left, right), 'same' or 'valid'"
+        )
     if isinstance(padding, int):
         pair = (padding, padding)
-    elif isinstance(padding, Sequence) and len(padding) == 2 and all(isinstance(p, int) for p in padding):
+    elif (
+        isinstance(padding, Sequence)
+        and len(padding) == 2
+        and all(isinstance(p, int) for p in padding)
+    ):
         pair = (int(padding[0]), int(padding[1]))
     else:
-        raise PoolstrideError(f"padding={padding!r} is not valid; use an int, (left, right), 'same' or 'valid'")
+        raise PoolstrideError(
+            f"padding={padding!r} is not valid; use an int, (left, right), 'same' or 'valid'"
+        )
     if min(pair) < 0:
         raise PoolstrideError(f"padding={padding!r} is negative; padding must be >= 0")
     return pair
@@ -181,7 +191,7 @@ def pool_output_size(
         raise PoolstrideError(
             f"{op}: padding={padding} with kernel_size={kernel} is not valid; pooling padding "
             f"must be at most half of the kernel size (<= {kernel // 2}), as PyTorch requires "
-            f"(\"pad should be at most half of kernel size\")"
+            f'("pad should be at most half of kernel size")'
         )
     pad = resolve_padding(padding, size, kernel, stride, dilation)
     if not isinstance(padding, int):
@@ -213,7 +223,9 @@ def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
     """
     _check_size(size, "adaptive pool")
     if isinstance(out, bool) or not isinstance(out, int) or out < 1:
-        raise PoolstrideError(f"adaptive pool: output size {out!r} is not valid; it must be an int >= 1")
+        raise PoolstrideError(
+            f"adaptive pool: output size {out!r} is not valid; it must be an int >= 1"
+        )
     return [((i * size) // out, ceil_div((i + 1) * size, out)) for i in range(out)]
 
 
@@ -223,7 +235,9 @@ def adaptive_output_size(size: int, out: int | None) -> int:
     if out is None:
         return size
     if isinstance(out, bool) or not isinstance(out, int) or out < 1:
-        raise PoolstrideError(f"adaptive pool: output size {out!r} is not valid; it must be an int >= 1")
+        raise PoolstrideError(
+            f"adaptive pool: output size {out!r} is not valid; it must be an int >= 1"
+        )
     return out
 
 
@@ -232,7 +246,10 @@ def conv_output_shape(
 ) -> tuple[int, ...]:
     """Spatial output shape of a convolution (one :func:`conv_output_size` per axis)."""
     dim = len(shape)
-    ks, ss, ds = (as_tuple(v, dim, n) for v, n in ((kernel, "kernel_size"), (stride, "stride"), (dilation, "dilation")))
+    ks, ss, ds = (
+        as_tuple(v, dim, n)
+        for v, n in ((kernel, "kernel_size"), (stride, "stride"), (dilation, "dilation"))
+    )
     ps = _per_axis_padding(padding, dim)
     return tuple(conv_output_size(*a) for a in zip(shape, ks, ss, ps, ds))
 
@@ -253,7 +270,8 @@ def pool_output_shape(
     ds = as_tuple(dilation, dim, "dilation")
     ps = _per_axis_padding(padding, dim)
     return tuple(
-        pool_output_size(n, k, s, p, d, ceil_mode, op) for n, k, s, p, d in zip(shape, ks, ss, ps, ds)
+        pool_output_size(n, k, s, p, d, ceil_mode, op)
+        for n, k, s, p, d in zip(shape, ks, ss, ps, ds)
     )
 
 
@@ -264,11 +282,12 @@ def _per_axis_padding(padding, dim: int) -> tuple:
     if len(padding) == 1:
         return padding * dim
     if len(padding) != dim:
-        raise PoolstrideError(f"padding={padding!r} has {len(padding)} entries; expected 1 or {dim} (one per axis)")
+        raise PoolstrideError(
+            f"padding={padding!r} has {len(padding)} entries; expected 1 or {dim} (one per axis)"
+        )
     return padding
 
 
 def ceil_div(a: int, b: int) -> int:
     """``ceil(a / b)`` for integers (exact, no floats)."""
     return -(-a // b)
-

@@ -58,7 +58,9 @@ class ReceptiveField:
     size: tuple[Number, ...]
     jump: tuple[Number, ...]
     start: tuple[Number, ...]
-    exact: bool = True  # False after adaptive pooling with uneven windows or a merge of different jumps
+    exact: bool = (
+        True  # False after adaptive pooling with uneven windows or a merge of different jumps
+    )
 
     @classmethod
     def identity(cls, dim: int) -> ReceptiveField:
@@ -137,7 +139,9 @@ class ReceptiveField:
             return fields[0]
         dims = {f.dim for f in fields}
         if len(dims) != 1:
-            raise PoolstrideError(f"cannot merge receptive fields of different dimensions {sorted(dims)}")
+            raise PoolstrideError(
+                f"cannot merge receptive fields of different dimensions {sorted(dims)}"
+            )
         size, jump, start = [], [], []
         for axis in range(fields[0].dim):
             lo = min(f.interval()[axis][0] for f in fields)
@@ -151,7 +155,12 @@ class ReceptiveField:
     def to_dict(self) -> dict:
         """Plain-JSON form (floats for fractional values)."""
         conv = lambda xs: [int(x) if Fraction(x).denominator == 1 else float(x) for x in xs]  # noqa: E731
-        return {"size": conv(self.size), "jump": conv(self.jump), "start": conv(self.start), "exact": self.exact}
+        return {
+            "size": conv(self.size),
+            "jump": conv(self.jump),
+            "start": conv(self.start),
+            "exact": self.exact,
+        }
 
     def __str__(self) -> str:
         return ("" if self.exact else "≈") + "×".join(_fmt(r) for r in self.size)
@@ -177,5 +186,7 @@ def _left_padding(padding, dim: int) -> tuple[int, ...]:
     if len(padding) == 1:
         padding = padding * dim
     if len(padding) != dim:
-        raise PoolstrideError(f"padding={padding!r} has {len(padding)} entries; expected 1 or {dim}")
+        raise PoolstrideError(
+            f"padding={padding!r} has {len(padding)} entries; expected 1 or {dim}"
+        )
     return tuple(p[0] if isinstance(p, tuple) else int(p) for p in padding)

@@ -36,7 +36,16 @@ from poolstride.errors import PoolstrideError, closest
 from poolstride.geometry.output_size import conv_output_shape, pool_output_shape, resolve_padding
 from poolstride.layers import KINDS, head_features, make_downsample, make_head
 
-__all__ = ["SpecItem", "SpecNet", "parse_spec", "build_spec", "spec_shapes", "parse_shape", "shape_or_none", "GRAMMAR"]
+__all__ = [
+    "SpecItem",
+    "SpecNet",
+    "parse_spec",
+    "build_spec",
+    "spec_shapes",
+    "parse_shape",
+    "shape_or_none",
+    "GRAMMAR",
+]
 
 GRAMMAR = (
     "conv<k>-<out>[/<stride>][:p<n>|:same|:valid|:d<n>|:g<n>|:dw|:nobias], max<k>[/<stride>][:p<n>|:d<n>|:ceil], "
@@ -86,14 +95,18 @@ class SpecItem:
 def parse_spec(spec: str) -> list[SpecItem]:
     """Parse a spec string into items (no shapes yet); errors carry item number and position."""
     if not isinstance(spec, str) or not spec.strip():
-        raise PoolstrideError(f"empty spec {spec!r}; expected comma-separated layers, e.g. 'conv3-32, max2, gap, fc-10'")
+        raise PoolstrideError(
+            f"empty spec {spec!r}; expected comma-separated layers, e.g. 'conv3-32, max2, gap, fc-10'"
+        )
     items, offset = [], 0
     for number, raw in enumerate(spec.split(","), start=1):
         position = offset + (len(raw) - len(raw.lstrip()))
         offset += len(raw) + 1
         text = re.sub(r"\s+", "", raw).lower()
         if not text:
-            raise PoolstrideError(f"spec item {number} at character {position} is empty; expected a layer: {GRAMMAR}")
+            raise PoolstrideError(
+                f"spec item {number} at character {position} is empty; expected a layer: {GRAMMAR}"
+            )
         items.append(_parse_item(text, number, position))
     return items
 
@@ -118,7 +131,9 @@ def _parse_item(text: str, number: int, position: int) -> SpecItem:
         m = _POOL_RE.fullmatch(text)
         if not m:
             raise fail(_EXPECT[text[:3]])
-        opts = _pool_options(m["op"], m["opts"], lambda o: fail(_EXPECT[text[:3]] + f"; bad option {o!r}"))
+        opts = _pool_options(
+            m["op"], m["opts"], lambda o: fail(_EXPECT[text[:3]] + f"; bad option {o!r}")
+        )
         k = int(m["k"])
         s = int(m["s"]) if m["s"] is not None else k
         if k < 1 or s < 1:
@@ -141,9 +156,11 @@ def _parse_item(text: str, number: int, position: int) -> SpecItem:
             raise fail(_EXPECT["drop"])
         return SpecItem(text, number, position, "drop", "drop", options={"p": float(m["p"] or 0.5)})
     if kind is not None:
-        m = _KIND_TAIL_RE.fullmatch(text[len(kind):])
+        m = _KIND_TAIL_RE.fullmatch(text[len(kind) :])
         if not m:
-            raise fail(f"a downsampling kind as KIND[:opts][-<out>][/<factor>], e.g. {kind}:k3-64/2")
+            raise fail(
+                f"a downsampling kind as KIND[:opts][-<out>][/<factor>], e.g. {kind}:k3-64/2"
+            )
         name = kind + m["opts"]
         factor = int(m["f"]) if m["f"] is not None else 2
         out = int(m["out"]) if m["out"] is not None else None
@@ -223,7 +240,9 @@ def parse_shape(text) -> tuple[int, ...]:
     """``"3x32x32"`` -> ``(3, 32, 32)``; ``"1x40"`` -> ``(1, 40)`` (1D). Tuples pass through."""
     shape = shape_or_none(text)
     if shape is None:
-        raise PoolstrideError(f"input shape {text!r} is not valid; expected CxL (1D) or CxHxW (2D) with sizes >= 1, e.g. 3x32x32")
+        raise PoolstrideError(
+            f"input shape {text!r} is not valid; expected CxL (1D) or CxHxW (2D) with sizes >= 1, e.g. 3x32x32"
+        )
     return shape
 
 
@@ -235,7 +254,9 @@ def _item_shape(item: SpecItem, shape: tuple[int, ...]) -> tuple[int, ...]:
     """Output shape ``(C, *spatial)`` or ``(F,)`` of one item, by geometry alone."""
     spatial = shape[1:]
     if item.op in ("conv", "pool") and not spatial:
-        raise item.error(f"needs a spatial input (C, ...) but gets features of shape {shape}; put it before gap/flatten/fc")
+        raise item.error(
+            f"needs a spatial input (C, ...) but gets features of shape {shape}; put it before gap/flatten/fc"
+        )
     if item.op == "conv":
         k, d = item.kernel, item.options.get("dilation", 1)
         padding = item.options.get("padding", d * (k - 1) // 2)
@@ -243,12 +264,24 @@ def _item_shape(item: SpecItem, shape: tuple[int, ...]) -> tuple[int, ...]:
             padding = [resolve_padding("same", n, k, item.stride, d) for n in spatial]
         groups = _groups(item, shape[0])
         if shape[0] % groups or item.out % groups:
-            raise item.error(f"groups={groups} must divide the input channels {shape[0]} and the output channels {item.out}")
+            raise item.error(
+                f"groups={groups} must divide the input channels {shape[0]} and the output channels {item.out}"
+            )
         return (item.out, *conv_output_shape(spatial, k, item.stride, padding, d))
     if item.op == "pool":
         o = item.options
-        return (shape[0], *pool_output_shape(spatial, item.kernel, item.stride, o.get("padding", 0),
-                                             o.get("dilation", 1), o.get("ceil_mode", False), f"{item.name} pool"))
+        return (
+            shape[0],
+            *pool_output_shape(
+                spatial,
+                item.kernel,
+                item.stride,
+                o.get("padding", 0),
+                o.get("dilation", 1),
+                o.get("ceil_mode", False),
+                f"{item.name} pool",
+            ),
+        )
     if item.op == "fc":
         return (item.out,)
     if item.op == "head":
@@ -269,8 +302,16 @@ def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
     if item.op == "conv":
         k, d = item.kernel, item.options.get("dilation", 1)
         padding = item.options.get("padding", d * (k - 1) // 2)
-        layer = conv[dim](shape[0], item.out, k, item.stride, 0 if padding == "same" else padding, d,
-                          groups=_groups(item, shape[0]), bias=item.options.get("bias", True))
+        layer = conv[dim](
+            shape[0],
+            item.out,
+            k,
+            item.stride,
+            0 if padding == "same" else padding,
+            d,
+            groups=_groups(item, shape[0]),
+            bias=item.options.get("bias", True),
+        )
         if padding != "same":
             return layer
         # PyTorch refuses padding="same" with stride > 1: pad explicitly (TensorFlow's rule).
@@ -280,10 +321,16 @@ def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
     if item.op == "pool":
         o = item.options
         if item.name == "max":
-            return {1: nn.MaxPool1d, 2: nn.MaxPool2d}[dim](item.kernel, item.stride, o.get("padding", 0),
-                                                            o.get("dilation", 1), ceil_mode=o.get("ceil_mode", False))
-        return {1: nn.AvgPool1d, 2: nn.AvgPool2d}[dim](item.kernel, item.stride, o.get("padding", 0),
-                                                        ceil_mode=o.get("ceil_mode", False))
+            return {1: nn.MaxPool1d, 2: nn.MaxPool2d}[dim](
+                item.kernel,
+                item.stride,
+                o.get("padding", 0),
+                o.get("dilation", 1),
+                ceil_mode=o.get("ceil_mode", False),
+            )
+        return {1: nn.AvgPool1d, 2: nn.AvgPool2d}[dim](
+            item.kernel, item.stride, o.get("padding", 0), ceil_mode=o.get("ceil_mode", False)
+        )
     if item.op == "fc":
         features = shape[0] if len(shape) == 1 else _numel(shape)
         linear = nn.Linear(features, item.out)
@@ -291,7 +338,13 @@ def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
     if item.op == "head":
         return make_head(item.name, shape[0], dim=dim)
     if item.op == "act":
-        return {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[item.name]()
+        return {
+            "relu": nn.ReLU,
+            "gelu": nn.GELU,
+            "silu": nn.SiLU,
+            "tanh": nn.Tanh,
+            "sigmoid": nn.Sigmoid,
+        }[item.name]()
     if item.op == "norm":
         if len(shape) == 1:
             return nn.BatchNorm1d(shape[0])

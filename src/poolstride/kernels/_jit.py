@@ -142,8 +142,7 @@ def max_fwd_cl(x, out, idx, lo, hi, kh, kw, sh, sw, ph, pw, dh, dw, taps):
         n = t // oh_count
         oh = t % oh_count
         for ow in range(ow_count):
-            cl_window_max(x, out, idx, n, oh, ow, oh * sh - ph, ow * sw - pw, kh, kw, dh, dw,
-                          taps)
+            cl_window_max(x, out, idx, n, oh, ow, oh * sh - ph, ow * sw - pw, kh, kw, dh, dw, taps)
 
 
 @njit(**_OPTS)
@@ -169,8 +168,25 @@ def max_bwd_planar(grad_out, idx, grad_in, lo, hi):
 
 
 @njit(**_OPTS)
-def max_bwd_cl(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, kh, kw, sh, sw, ph, pw,
-               dh, dw, taps, consts):
+def max_bwd_cl(
+    grad_out,
+    grad_bits,
+    idx,
+    grad_in,
+    grad_in_bits,
+    lo,
+    hi,
+    kh,
+    kw,
+    sh,
+    sw,
+    ph,
+    pw,
+    dh,
+    dw,
+    taps,
+    consts,
+):
     """grad_in (N, H, W, C) from grad_out (N, OH, OW, C) and idx (taps or positions, as
     ``max_fwd_cl`` saved them), samples ``[lo, hi)``; ``*_bits``: the same memory as
     unsigned integers, ``consts`` = (sign bit, +inf bits, quiet-NaN bit).
@@ -186,8 +202,16 @@ def max_bwd_cl(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, kh, kw, 
     height, width = grad_in.shape[1], grad_in.shape[2]
     sign, inf_bits, quiet = consts[0], consts[1], consts[2]
     zero = grad_in.dtype.type(0)
-    tiles = (kh == sh and kw == sw and ph == 0 and pw == 0 and dh == 1 and dw == 1
-             and oh_count * sh <= height and ow_count * sw <= width)
+    tiles = (
+        kh == sh
+        and kw == sw
+        and ph == 0
+        and pw == 0
+        and dh == 1
+        and dw == 1
+        and oh_count * sh <= height
+        and ow_count * sw <= width
+    )
     for n in range(lo, hi):
         un = uint64(n)
         if tiles:
@@ -307,8 +331,26 @@ def _column_tap(ow, j, cols, col_w, filt, stride, pad, interior):
 
 
 @njit(**_OPTS)
-def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, cols, col_w,
-                        col_n, filt, stride, pad, ow_lo, ow_hi):
+def resample_fwd_planar(
+    x,
+    out,
+    lo,
+    hi,
+    rows,
+    row_w,
+    row_n,
+    rinv,
+    rinv_w,
+    rinv_n,
+    cols,
+    col_w,
+    col_n,
+    filt,
+    stride,
+    pad,
+    ow_lo,
+    ow_hi,
+):
     """out[p, oh, ow] = sum_i sum_j row_w[oh,i] col_w[ow,j] x[p, rows[oh,i], cols[ow,j]].
 
     Per output row: the vertical filter into a row buffer (contiguous multiply-adds), then
@@ -347,8 +389,26 @@ def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n
 
 
 @njit(**_OPTS)
-def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n,
-                        cols, col_w, col_n, filt, stride, pad, ow_lo, ow_hi):
+def resample_bwd_planar(
+    grad_out,
+    grad_in,
+    lo,
+    hi,
+    rows,
+    row_w,
+    row_n,
+    rinv,
+    rinv_w,
+    rinv_n,
+    cols,
+    col_w,
+    col_n,
+    filt,
+    stride,
+    pad,
+    ow_lo,
+    ow_hi,
+):
     """Adjoint of resample_fwd_planar: grad_in[p] = R^T grad_out[p] C.
 
     First the horizontal adjoint of every output row into a small plane buffer ``t``
@@ -379,8 +439,26 @@ def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rin
 
 
 @njit(**_OPTS)
-def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, cols, col_w,
-                    col_n, filt, stride, pad, ow_lo, ow_hi):
+def resample_fwd_cl(
+    x,
+    out,
+    lo,
+    hi,
+    rows,
+    row_w,
+    row_n,
+    rinv,
+    rinv_w,
+    rinv_n,
+    cols,
+    col_w,
+    col_n,
+    filt,
+    stride,
+    pad,
+    ow_lo,
+    ow_hi,
+):
     """Channels-last resample_fwd_planar: x (N, H, W, C) -> out (N, OH, OW, C), rows
     ``N * OH`` in ``[lo, hi)``; every tap is a contiguous channel vector."""
     width, channels = x.shape[2], x.shape[3]
@@ -418,8 +496,26 @@ def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, co
 
 
 @njit(**_OPTS)
-def resample_bwd_cl(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, cols,
-                    col_w, col_n, filt, stride, pad, ow_lo, ow_hi):
+def resample_bwd_cl(
+    grad_out,
+    grad_in,
+    lo,
+    hi,
+    rows,
+    row_w,
+    row_n,
+    rinv,
+    rinv_w,
+    rinv_n,
+    cols,
+    col_w,
+    col_n,
+    filt,
+    stride,
+    pad,
+    ow_lo,
+    ow_hi,
+):
     """Adjoint of resample_fwd_cl, samples ``[lo, hi)``: horizontal adjoints of the sample's
     output rows into ``t`` (OH, W, C), then each input row written once (inverse table)."""
     width, channels = grad_in.shape[2], grad_in.shape[3]
@@ -486,8 +582,9 @@ def avg_fwd_planar(x, out, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, di
         xp = x[p]
         for oh in range(oh_count):
             for ow in range(ow_count):
-                out[p, oh, ow] = avg_one(xp, oh, ow, kh, kw, sh, sw, ph, pw,
-                                         count_include_pad, divisor)
+                out[p, oh, ow] = avg_one(
+                    xp, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad, divisor
+                )
 
 
 @njit(inline="always")
@@ -504,8 +601,7 @@ def avg_scatter_one(gp, g, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad, di
 
 
 @njit(**_OPTS)
-def avg_bwd_planar(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad,
-                   divisor):
+def avg_bwd_planar(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, divisor):
     """grad_in (P, H, W) = 0, then each window gets grad_out / divisor, outputs in scan
     order (PyTorch's accumulation order)."""
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
@@ -514,8 +610,20 @@ def avg_bwd_planar(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_incl
         gp[:, :] = 0
         for oh in range(oh_count):
             for ow in range(ow_count):
-                avg_scatter_one(gp, grad_out[p, oh, ow], oh, ow, kh, kw, sh, sw, ph, pw,
-                                count_include_pad, divisor)
+                avg_scatter_one(
+                    gp,
+                    grad_out[p, oh, ow],
+                    oh,
+                    ow,
+                    kh,
+                    kw,
+                    sh,
+                    sw,
+                    ph,
+                    pw,
+                    count_include_pad,
+                    divisor,
+                )
 
 
 @njit(inline="always")
@@ -546,8 +654,21 @@ def avg_fwd_cl(x, out, lo, hi, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
     oh_count, ow_count = out.shape[1], out.shape[2]
     for t in range(lo, hi):
         for ow in range(ow_count):
-            cl_avg_one(x, out, t // oh_count, t % oh_count, ow, kh, kw, sh, sw, ph, pw,
-                       count_include_pad, divisor)
+            cl_avg_one(
+                x,
+                out,
+                t // oh_count,
+                t % oh_count,
+                ow,
+                kh,
+                kw,
+                sh,
+                sw,
+                ph,
+                pw,
+                count_include_pad,
+                divisor,
+            )
 
 
 @njit(**_OPTS)
@@ -559,8 +680,14 @@ def avg_bwd_cl(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_
     zero = grad_in.dtype.type(0)
     # Windows tiling the input (kernel == stride, no padding): write each element once,
     # PyTorch's ``0 + grad / d`` (+0 turns a -0 quotient into +0), no zeroing pass.
-    tiles = (kh == sh and kw == sw and ph == 0 and pw == 0
-             and oh_count * sh <= height and ow_count * sw <= width)
+    tiles = (
+        kh == sh
+        and kw == sw
+        and ph == 0
+        and pw == 0
+        and oh_count * sh <= height
+        and ow_count * sw <= width
+    )
     for n in range(lo, hi):
         if tiles:
             d = grad_in.dtype.type(divisor if divisor > 0 else kh * kw)
@@ -588,7 +715,8 @@ def avg_bwd_cl(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_
             for ow in range(ow_count):
                 w0, w1, pool_w = avg_window(ow, sw, pw, kw, width)
                 d = grad_in.dtype.type(
-                    avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1))
+                    avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0, h1, w0, w1)
+                )
                 g = grad_out[n, oh, ow]
                 for c in range(channels):
                     delta[c] = g[c] / d

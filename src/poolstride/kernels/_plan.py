@@ -68,7 +68,9 @@ class Plan:
     count_include_pad: bool = True  # avg
     divisor: int = 0  # avg: divisor_override, 0 = none
     tables: tuple | None = None  # blur: separable resampling tables (rows..., cols...)
-    taps: bool = False  # max: argmax saved as uint8 window taps (generated kernels), else int32 h*W+w
+    taps: bool = (
+        False  # max: argmax saved as uint8 window taps (generated kernels), else int32 h*W+w
+    )
 
     def to_kernel(self, t: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
         """A 4D tensor in this plan's layout -> (owner tensor, C-contiguous numpy view)."""
@@ -163,5 +165,13 @@ def blur_tables(height, width, weights, stride, pad_lo, pad_hi, pad_mode, np_dty
     ow_hi = max(min((width - 1 + pad_lo - (k - 1)) // stride + 1, len(col_entries)), ow_lo)
     filt = np.array(weights, dtype=np_dtype)
     filt.setflags(write=False)
-    return (*_pack(row_entries, np_dtype), *_pack(inverse, np_dtype),
-            *_pack(col_entries, np_dtype), filt, stride, pad_lo, ow_lo, ow_hi)
+    return (
+        *_pack(row_entries, np_dtype),
+        *_pack(inverse, np_dtype),
+        *_pack(col_entries, np_dtype),
+        filt,
+        stride,
+        pad_lo,
+        ow_lo,
+        ow_hi,
+    )

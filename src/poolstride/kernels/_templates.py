@@ -307,24 +307,29 @@ def max_fwd_dense(x, xs, out, idx, lo, hi):
 
 def _max_dense(kh, kw) -> str:
     pad = " " * 12
-    offsets = "\n".join(f"    o{i}{j} = uint64({i} * width + {j})"
-                        for i in range(kh) for j in range(kw))
+    offsets = "\n".join(
+        f"    o{i}{j} = uint64({i} * width + {j})" for i in range(kh) for j in range(kw)
+    )
     taps = [f"{pad}best = flat[up, uq + o00]", f"{pad}k = uint8(0)"]
     for i in range(kh):
         for j in range(kw):
             if i or j:
-                taps += [f"{pad}v = flat[up, uq + o{i}{j}]",
-                         f"{pad}t = (v > best) | (v != v)",
-                         f"{pad}best = v if t else best",
-                         f"{pad}k = uint8({i * kw + j}) if t else k"]
+                taps += [
+                    f"{pad}v = flat[up, uq + o{i}{j}]",
+                    f"{pad}t = (v > best) | (v != v)",
+                    f"{pad}best = v if t else best",
+                    f"{pad}k = uint8({i * kw + j}) if t else k",
+                ]
     return _MAX_DENSE.format(offsets=offsets, taps="\n".join(taps))
 
 
 _DOCS = {
     "planar": "``xs`` is ``x``.",
-    "pairs": ("``xs``: ``x``'s column pairs as complex numbers (P, H, W/2), stride 2 only; tap"
-              " ``j`` of output\n    ``ow`` is a part of pair ``ow + (j - pad) // 2``: contiguous"
-              " loads, not stride-2 gathers."),
+    "pairs": (
+        "``xs``: ``x``'s column pairs as complex numbers (P, H, W/2), stride 2 only; tap"
+        " ``j`` of output\n    ``ow`` is a part of pair ``ow + (j - pad) // 2``: contiguous"
+        " loads, not stride-2 gathers."
+    ),
 }
 
 
@@ -349,12 +354,25 @@ def _max_fwd(name, kh, kw, sh, sw, ph, pw) -> str:
         for j in range(kw):
             if i or j:
                 # PyTorch's rule, in its scan order: strictly greater, or NaN.
-                taps += [f"{pad}v = {value[i, j]}",
-                         f"{pad}t = (v > best) | (v != v)",
-                         f"{pad}best = v if t else best",
-                         f"{pad}k = uint8({i * kw + j}) if t else k"]
-    return _MAX_FWD.format(name=name, doc=_DOCS[name], kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw,
-                           rows=rows, loads="\n".join(loads), taps="\n".join(taps))
+                taps += [
+                    f"{pad}v = {value[i, j]}",
+                    f"{pad}t = (v > best) | (v != v)",
+                    f"{pad}best = v if t else best",
+                    f"{pad}k = uint8({i * kw + j}) if t else k",
+                ]
+    return _MAX_FWD.format(
+        name=name,
+        doc=_DOCS[name],
+        kh=kh,
+        kw=kw,
+        sh=sh,
+        sw=sw,
+        ph=ph,
+        pw=pw,
+        rows=rows,
+        loads="\n".join(loads),
+        taps="\n".join(taps),
+    )
 
 
 def _tile_rows(kh, kw, sh, sw) -> str:
@@ -363,7 +381,9 @@ def _tile_rows(kh, kw, sh, sw) -> str:
     for i in range(kh):
         stores = "\n".join(
             f"                grad_in_bits[up, r, uint64(ow * {sw} + {j})] = "
-            f"g & (zero - (k == {i * kw + j}))" for j in range(kw))
+            f"g & (zero - (k == {i * kw + j}))"
+            for j in range(kw)
+        )
         blocks.append(f"""            r = uint64(oh * {sh} + {i})
             for ow in range(ow_count):
                 u = uint64(ow)
@@ -382,8 +402,10 @@ def _avg_tile_rows(kh, kw, sh, sw) -> str:
     """The write-once average-pooling backward for windows that tile the plane."""
     blocks = []
     for i in range(kh):
-        stores = "\n".join(f"                    grad_in[up, r, uint64(ow * {sw} + {j})] = delta"
-                           for j in range(kw))
+        stores = "\n".join(
+            f"                    grad_in[up, r, uint64(ow * {sw} + {j})] = delta"
+            for j in range(kw)
+        )
         blocks.append(f"""                r = uint64(oh * {sh} + {i})
                 for ow in range(ow_count):
                     delta = grad_out[up, uoh, uint64(ow)] / d + zero
@@ -405,8 +427,9 @@ def _gather_passes(kh, kw, sw, pw) -> str:
             if (e + pw - j) % sw:
                 continue
             at = f"uint64({base} + {(e + pw - j) // sw + kw})"
-            lines.append(f"{pad}        v = v + (gpad[uo, {at}] if ipad[uo, {at}] == {i * kw + j}"
-                         f" else zero)")
+            lines.append(
+                f"{pad}        v = v + (gpad[uo, {at}] if ipad[uo, {at}] == {i * kw + j} else zero)"
+            )
         lines.append(f"{pad}        grad_in[up, uh, uint64({column})] = v")
         return lines
 
@@ -415,9 +438,14 @@ def _gather_passes(kh, kw, sw, pw) -> str:
         if sw == 1:
             body = [f"{pad}    for w in range(width):", *update("w", 0, "w", i)]
         else:
-            body = [f"{pad}    for q in range(width // 2):", *update("2 * q", 0, "q", i),
-                    *update("2 * q + 1", 1, "q", i), f"{pad}    if width % 2:",
-                    f"{pad}        q = width // 2", *update("width - 1", 0, "q", i)]
+            body = [
+                f"{pad}    for q in range(width // 2):",
+                *update("2 * q", 0, "q", i),
+                *update("2 * q + 1", 1, "q", i),
+                f"{pad}    if width % 2:",
+                f"{pad}        q = width // 2",
+                *update("width - 1", 0, "q", i),
+            ]
         blocks.append("\n".join([f"{pad}if i == {i}:", *body]))
     return "\n".join(blocks)
 
@@ -436,28 +464,42 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
     cols = "\n".join(f"{pad}c{j} = uint64(w + {j})" for j in range(kw))
     # Row-major window order, the order PyTorch sums in.
     sums = "\n".join(f"{pad}s += x[up, u{i}, c{j}]" for i in range(kh) for j in range(kw))
-    adds = "\n".join(f"{pad}grad_in[up, u{i}, c{j}] += delta"
-                     for i in range(kh) for j in range(kw))
+    adds = "\n".join(f"{pad}grad_in[up, u{i}, c{j}] += delta" for i in range(kh) for j in range(kw))
     cl_rows = "\n".join(f"        u{i} = uint64(h0 + {i})" for i in range(kh))
     cl_cols = "\n".join(f"            c{j} = uint64(w0 + {j})" for j in range(kw))
     cl_taps = [f"{pad}best = x[un, u0, c0, uc]", f"{pad}k = uint8(0)"]
     for i in range(kh):
         for j in range(kw):
             if i or j:
-                cl_taps += [f"{pad}v = x[un, u{i}, c{j}, uc]",
-                            f"{pad}t = (v > best) | (v != v)",
-                            f"{pad}best = v if t else best",
-                            f"{pad}k = uint8({i * kw + j}) if t else k"]
+                cl_taps += [
+                    f"{pad}v = x[un, u{i}, c{j}, uc]",
+                    f"{pad}t = (v > best) | (v != v)",
+                    f"{pad}best = v if t else best",
+                    f"{pad}k = uint8({i * kw + j}) if t else k",
+                ]
     cl_sums = "\n".join(f"{pad}s += x[un, u{i}, c{j}, uc]" for i in range(kh) for j in range(kw))
-    return _TEMPLATE.format(kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw, max_fwd=max_fwd,
-                            cl_rows=cl_rows, cl_cols=cl_cols, cl_taps="\n".join(cl_taps),
-                            cl_sums=cl_sums,
-                            gather_passes=_gather_passes(kh, kw, sw, pw),
-                            stride1=sh == sw == 1,
-                            tiles=tiles, tile_rows=_tile_rows(kh, kw, sh, sw) if tiles else
-                            "            pass", rows=rows, cols=cols, sums=sums, adds=adds,
-                            avg_tile_rows=_avg_tile_rows(kh, kw, sh, sw) if tiles else
-                            "                pass")
+    return _TEMPLATE.format(
+        kh=kh,
+        kw=kw,
+        sh=sh,
+        sw=sw,
+        ph=ph,
+        pw=pw,
+        max_fwd=max_fwd,
+        cl_rows=cl_rows,
+        cl_cols=cl_cols,
+        cl_taps="\n".join(cl_taps),
+        cl_sums=cl_sums,
+        gather_passes=_gather_passes(kh, kw, sw, pw),
+        stride1=sh == sw == 1,
+        tiles=tiles,
+        tile_rows=_tile_rows(kh, kw, sh, sw) if tiles else "            pass",
+        rows=rows,
+        cols=cols,
+        sums=sums,
+        adds=adds,
+        avg_tile_rows=_avg_tile_rows(kh, kw, sh, sw) if tiles else "                pass",
+    )
 
 
 _BLUR_TEMPLATE = '''"""Generated by poolstride.kernels._specialize: separable blur with a {k}-tap filter,
@@ -621,9 +663,13 @@ def blur_source(k: int, s: int, lo: int, complex_dtype: str) -> str:
     weights = "\n".join(f"    b{t} = filt[{t}]" for t in range(k))
     rows_planar = "\n".join(
         [f"                r{i} = uint64(h0 + {i})" for i in range(k)]
-        + ["                for w in range(width):", "                    uw = uint64(w)",
-           "                    buf[uw] = " + " + ".join(f"b{i} * x[up, r{i}, uw]"
-                                                        for i in range(k))])
+        + [
+            "                for w in range(width):",
+            "                    uw = uint64(w)",
+            "                    buf[uw] = "
+            + " + ".join(f"b{i} * x[up, r{i}, uw]" for i in range(k)),
+        ]
+    )
     row_indices = "\n".join(f"            r{i} = uint64(h0 + {i})" for i in range(k))
     rows_cl = " + ".join(f"b{i} * x[un, r{i}, uw, uc]" for i in range(k))
     pad = " " * 16
@@ -634,20 +680,32 @@ def blur_source(k: int, s: int, lo: int, complex_dtype: str) -> str:
             pair, part = divmod(j - lo, 2)
             loads[pair] = f"{pad}z{pair + k} = pairs[uint64(ow + {pair})]"
             terms.append(f"b{j} * z{pair + k}." + ("imag" if part else "real"))
-        cols_planar = "\n".join([*loads.values(),
-                                 f"{pad}out[up, uo, uint64(ow)] = " + " + ".join(terms)])
+        cols_planar = "\n".join(
+            [*loads.values(), f"{pad}out[up, uo, uint64(ow)] = " + " + ".join(terms)]
+        )
     else:
         pairs = ""
-        cols_planar = (f"{pad}c = uint64(ow - {lo})\n{pad}out[up, uo, uint64(ow)] = "
-                       + " + ".join(f"b{j} * buf[c + uint64({j})]" for j in range(k)))
+        cols_planar = f"{pad}c = uint64(ow - {lo})\n{pad}out[up, uo, uint64(ow)] = " + " + ".join(
+            f"b{j} * buf[c + uint64({j})]" for j in range(k)
+        )
     col_indices = "\n".join(f"                c{j} = uint64(w0 + {j})" for j in range(k))
     cols_cl = " + ".join(f"b{j} * buf[c{j}, uc]" for j in range(k))
-    return _BLUR_TEMPLATE.format(k=k, s=s, lo=lo, weights=weights, rows_planar=rows_planar,
-                                 row_indices=row_indices, rows_cl=rows_cl,
-                                 cols_planar=cols_planar, col_indices=col_indices,
-                                 cols_cl=cols_cl, pairs=pairs, margin=k,
-                                 gather=_blur_gather(k, s, lo),
-                                 gather_cl=_blur_gather(k, s, lo, channels=True))
+    return _BLUR_TEMPLATE.format(
+        k=k,
+        s=s,
+        lo=lo,
+        weights=weights,
+        rows_planar=rows_planar,
+        row_indices=row_indices,
+        rows_cl=rows_cl,
+        cols_planar=cols_planar,
+        col_indices=col_indices,
+        cols_cl=cols_cl,
+        pairs=pairs,
+        margin=k,
+        gather=_blur_gather(k, s, lo),
+        gather_cl=_blur_gather(k, s, lo, channels=True),
+    )
 
 
 def _blur_gather(k: int, s: int, lo: int, channels: bool = False) -> str:
@@ -659,8 +717,11 @@ def _blur_gather(k: int, s: int, lo: int, channels: bool = False) -> str:
     ch, inner = (", uc", " " * 4) if channels else ("", "")
 
     def terms(e: int, base: str) -> str:
-        parts = [f"b{j} * gz[uint64({base} + {(e + lo - j) // s + k}){ch}]"
-                 for j in range(k) if (e + lo - j) % s == 0]
+        parts = [
+            f"b{j} * gz[uint64({base} + {(e + lo - j) // s + k}){ch}]"
+            for j in range(k)
+            if (e + lo - j) % s == 0
+        ]
         return " + ".join(parts) or "zero"
 
     def store(column: str, e: int, base: str) -> list[str]:
@@ -670,6 +731,13 @@ def _blur_gather(k: int, s: int, lo: int, channels: bool = False) -> str:
 
     if s == 1:
         return "\n".join([f"{pad}for w in range(width):", *store("w", 0, "w")])
-    return "\n".join([f"{pad}for q in range(width // 2):", *store("2 * q", 0, "q"),
-                      *store("2 * q + 1", 1, "q"), f"{pad}if width % 2:",
-                      f"{pad}    q = width // 2", *store("width - 1", 0, "q")])
+    return "\n".join(
+        [
+            f"{pad}for q in range(width // 2):",
+            *store("2 * q", 0, "q"),
+            *store("2 * q + 1", 1, "q"),
+            f"{pad}if width % 2:",
+            f"{pad}    q = width // 2",
+            *store("width - 1", 0, "q"),
+        ]
+    )

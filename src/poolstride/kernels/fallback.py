@@ -55,8 +55,9 @@ def avg_pool(
         if divisor_override is not None:
             raise PoolstrideError(f"avg_pool1d has no divisor_override (got {divisor_override})")
         return F.avg_pool1d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
-    return _AVG[dim](x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+    return _AVG[dim](
+        x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 def blur_pool(

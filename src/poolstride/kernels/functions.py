@@ -115,8 +115,15 @@ def _note(op: str, x: torch.Tensor, kernel: str, reason: str = "") -> None:
     if calls is not None:
         x4 = _as4d(x) if x.ndim == 3 else x
         layout = "channels_last" if x4.ndim == 4 and _plan.is_channels_last(x4) else "contiguous"
-        calls.append({"op": op, "shape": tuple(x.shape), "layout": layout, "kernel": kernel,
-                      "reason": reason})
+        calls.append(
+            {
+                "op": op,
+                "shape": tuple(x.shape),
+                "layout": layout,
+                "kernel": kernel,
+                "reason": reason,
+            }
+        )
 
 
 def note_pytorch(op: str, x: torch.Tensor, reason: str) -> None:
@@ -226,8 +233,10 @@ def _valid(shape4, kernel, stride, padding, dilation, ceil_mode) -> list | None:
     The size rule is geometry's (the one place it lives), PyTorch's limits included.
     """
     try:
-        return [pool_output_size(size, k, s, p, d, ceil_mode)
-                for size, k, s, p, d in zip(shape4[2:], kernel, stride, padding, dilation)]
+        return [
+            pool_output_size(size, k, s, p, d, ceil_mode)
+            for size, k, s, p, d in zip(shape4[2:], kernel, stride, padding, dilation)
+        ]
     except PoolstrideError:
         return None
 
@@ -282,8 +291,13 @@ class _MaxPool(torch.autograd.Function):
         elif module is not None:
             _run(module.max_fwd_cl, (xa, oa, ia), oa.shape[0] * oa.shape[1], (), work)
         else:
-            _run(jit.max_fwd_cl, (xa, oa, ia), oa.shape[0] * oa.shape[1], (*geometry, plan.taps),
-                 work)
+            _run(
+                jit.max_fwd_cl,
+                (xa, oa, ia),
+                oa.shape[0] * oa.shape[1],
+                (*geometry, plan.taps),
+                work,
+            )
         ctx.mark_non_differentiable(idx)
         # Otherwise autograd materialises a zero "gradient" for idx: a wasted allocation
         # and memset as large as the output.
@@ -318,9 +332,7 @@ def _flat(t: torch.Tensor, layout: str) -> torch.Tensor:
     n, c, h, w = t.shape
     if layout == PLANAR:
         return t.contiguous().view(n * c, h * w)
-    return t.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(
-        n, h * w, c
-    )
+    return t.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).reshape(n, h * w, c)
 
 
 def _unflat(t: torch.Tensor, shape, layout: str) -> torch.Tensor:
@@ -344,11 +356,21 @@ class _MaxScatter(torch.autograd.Function):
         bits, consts = _BITS[gia.dtype]
         if plan.layout != PLANAR:
             geometry = (*plan.kernel, *plan.stride, *plan.padding, *plan.dilation)
-            _run(jit.max_bwd_cl, (ga, ga.view(bits), ia, gia, gia.view(bits)), n,
-                 (*geometry, plan.taps, consts), work)
+            _run(
+                jit.max_bwd_cl,
+                (ga, ga.view(bits), ia, gia, gia.view(bits)),
+                n,
+                (*geometry, plan.taps, consts),
+                work,
+            )
         elif plan.taps:
-            _run(_generated(plan).max_bwd_planar, (ga, ga.view(bits), ia, gia, gia.view(bits)),
-                 n * c, (consts,), work)
+            _run(
+                _generated(plan).max_bwd_planar,
+                (ga, ga.view(bits), ia, gia, gia.view(bits)),
+                n * c,
+                (consts,),
+                work,
+            )
         else:
             _run(jit.max_bwd_planar, (ga, ia, gia.reshape(n * c, h * w)), n * c, (), work)
         ctx.save_for_backward(idx)
@@ -399,13 +421,26 @@ def max_pool(
                 # PyTorch's grad-free max_pool1d has its own kernel, which returns NCL
                 # contiguous output whatever the input's strides.
                 layout = PLANAR
-            plan = Plan(layout, x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
-                        kernel, stride_, pad, dil)
+            plan = Plan(
+                layout,
+                x.dtype,
+                tuple(x4.shape),
+                (*x4.shape[:2], *out_hw),
+                kernel,
+                stride_,
+                pad,
+                dil,
+            )
             if _taps_fit(plan):
                 plan = dataclasses.replace(plan, taps=True)
             if _log["calls"] is not None:
-                _note("max", x, "poolstride generated" if plan.taps and _generated(plan)
-                      else "poolstride generic")
+                _note(
+                    "max",
+                    x,
+                    "poolstride generated"
+                    if plan.taps and _generated(plan)
+                    else "poolstride generic",
+                )
             out, idx = _MaxPool.apply(x4, plan)
             out = _from4d(out, dim)
             if return_indices:
@@ -413,8 +448,7 @@ def max_pool(
             return out
     if _log["calls"] is not None:
         _note("max", x, "pytorch", _fallback_reason(x))
-    return fallback.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
-                             return_indices)
+    return fallback.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 # ------------------------------------------- average and blur pooling (linear ops)
@@ -435,8 +469,13 @@ class _LinearPool(torch.autograd.Function):
         planar = plan.layout == PLANAR
         if plan.tables is None:
             family = "avg"
-            after = (*plan.kernel, *plan.stride, *plan.padding, plan.count_include_pad,
-                     plan.divisor)
+            after = (
+                *plan.kernel,
+                *plan.stride,
+                *plan.padding,
+                plan.count_include_pad,
+                plan.divisor,
+            )
             taps = plan.kernel[0] * plan.kernel[1]
         else:
             family = "resample"
@@ -495,17 +534,27 @@ def avg_pool(
             # average-pooling forward is as fast or faster), PyTorch serves the call.
             out_hw, reason = None, "channels-last average pooling without gradient"
         if out_hw is not None and (divisor_override is None or divisor_override != 0):
-            plan = Plan(layout, x.dtype, tuple(x4.shape), (*x4.shape[:2], *out_hw),
-                        kernel, stride_, pad, count_include_pad=bool(count_include_pad),
-                        divisor=int(divisor_override or 0))
+            plan = Plan(
+                layout,
+                x.dtype,
+                tuple(x4.shape),
+                (*x4.shape[:2], *out_hw),
+                kernel,
+                stride_,
+                pad,
+                count_include_pad=bool(count_include_pad),
+                divisor=int(divisor_override or 0),
+            )
             if _log["calls"] is not None:
-                _note("avg", x, "poolstride generated" if _generated(plan)
-                      else "poolstride generic")
+                _note(
+                    "avg", x, "poolstride generated" if _generated(plan) else "poolstride generic"
+                )
             return _from4d(_LinearPool.apply(x4, plan, False), dim)
     if _log["calls"] is not None:
         _note("avg", x, "pytorch", reason or "configuration not covered by the kernels")
-    return fallback.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                             divisor_override)
+    return fallback.avg_pool(
+        x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+    )
 
 
 _PAD_MODES = ("reflect", "zeros")
@@ -547,8 +596,9 @@ def blur_pool(
 
 def _blur_args(filt, stride: int, padding, pad_mode: str) -> tuple[tuple[float, ...], tuple]:
     """Filter weights and ``(lo, hi)`` padding from blur_pool's arguments (checked)."""
-    weights = fallback.binomial_filter(filt) if isinstance(filt, int) else tuple(
-        float(v) for v in filt)
+    weights = (
+        fallback.binomial_filter(filt) if isinstance(filt, int) else tuple(float(v) for v in filt)
+    )
     k = len(weights)
     if padding is None:
         padding = fallback.blur_padding(k)
@@ -558,13 +608,16 @@ def _blur_args(filt, stride: int, padding, pad_mode: str) -> tuple[tuple[float, 
     if pad_mode not in _PAD_MODES:
         raise unknown("pad_mode", pad_mode, _PAD_MODES)
     if stride < 1 or k < 1 or lo < 0 or hi < 0:
-        raise PoolstrideError(f"blur_pool needs stride >= 1, a filter and padding >= 0; got "
-                              f"stride={stride}, filter of {k}, padding={(lo, hi)}")
+        raise PoolstrideError(
+            f"blur_pool needs stride >= 1, a filter and padding >= 0; got "
+            f"stride={stride}, filter of {k}, padding={(lo, hi)}"
+        )
     return weights, (lo, hi)
 
 
-def _blur_plan(x4: torch.Tensor, dim: int, weights, stride: int, padding, pad_mode: str,
-               shape4=None) -> Plan | None:
+def _blur_plan(
+    x4: torch.Tensor, dim: int, weights, stride: int, padding, pad_mode: str, shape4=None
+) -> Plan | None:
     """The resampling plan of a blur of ``x4`` (or of a tensor of ``shape4`` laid out like
     it), or None where the kernels do not apply (PyTorch then raises or pads itself)."""
     shape4 = tuple(shape4 or x4.shape)
@@ -576,8 +629,9 @@ def _blur_plan(x4: torch.Tensor, dim: int, weights, stride: int, padding, pad_mo
     if not fits:
         return None
     h, w = shape4[2:]
-    tables = _plan.blur_tables(h, w, weights, stride, lo, hi, pad_mode,
-                               _plan.np_dtype(x4.dtype), dim)
+    tables = _plan.blur_tables(
+        h, w, weights, stride, lo, hi, pad_mode, _plan.np_dtype(x4.dtype), dim
+    )
     out_shape = (*shape4[:2], len(tables[2]), len(tables[8]))
     return Plan(_layout(x4), x4.dtype, shape4, out_shape, tables=tables)
 
@@ -614,7 +668,7 @@ class _MaxBlur(torch.autograd.Function):
             dense = np.empty((min(chunk, hi - lo), *ta.shape[1:]), xa.dtype)
             for c0 in range(lo, hi, chunk):
                 c1 = min(c0 + chunk, hi)
-                d = dense[:c1 - c0]
+                d = dense[: c1 - c0]
                 if planar:
                     max_fwd(xa[c0:c1], xa[c0:c1], d, ta[c0:c1], 0, c1 - c0)
                     blur_fwd(d, oa[c0:c1], 0, c1 - c0, *blur_plan.tables)
@@ -668,14 +722,15 @@ class _MaxBlurAdjoint(torch.autograd.Function):
             dense = np.empty((min(chunk, hi - lo), *ta.shape[1:]), gia.dtype)
             for c0 in range(lo, hi, chunk):
                 c1 = min(c0 + chunk, hi)
-                d = dense[:c1 - c0]
+                d = dense[: c1 - c0]
                 blur_bwd(ga[c0:c1], d, 0, c1 - c0, *blur_plan.tables)
                 g, gb = gia[c0:c1], gia[c0:c1].view(bits)
                 if planar:
                     module.max_bwd_planar(d, d.view(bits), ta[c0:c1], g, gb, 0, c1 - c0, consts)
                 else:
-                    jit.max_bwd_cl(d, d.view(bits), ta[c0:c1], g, gb, 0, c1 - c0, *geometry,
-                                   True, consts)
+                    jit.max_bwd_cl(
+                        d, d.view(bits), ta[c0:c1], g, gb, 0, c1 - c0, *geometry, True, consts
+                    )
 
         _run(work, (), gia.shape[0], (), grad_in.numel())
         ctx.save_for_backward(taps)
@@ -711,10 +766,18 @@ def max_blur_pool(
         kernel = (1, 2) if dim == 1 else (2, 2)
         dense = _valid(x4.shape, kernel, (1, 1), (0, 0), (1, 1), False)
         if dense is not None:
-            max_plan = Plan(_layout(x4), x.dtype, tuple(x4.shape), (*x4.shape[:2], *dense),
-                            kernel, (1, 1), (0, 0), (1, 1), taps=True)
-            blur_plan = _blur_plan(x4, dim, weights, stride, padding, pad_mode,
-                                   max_plan.out_shape)
+            max_plan = Plan(
+                _layout(x4),
+                x.dtype,
+                tuple(x4.shape),
+                (*x4.shape[:2], *dense),
+                kernel,
+                (1, 1),
+                (0, 0),
+                (1, 1),
+                taps=True,
+            )
+            blur_plan = _blur_plan(x4, dim, weights, stride, padding, pad_mode, max_plan.out_shape)
             if blur_plan is not None and _generated(max_plan) is not None:
                 _note("max+blur", x, "poolstride generated (fused)")
                 return _from4d(_MaxBlur.apply(x4, max_plan, blur_plan), dim)

@@ -32,7 +32,7 @@ matplotlib.use("Agg", force=False)
 #: Figure width in inches: 960 px at the SVG's 96 px per inch (fits a 1280 px laptop page).
 WIDTH = 10.0
 _RC = {
-    "svg.fonttype": "path",       # text as paths: the SVG renders the same with no fonts installed
+    "svg.fonttype": "path",  # text as paths: the SVG renders the same with no fonts installed
     "svg.hashsalt": "poolstride",  # stable element ids: same data, same file
     "font.size": 10,
     "axes.titlesize": 11,
@@ -59,8 +59,9 @@ class FigureFile:
     missing: str = ""
 
 
-def _mean_band(rows: Sequence[Sequence[float]], lower: float = -math.inf,
-               upper: float = math.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mean_band(
+    rows: Sequence[Sequence[float]], lower: float = -math.inf, upper: float = math.inf
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column-wise mean and 95% CI of equally long rows (one row per seed).
 
     The band is clipped to ``[lower, upper]``: with 2-3 seeds a t-interval of a bounded
@@ -82,8 +83,9 @@ def _legend(fig: Figure, axes, data: RunData) -> None:
                 handles.append(h)
                 labels.append(lab)
     if handles:
-        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 6),
-                   frameon=False)
+        fig.legend(
+            handles, labels, loc="outside upper center", ncols=min(len(labels), 6), frameon=False
+        )
 
 
 def _label(data: RunData, variant: str) -> str:
@@ -97,8 +99,10 @@ def accuracy_vs_cost(data: RunData, styles: dict[str, Style]) -> Figure:
     fig = Figure(figsize=(WIDTH, 3.8), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     drawn = 0
-    for ax, cost, xlabel in ((axes[0], "params", "parameters"),
-                             (axes[1], "macs", "MACs per input (conv/linear; pooling separate)")):
+    for ax, cost, xlabel in (
+        (axes[0], "params", "parameters"),
+        (axes[1], "macs", "MACs per input (conv/linear; pooling separate)"),
+    ):
         for v in data.variants:
             acc = [100 * a for a in data.metric(v, "test_acc")]
             xs = data.metric(v, cost)
@@ -110,10 +114,25 @@ def accuracy_vs_cost(data: RunData, styles: dict[str, Style]) -> Figure:
             if s.n >= 2:  # clipped to 0-100% like the bands (see _mean_band)
                 yerr = [[s.mean - max(s.lo, 0.0)], [min(s.hi, 100.0) - s.mean]]
             st = styles[v]
-            ax.errorbar([x], [s.mean], yerr=yerr, fmt=st.marker, color=st.color, ms=8,
-                        capsize=4, elinewidth=1.5, label=_label(data, v))
-            ax.annotate(v, (x, s.mean), xytext=(6, 6), textcoords="offset points",
-                        fontsize=9, color=st.color)
+            ax.errorbar(
+                [x],
+                [s.mean],
+                yerr=yerr,
+                fmt=st.marker,
+                color=st.color,
+                ms=8,
+                capsize=4,
+                elinewidth=1.5,
+                label=_label(data, v),
+            )
+            ax.annotate(
+                v,
+                (x, s.mean),
+                xytext=(6, 6),
+                textcoords="offset points",
+                fontsize=9,
+                color=st.color,
+            )
             drawn += 1
         ax.set_xlabel(xlabel)
         _log_if_wide(ax)
@@ -192,8 +211,16 @@ def feature_stability(data: RunData, styles: dict[str, Style]) -> Figure:
             err[0].append(100 * (s.mean - max(s.lo, 0.0)) if ok else 0.0)
             err[1].append(100 * (s.hi - s.mean) if ok else 0.0)
         st = styles[v]
-        ax.bar(xs, means, width=width * 0.9, color=st.color, label=_label(data, v),
-               yerr=err, capsize=3, error_kw={"elinewidth": 1, "ecolor": "#333333"})
+        ax.bar(
+            xs,
+            means,
+            width=width * 0.9,
+            color=st.color,
+            label=_label(data, v),
+            yerr=err,
+            capsize=3,
+            error_kw={"elinewidth": 1, "ecolor": "#333333"},
+        )
     ax.set_xticks(range(len(layers)))
     ax.set_xticklabels(layers, rotation=30 if len(layers) > 6 else 0, fontsize=9)
     ax.set_xlabel("downsampling layer (input → output)")
@@ -209,22 +236,37 @@ def learning_curves(data: RunData, styles: dict[str, Style]) -> Figure:
     fig = Figure(figsize=(WIDTH, 3.8), layout="constrained")
     axes = fig.subplots(1, 2)
     drawn = 0
-    for ax, xkey, ykey, scale, upper in ((axes[0], "step", "train_loss", 1.0, math.inf),
-                                         (axes[1], "eval_step", "test_acc", 100.0, 100.0)):
+    for ax, xkey, ykey, scale, upper in (
+        (axes[0], "step", "train_loss", 1.0, math.inf),
+        (axes[1], "eval_step", "test_acc", 100.0, 100.0),
+    ):
         for v in data.variants:
-            curves = [c for c in data.metric(v, "curve")
-                      if isinstance(c, dict) and c.get(xkey) and c.get(ykey)]
+            curves = [
+                c
+                for c in data.metric(v, "curve")
+                if isinstance(c, dict) and c.get(xkey) and c.get(ykey)
+            ]
             if not curves:
                 continue
             # seeds share the schedule, so their x values agree; keep the common prefix
             length = min(min(len(c[xkey]), len(c[ykey])) for c in curves)
             xs = curves[0][xkey][:length]
-            rows = [[scale * (y if y is not None else math.nan) for y in c[ykey][:length]]
-                    for c in curves if c[xkey][:length] == xs]
+            rows = [
+                [scale * (y if y is not None else math.nan) for y in c[ykey][:length]]
+                for c in curves
+                if c[xkey][:length] == xs
+            ]
             mean, lo, hi = _mean_band(rows, 0.0, upper)
             st = styles[v]
-            ax.plot(xs, mean, color=st.color, marker=st.marker, markevery=max(1, length // 8),
-                    ms=5, label=_label(data, v))
+            ax.plot(
+                xs,
+                mean,
+                color=st.color,
+                marker=st.marker,
+                markevery=max(1, length // 8),
+                ms=5,
+                label=_label(data, v),
+            )
             if len(rows) > 1:
                 ax.fill_between(xs, lo, hi, color=st.color, alpha=0.15, lw=0)
             drawn += 1
@@ -267,7 +309,8 @@ def gradient_norms(data: RunData, styles: dict[str, Style]) -> Figure:
             if runs:
                 layers = list(runs[0])
                 per.setdefault(key, {})[v] = {
-                    name: _finite_mean([_num(r.get(name)) for r in runs]) for name in layers}
+                    name: _finite_mean([_num(r.get(name)) for r in runs]) for name in layers
+                }
     if not per:
         raise MissingData("no run recorded grad_norm_init / grad_norm_final")
     layers = merge_orders([list(d) for key in per for d in per[key].values()])
@@ -285,8 +328,12 @@ def gradient_norms(data: RunData, styles: dict[str, Style]) -> Figure:
         ax.set_title(f"gradient norm per layer, {title}")
         ax.set_yscale("log")
         ax.set_xticks(range(len(layers)))
-        ax.set_xticklabels(layers, rotation=90 if len(layers) > 6 else 30,
-                           fontsize=8 if len(layers) > 12 else 9, ha="center")
+        ax.set_xticklabels(
+            layers,
+            rotation=90 if len(layers) > 6 else 30,
+            fontsize=8 if len(layers) > 12 else 9,
+            ha="center",
+        )
         ax.set_xlabel("layer (input → output)")
     axes[0].set_ylabel("‖gradient‖₂ on a fixed batch (mean over seeds)")
     _legend(fig, axes, data)
@@ -307,35 +354,54 @@ def _num(value) -> float:
 
 #: (file stem, title, caption, function) in report order.
 FIGURES: tuple[tuple[str, str, str, Callable[[RunData, dict[str, Style]], Figure]], ...] = (
-    ("accuracy_vs_cost", "Accuracy vs parameters and compute",
-     "Mean test accuracy of each variant with its 95% confidence interval over seeds (clipped "
-     "to 0–100%), against "
-     "its parameter count (left) and its multiply-accumulates per input (right). Up and to "
-     "the left is better.", accuracy_vs_cost),
-    ("shift_consistency", "Shift consistency per offset",
-     "How often the predicted class stays the same when the input is shifted by each offset "
-     "(0 = unshifted, always 100%). Circular shifts wrap around; crop shifts pad with zeros. "
-     "Bands: 95% CI over seeds, clipped to 0–100%.", shift_consistency),
-    ("feature_stability", "Feature stability per downsampling layer",
-     "Relative L2 change ‖f(shift(x)) − f(x)‖ / ‖f(x)‖ of each downsampling layer's output when "
-     "the input moves by one sample (circular shift), mean and 95% CI over seeds. A stride-2 "
-     "layer cannot follow a one-sample shift exactly; the change measures how much aliasing "
-     "perturbs it.", feature_stability),
-    ("learning_curves", "Learning curves",
-     "Training loss (left, averaged over each logging window) and test accuracy at the "
-     "evaluation points (right); lines are means over seeds, bands their 95% CI (clipped "
-     "to the metric's range).",
-     learning_curves),
-    ("gradient_norms", "Gradient norm per layer",
-     "L2 norm of each layer's parameter gradient on one fixed training batch, at "
-     "initialisation and after training. A layer far below the others receives little "
-     "gradient (max pooling, for example, routes gradient to one input per window).",
-     gradient_norms),
+    (
+        "accuracy_vs_cost",
+        "Accuracy vs parameters and compute",
+        "Mean test accuracy of each variant with its 95% confidence interval over seeds (clipped "
+        "to 0–100%), against "
+        "its parameter count (left) and its multiply-accumulates per input (right). Up and to "
+        "the left is better.",
+        accuracy_vs_cost,
+    ),
+    (
+        "shift_consistency",
+        "Shift consistency per offset",
+        "How often the predicted class stays the same when the input is shifted by each offset "
+        "(0 = unshifted, always 100%). Circular shifts wrap around; crop shifts pad with zeros. "
+        "Bands: 95% CI over seeds, clipped to 0–100%.",
+        shift_consistency,
+    ),
+    (
+        "feature_stability",
+        "Feature stability per downsampling layer",
+        "Relative L2 change ‖f(shift(x)) − f(x)‖ / ‖f(x)‖ of each downsampling layer's output when "
+        "the input moves by one sample (circular shift), mean and 95% CI over seeds. A stride-2 "
+        "layer cannot follow a one-sample shift exactly; the change measures how much aliasing "
+        "perturbs it.",
+        feature_stability,
+    ),
+    (
+        "learning_curves",
+        "Learning curves",
+        "Training loss (left, averaged over each logging window) and test accuracy at the "
+        "evaluation points (right); lines are means over seeds, bands their 95% CI (clipped "
+        "to the metric's range).",
+        learning_curves,
+    ),
+    (
+        "gradient_norms",
+        "Gradient norm per layer",
+        "L2 norm of each layer's parameter gradient on one fixed training batch, at "
+        "initialisation and after training. A layer far below the others receives little "
+        "gradient (max pooling, for example, routes gradient to one input per window).",
+        gradient_norms,
+    ),
 )
 
 
-def render_figures(data: RunData, styles: dict[str, Style],
-                   out_dir: Path | None = None) -> list[FigureFile]:
+def render_figures(
+    data: RunData, styles: dict[str, Style], out_dir: Path | None = None
+) -> list[FigureFile]:
     """Draw every figure; save each as ``out_dir/<name>.svg`` when ``out_dir`` is given."""
     out: list[FigureFile] = []
     if out_dir is not None:

@@ -40,30 +40,57 @@ def md_escape(text: object) -> str:
 
 
 def md_table(table: Table) -> str:
-    lines = ["| " + " | ".join(md_escape(h) or " " for h in table.headers) + " |",
-             "|" + "|".join("---:" if num else "---" for num in table.numeric) + "|"]
+    lines = [
+        "| " + " | ".join(md_escape(h) or " " for h in table.headers) + " |",
+        "|" + "|".join("---:" if num else "---" for num in table.numeric) + "|",
+    ]
     for row in table.rows:
         lines.append("| " + " | ".join(md_escape(c) for c in row) + " |")
     return "\n".join(lines)
 
 
-def render_markdown(data: RunData, figures: Sequence[FigureFile],
-                    profiles: Sequence[LayerProfile], *, figures_dir: Path | None = None,
-                    base_dir: Path | None = None) -> str:
+def render_markdown(
+    data: RunData,
+    figures: Sequence[FigureFile],
+    profiles: Sequence[LayerProfile],
+    *,
+    figures_dir: Path | None = None,
+    base_dir: Path | None = None,
+) -> str:
     """The report as Markdown; figure links are relative to ``base_dir`` (the run directory)."""
-    out = [f"# poolstride report: {md_escape(data.name)}", "",
-           md_escape(headline(data)), "", "## Verdict", "", f"**{md_escape(bottom_line(data))}**",
-           ""]
+    out = [
+        f"# poolstride report: {md_escape(data.name)}",
+        "",
+        md_escape(headline(data)),
+        "",
+        "## Verdict",
+        "",
+        f"**{md_escape(bottom_line(data))}**",
+        "",
+    ]
     for label, sentences in verdict_groups(data):
         out.append(f"- **{md_escape(label)}**")
         out += [f"  - {md_escape(s)}" for s in sentences]
     failed = [r for r in data.records if not r.finished]
     if failed:
-        out += ["", f"{len(failed)} run(s) failed and are left out of the statistics "
-                    "(see Runs)."]
-    out += ["", "## Results", "", md_table(results_table(data)), "", md_escape(RESULTS_NOTE),
-            "", "## Speed", "", md_escape(SPEED_NOTE), "", md_table(speed_table(data)), "",
-            "## Figures", ""]
+        out += ["", f"{len(failed)} run(s) failed and are left out of the statistics (see Runs)."]
+    out += [
+        "",
+        "## Results",
+        "",
+        md_table(results_table(data)),
+        "",
+        md_escape(RESULTS_NOTE),
+        "",
+        "## Speed",
+        "",
+        md_escape(SPEED_NOTE),
+        "",
+        md_table(speed_table(data)),
+        "",
+        "## Figures",
+        "",
+    ]
     for fig in figures:
         out += [f"### {md_escape(fig.title)}", ""]
         if fig.missing or fig.path is None:
@@ -71,24 +98,54 @@ def render_markdown(data: RunData, figures: Sequence[FigureFile],
             continue
         link = fig.path.relative_to(base_dir) if base_dir is not None else fig.path
         out += [f"![{md_escape(fig.title)}]({link.as_posix()})", "", md_escape(fig.caption), ""]
-    out += ["## Per-layer shapes and receptive fields", "",
-            "Each variant's model rebuilt from its stored config (untrained) and profiled "
-            "with poolstride.analysis.profile.", ""]
+    out += [
+        "## Per-layer shapes and receptive fields",
+        "",
+        "Each variant's model rebuilt from its stored config (untrained) and profiled "
+        "with poolstride.analysis.profile.",
+        "",
+    ]
     convention = ""
     for p in profiles:
         if p.table is None:
-            out += [f"### {md_escape(p.variant)}", "",
-                    f"Could not rebuild this variant's model: {md_escape(p.error)}", ""]
+            out += [
+                f"### {md_escape(p.variant)}",
+                "",
+                f"Could not rebuild this variant's model: {md_escape(p.error)}",
+                "",
+            ]
             continue
         convention = getattr(p.table, "convention", "") or convention
-        out += [f"### {md_escape(p.variant)}", "", md_escape(profile_summary(p.table)), "",
-                md_table(profile_table(p.table)), ""]
+        out += [
+            f"### {md_escape(p.variant)}",
+            "",
+            md_escape(profile_summary(p.table)),
+            "",
+            md_table(profile_table(p.table)),
+            "",
+        ]
     if convention:
         out += [f"Cost convention: {md_escape(convention)}.", ""]
-    out += ["## Runs", "", md_table(runs_table(data)), "", "## Reproduce", "",
-            "```sh", data.command().replace("```", "'''"), "```", "",
-            "### Environment", "", md_table(environment_table(data)), "",
-            "### Full configuration", "", md_table(config_table(data)), ""]
+    out += [
+        "## Runs",
+        "",
+        md_table(runs_table(data)),
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        data.command().replace("```", "'''"),
+        "```",
+        "",
+        "### Environment",
+        "",
+        md_table(environment_table(data)),
+        "",
+        "### Full configuration",
+        "",
+        md_table(config_table(data)),
+        "",
+    ]
     return "\n".join(out)
 
 

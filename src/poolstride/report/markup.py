@@ -72,8 +72,9 @@ def tag(name: str, /, *children: Any, **attrs: Any) -> Markup:
     for key, value in attrs.items():
         if value is None or value is False:
             continue
-        parts.append(f" {_attr_name(key)}" if value is True
-                     else f' {_attr_name(key)}="{escape(value)}"')
+        parts.append(
+            f" {_attr_name(key)}" if value is True else f' {_attr_name(key)}="{escape(value)}"'
+        )
     parts.append(">")
     if name in _VOID:
         if children:

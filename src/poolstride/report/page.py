@@ -79,8 +79,9 @@ code { font-size: 13px; }
 
 def _cell(text: str, numeric: bool, styles: dict[str, Style] | None = None) -> Markup:
     if styles is not None and text in styles:
-        swatch = tag("span", class_="swatch", style=f"background:{styles[text].color}",
-                     aria_hidden="true")
+        swatch = tag(
+            "span", class_="swatch", style=f"background:{styles[text].color}", aria_hidden="true"
+        )
         return tag("td", swatch, text, class_="key")
     if numeric and " [" in text:
         # "54.8 [27.4, 82.1], p=0.01": the mean on top, its interval below in small type,
@@ -90,19 +91,33 @@ def _cell(text: str, numeric: bool, styles: dict[str, Style] | None = None) -> M
     return tag("td", text, class_="num" if numeric else None)
 
 
-def html_table(table: Table, styles: dict[str, Style] | None = None,
-               baseline: str | None = None, caption: str | None = None) -> Markup:
+def html_table(
+    table: Table,
+    styles: dict[str, Style] | None = None,
+    baseline: str | None = None,
+    caption: str | None = None,
+) -> Markup:
     """A :class:`Table` as an HTML table (cells escaped; variant cells get their colour)."""
-    head = tag("tr", [tag("th", h, scope="col", class_="num" if num else None)
-                      for h, num in zip(table.headers, table.numeric)])
+    head = tag(
+        "tr",
+        [
+            tag("th", h, scope="col", class_="num" if num else None)
+            for h, num in zip(table.headers, table.numeric)
+        ],
+    )
     body = []
     for row in table.rows:
-        cells = [_cell(c, num, styles if i == table.key_column else None)
-                 for i, (c, num) in enumerate(zip(row, table.numeric))]
+        cells = [
+            _cell(c, num, styles if i == table.key_column else None)
+            for i, (c, num) in enumerate(zip(row, table.numeric))
+        ]
         is_base = table.key_column is not None and row[table.key_column] == baseline
         body.append(tag("tr", cells, class_="baseline" if is_base else None))
-    cap = tag("caption", caption, class_="muted", style="caption-side:bottom;text-align:left") \
-        if caption else None
+    cap = (
+        tag("caption", caption, class_="muted", style="caption-side:bottom;text-align:left")
+        if caption
+        else None
+    )
     return tag("div", tag("table", cap, tag("thead", head), tag("tbody", body)), class_="scroll")
 
 
@@ -114,24 +129,39 @@ def verdict_block(data: RunData) -> Markup:
     failed = [r for r in data.records if not r.finished]
     notes = []
     if failed:
-        notes.append(tag("p", f"{len(failed)} run(s) failed and are left out of the "
-                              "statistics (see Runs).", class_="note"))
-    return tag("div",
-               tag("p", bottom_line(data)),
-               tag("ul", groups) if groups else None,
-               notes,
-               class_="verdict", id="verdict")
+        notes.append(
+            tag(
+                "p",
+                f"{len(failed)} run(s) failed and are left out of the statistics (see Runs).",
+                class_="note",
+            )
+        )
+    return tag(
+        "div",
+        tag("p", bottom_line(data)),
+        tag("ul", groups) if groups else None,
+        notes,
+        class_="verdict",
+        id="verdict",
+    )
 
 
 def figure_block(fig: FigureFile) -> Markup:
     if fig.missing:
-        return tag("figure", tag("h3", fig.title),
-                   tag("div", f"Not shown: {fig.missing}.", class_="missing"),
-                   id=f"fig-{fig.name}")
+        return tag(
+            "figure",
+            tag("h3", fig.title),
+            tag("div", f"Not shown: {fig.missing}.", class_="missing"),
+            id=f"fig-{fig.name}",
+        )
     uri = "data:image/svg+xml;base64," + base64.b64encode(fig.svg.encode()).decode("ascii")
-    return tag("figure", tag("h3", fig.title),
-               tag("img", src=uri, alt=fig.title, loading="eager"),
-               tag("figcaption", fig.caption), id=f"fig-{fig.name}")
+    return tag(
+        "figure",
+        tag("h3", fig.title),
+        tag("img", src=uri, alt=fig.title, loading="eager"),
+        tag("figcaption", fig.caption),
+        id=f"fig-{fig.name}",
+    )
 
 
 def profiles_block(profiles: Sequence[LayerProfile], styles: dict[str, Style]) -> Markup:
@@ -141,70 +171,128 @@ def profiles_block(profiles: Sequence[LayerProfile], styles: dict[str, Style]) -
     convention = ""
     for i, p in enumerate(profiles):
         style = styles.get(p.variant)
-        swatch = tag("span", class_="swatch", style=f"background:{style.color}",
-                     aria_hidden="true") if style else None
+        swatch = (
+            tag("span", class_="swatch", style=f"background:{style.color}", aria_hidden="true")
+            if style
+            else None
+        )
         if p.table is None:
-            parts.append(tag("details", tag("summary", swatch, tag("b", p.variant),
-                                            " — table not available"),
-                             tag("p", f"Could not rebuild this variant's model: {p.error}",
-                                 class_="missing"), open=True))
+            parts.append(
+                tag(
+                    "details",
+                    tag("summary", swatch, tag("b", p.variant), " — table not available"),
+                    tag(
+                        "p", f"Could not rebuild this variant's model: {p.error}", class_="missing"
+                    ),
+                    open=True,
+                )
+            )
             continue
         convention = getattr(p.table, "convention", "") or convention
-        parts.append(tag("details",
-                         tag("summary", swatch, tag("b", p.variant), " — ",
-                             profile_summary(p.table)),
-                         html_table(profile_table(p.table)), open=i == 0))
+        parts.append(
+            tag(
+                "details",
+                tag("summary", swatch, tag("b", p.variant), " — ", profile_summary(p.table)),
+                html_table(profile_table(p.table)),
+                open=i == 0,
+            )
+        )
     if convention:
         parts.append(tag("p", f"Cost convention: {convention}.", class_="note"))
     return join(parts)
 
 
-def render_page(data: RunData, figures: Sequence[FigureFile],
-                profiles: Sequence[LayerProfile], *, files: Sequence[str] = ()) -> str:
+def render_page(
+    data: RunData,
+    figures: Sequence[FigureFile],
+    profiles: Sequence[LayerProfile],
+    *,
+    files: Sequence[str] = (),
+) -> str:
     """The whole HTML document as a string."""
     styles = variant_styles(data.variants)
     title = f"poolstride report: {data.name}"
     sections = [
         ("verdict", "Verdict", [tag("p", headline(data)), verdict_block(data)]),
-        ("results", "Results", [html_table(results_table(data), styles, data.baseline,
-                                           caption=RESULTS_NOTE)]),
-        ("speed", "Speed", [tag("p", SPEED_NOTE, class_="note"),
-                            html_table(speed_table(data), styles, data.baseline)]),
+        (
+            "results",
+            "Results",
+            [html_table(results_table(data), styles, data.baseline, caption=RESULTS_NOTE)],
+        ),
+        (
+            "speed",
+            "Speed",
+            [
+                tag("p", SPEED_NOTE, class_="note"),
+                html_table(speed_table(data), styles, data.baseline),
+            ],
+        ),
         ("figures", "Figures", [figure_block(f) for f in figures]),
-        ("layers", "Per-layer shapes and receptive fields",
-         [tag("p", "Each variant's model rebuilt from its stored config (untrained: shapes, "
-                   "parameters and receptive fields do not depend on the weights) and "
-                   "profiled with poolstride.analysis.profile.", class_="note"),
-          profiles_block(profiles, styles)]),
+        (
+            "layers",
+            "Per-layer shapes and receptive fields",
+            [
+                tag(
+                    "p",
+                    "Each variant's model rebuilt from its stored config (untrained: shapes, "
+                    "parameters and receptive fields do not depend on the weights) and "
+                    "profiled with poolstride.analysis.profile.",
+                    class_="note",
+                ),
+                profiles_block(profiles, styles),
+            ],
+        ),
         ("runs", "Runs", [html_table(runs_table(data), styles, None)]),
-        ("reproduce", "Reproduce", [
-            tag("p", "The command that re-runs this comparison (finished runs in the run "
-                     "directory are skipped; delete runs.sqlite to start over):"),
-            tag("pre", tag("code", data.command())),
-            tag("h3", "Environment"), html_table(environment_table(data)),
-            tag("h3", "Full configuration"), html_table(config_table(data)),
-            tag("p", "Files in the run directory: " + ", ".join(files), class_="note")
-            if files else None]),
+        (
+            "reproduce",
+            "Reproduce",
+            [
+                tag(
+                    "p",
+                    "The command that re-runs this comparison (finished runs in the run "
+                    "directory are skipped; delete runs.sqlite to start over):",
+                ),
+                tag("pre", tag("code", data.command())),
+                tag("h3", "Environment"),
+                html_table(environment_table(data)),
+                tag("h3", "Full configuration"),
+                html_table(config_table(data)),
+                tag("p", "Files in the run directory: " + ", ".join(files), class_="note")
+                if files
+                else None,
+            ],
+        ),
     ]
     nav = tag("nav", [tag("a", label, href=f"#{sid}") for sid, label, _ in sections])
-    body = [tag("h1", title),
-            tag("p", _generated_line(), class_="muted"), nav]
+    body = [tag("h1", title), tag("p", _generated_line(), class_="muted"), nav]
     for sid, label, content in sections:
         body.append(tag("section", tag("h2", label), content, id=sid))
-    doc = tag("html",
-              tag("head", tag("meta", charset="utf-8"),
-                  tag("meta", name="viewport", content="width=device-width, initial-scale=1"),
-                  tag("meta", http_equiv="Content-Security-Policy",
-                      content="default-src 'none'; img-src data:; style-src 'unsafe-inline'"),
-                  tag("title", title), tag("style", CSS)),
-              tag("body", tag("main", body)), lang="en")
+    doc = tag(
+        "html",
+        tag(
+            "head",
+            tag("meta", charset="utf-8"),
+            tag("meta", name="viewport", content="width=device-width, initial-scale=1"),
+            tag(
+                "meta",
+                http_equiv="Content-Security-Policy",
+                content="default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+            ),
+            tag("title", title),
+            tag("style", CSS),
+        ),
+        tag("body", tag("main", body)),
+        lang="en",
+    )
     return str(Markup("<!DOCTYPE html>\n") + doc + Markup("\n"))
 
 
 def _generated_line() -> str:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"Generated {now} by poolstride {__version__} (Python {platform.python_version()}) "
-            "from the run store alone; this page needs no network.")
+    return (
+        f"Generated {now} by poolstride {__version__} (Python {platform.python_version()}) "
+        "from the run store alone; this page needs no network."
+    )
 
 
 def summary_html(results_or_records: Any) -> str:
@@ -220,22 +308,29 @@ def summary_html(results_or_records: Any) -> str:
     data = _as_data(results_or_records, from_records)
     styles = variant_styles(data.variants)
     table = html_table(results_table(data), styles, data.baseline, caption=RESULTS_NOTE)
-    groups = [tag("li", tag("b", label), tag("ul", [tag("li", s) for s in sentences]))
-              for label, sentences in verdict_groups(data)]
-    return str(tag("div",
-                   tag("style", _SUMMARY_CSS),
-                   tag("p", headline(data)),
-                   tag("p", tag("b", bottom_line(data))),
-                   table,
-                   tag("ul", groups) if groups else None,
-                   class_="poolstride-summary"))
+    groups = [
+        tag("li", tag("b", label), tag("ul", [tag("li", s) for s in sentences]))
+        for label, sentences in verdict_groups(data)
+    ]
+    return str(
+        tag(
+            "div",
+            tag("style", _SUMMARY_CSS),
+            tag("p", headline(data)),
+            tag("p", tag("b", bottom_line(data))),
+            table,
+            tag("ul", groups) if groups else None,
+            class_="poolstride-summary",
+        )
+    )
 
 
 _SUMMARY_CSS = Markup(
     ".poolstride-summary td.num,.poolstride-summary th.num{text-align:right;white-space:nowrap}"
     ".poolstride-summary td.key{white-space:nowrap}.poolstride-summary .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;"
     "border-radius:2px}.poolstride-summary tr.baseline td{font-weight:600}"
-    ".poolstride-summary caption{caption-side:bottom;font-size:85%;opacity:.8}")
+    ".poolstride-summary caption{caption-side:bottom;font-size:85%;opacity:.8}"
+)
 
 
 def _as_data(obj: Any, from_records) -> RunData:

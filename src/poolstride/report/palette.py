@@ -47,8 +47,9 @@ def variant_styles(variants: Iterable[str]) -> dict[str, Style]:
         if name in styles:
             continue
         i = len(styles)
-        styles[name] = Style(COLORS[i % len(COLORS)],
-                             MARKERS[(i + i // len(COLORS)) % len(MARKERS)])
+        styles[name] = Style(
+            COLORS[i % len(COLORS)], MARKERS[(i + i // len(COLORS)) % len(MARKERS)]
+        )
     return styles
 
 

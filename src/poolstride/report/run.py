@@ -28,11 +28,23 @@ from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store
 
 # CompareConfig fields that `poolstride compare` takes as flags (field -> flag).
 _FLAGS = {
-    "dataset": "--dataset", "model": "--model", "steps": "--steps", "epochs": "--epochs",
-    "batch_size": "--batch-size", "lr": "--lr", "optimizer": "--optimizer",
-    "schedule": "--schedule", "weight_decay": "--weight-decay", "augment": "--augment",
-    "train_size": "--train-size", "head": "--head", "width": "--width", "depth": "--depth",
-    "match": "--match", "device": "--device", "data_dir": "--data-dir",
+    "dataset": "--dataset",
+    "model": "--model",
+    "steps": "--steps",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "optimizer": "--optimizer",
+    "schedule": "--schedule",
+    "weight_decay": "--weight-decay",
+    "augment": "--augment",
+    "train_size": "--train-size",
+    "head": "--head",
+    "width": "--width",
+    "depth": "--depth",
+    "match": "--match",
+    "device": "--device",
+    "data_dir": "--data-dir",
 }
 # Per-run fields that are not options of the grid (set by the grid itself).
 _PER_RUN = {"variant", "seed", "match_reference"}
@@ -75,8 +87,7 @@ class RunData:
 
     def metric(self, variant: str, name: str) -> list[Any]:
         """``name`` of every finished run of ``variant`` that recorded it (seed order)."""
-        return [r.metrics[name] for r in self.runs_of(variant)
-                if r.metrics.get(name) is not None]
+        return [r.metrics[name] for r in self.runs_of(variant) if r.metrics.get(name) is not None]
 
     def seeds(self) -> list[int]:
         return sorted({_seed(r) for r in self.records})
@@ -98,8 +109,12 @@ class RunData:
     def environment(self) -> dict[str, list[str]]:
         """Distinct provenance values over the runs: versions, git hash, device."""
         env: dict[str, list[str]] = {}
-        for label, attr in (("poolstride", "poolstride_version"), ("torch", "torch_version"),
-                            ("git commit", "git_hash"), ("device", "device")):
+        for label, attr in (
+            ("poolstride", "poolstride_version"),
+            ("torch", "torch_version"),
+            ("git commit", "git_hash"),
+            ("device", "device"),
+        ):
             vals = sorted({str(getattr(r, attr) or "") for r in self.records} - {""})
             env[label] = vals or ["(not recorded)"]
         starts = sorted(r.started_at for r in self.records if r.started_at)
@@ -112,8 +127,9 @@ class RunData:
 
     def command(self) -> str:
         """The ``poolstride compare`` command line that reproduces this grid."""
-        return reproduce_command(self.records, self.baseline, self.results.test, self.run_dir,
-                                 self.variants)
+        return reproduce_command(
+            self.records, self.baseline, self.results.test, self.run_dir, self.variants
+        )
 
 
 def _variant(rec: RunRecord) -> str:
@@ -132,8 +148,11 @@ def shared_config(records: Sequence[RunRecord]) -> dict[str, Any]:
     if not records:
         return {}
     first = records[0].config
-    return {k: v for k, v in first.items()
-            if all(k in r.config and r.config[k] == v for r in records[1:])}
+    return {
+        k: v
+        for k, v in first.items()
+        if all(k in r.config and r.config[k] == v for r in records[1:])
+    }
 
 
 def _read_grid(run_dir: Path) -> dict[str, Any]:
@@ -150,8 +169,9 @@ def _read_grid(run_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def load_run(run_dir: str | Path, *, baseline: str | None = None, test: str | None = None
-             ) -> RunData:
+def load_run(
+    run_dir: str | Path, *, baseline: str | None = None, test: str | None = None
+) -> RunData:
     """Read ``run_dir`` (a directory holding ``runs.sqlite``, or the ``.sqlite`` file).
 
     Raises:
@@ -163,21 +183,35 @@ def load_run(run_dir: str | Path, *, baseline: str | None = None, test: str | No
     else:
         store_path, run_dir_path = path / STORE_FILENAME, path
     if not store_path.is_file():
-        raise PoolstrideError(f"no run store at {str(store_path)!r}; give a run directory "
-                              "written by `poolstride compare`")
+        raise PoolstrideError(
+            f"no run store at {str(store_path)!r}; give a run directory "
+            "written by `poolstride compare`"
+        )
     with Store(store_path, create=False) as store:
         records = store.all_runs()
     if not records:
         raise PoolstrideError(f"run store {str(store_path)!r} holds no runs yet")
     grid = _read_grid(run_dir_path)
-    return from_records(records, name=run_dir_path.resolve().name, run_dir=run_dir_path,
-                        grid=grid, baseline=baseline, test=test)
+    return from_records(
+        records,
+        name=run_dir_path.resolve().name,
+        run_dir=run_dir_path,
+        grid=grid,
+        baseline=baseline,
+        test=test,
+    )
 
 
-def from_records(records: Sequence[RunRecord], *, name: str = "comparison",
-                 run_dir: Path | None = None, grid: dict[str, Any] | None = None,
-                 baseline: str | None = None, test: str | None = None,
-                 results: Results | None = None) -> RunData:
+def from_records(
+    records: Sequence[RunRecord],
+    *,
+    name: str = "comparison",
+    run_dir: Path | None = None,
+    grid: dict[str, Any] | None = None,
+    baseline: str | None = None,
+    test: str | None = None,
+    results: Results | None = None,
+) -> RunData:
     """A :class:`RunData` from records (variants and baseline from ``grid`` when given)."""
     records = list(records)
     grid = dict(grid or {})
@@ -188,8 +222,9 @@ def from_records(records: Sequence[RunRecord], *, name: str = "comparison",
         base = baseline or grid.get("baseline")
         if base is not None and str(base) not in variants:
             if baseline is not None:
-                raise PoolstrideError(f"baseline {baseline!r} is not among the stored "
-                                      f"variants: {', '.join(variants)}")
+                raise PoolstrideError(
+                    f"baseline {baseline!r} is not among the stored variants: {', '.join(variants)}"
+                )
             base = None
         test = test or grid.get("test") or "t"
         if test not in ("t", "wilcoxon"):
@@ -201,9 +236,12 @@ def from_records(records: Sequence[RunRecord], *, name: str = "comparison",
 # --- the command that reproduces the run -------------------------------------------------
 
 
-def reproduce_options(records: Sequence[RunRecord], baseline: str | None = None,
-                      test: str = "t", variants: Sequence[str] | None = None
-                      ) -> dict[str, Any]:
+def reproduce_options(
+    records: Sequence[RunRecord],
+    baseline: str | None = None,
+    test: str = "t",
+    variants: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """CompareConfig fields that rebuild exactly this grid of runs.
 
     Only fields that differ from :class:`~poolstride.experiment.config.CompareConfig`'s
@@ -214,8 +252,10 @@ def reproduce_options(records: Sequence[RunRecord], baseline: str | None = None,
     defaults = {f.name: f.default for f in fields(CompareConfig)}
     if variants is None:
         variants = list(dict.fromkeys(_variant(r) for r in records))
-    opts: dict[str, Any] = {"variants": list(variants),
-                            "seeds": list(dict.fromkeys(_seed(r) for r in records))}
+    opts: dict[str, Any] = {
+        "variants": list(variants),
+        "seeds": list(dict.fromkeys(_seed(r) for r in records)),
+    }
     for key, value in shared_config(records).items():
         if key in _PER_RUN or key not in defaults or key in ("variants", "seeds"):
             continue
@@ -228,22 +268,43 @@ def reproduce_options(records: Sequence[RunRecord], baseline: str | None = None,
     return opts
 
 
-def reproduce_command(records: Sequence[RunRecord], baseline: str | None = None,
-                      test: str = "t", run_dir: Path | None = None,
-                      variants: Sequence[str] | None = None) -> str:
+def reproduce_command(
+    records: Sequence[RunRecord],
+    baseline: str | None = None,
+    test: str = "t",
+    run_dir: Path | None = None,
+    variants: Sequence[str] | None = None,
+) -> str:
     """``poolstride compare ...`` with the flags that rebuild these runs (shell-quoted).
 
     Options that have no command-line flag (``momentum``, ``max_shift``, ...) make the
     command fall back to the run's ``config.yaml``, which records every field.
     """
     opts = reproduce_options(records, baseline, test, variants)
-    no_flag = sorted(k for k in opts if k not in _FLAGS and k not in
-                     ("variants", "seeds", "baseline", "test", "download"))
+    no_flag = sorted(
+        k
+        for k in opts
+        if k not in _FLAGS and k not in ("variants", "seeds", "baseline", "test", "download")
+    )
     if no_flag and run_dir is not None and (run_dir / "config.yaml").is_file():
-        return shlex.join(["poolstride", "compare", "--config", str(run_dir / "config.yaml"),
-                           "--out", str(run_dir)])
-    args = ["poolstride", "compare", "--variants", ",".join(opts["variants"]),
-            "--seeds", _seeds_arg(opts["seeds"])]
+        return shlex.join(
+            [
+                "poolstride",
+                "compare",
+                "--config",
+                str(run_dir / "config.yaml"),
+                "--out",
+                str(run_dir),
+            ]
+        )
+    args = [
+        "poolstride",
+        "compare",
+        "--variants",
+        ",".join(opts["variants"]),
+        "--seeds",
+        _seeds_arg(opts["seeds"]),
+    ]
     if "baseline" in opts:
         args += ["--baseline", str(opts["baseline"])]
     for key, flag in _FLAGS.items():
@@ -258,7 +319,8 @@ def reproduce_command(records: Sequence[RunRecord], baseline: str | None = None,
     command = shlex.join(args)
     if no_flag:
         command += "  # also set in a --config YAML: " + ", ".join(
-            f"{k}={opts[k]!r}" for k in no_flag)
+            f"{k}={opts[k]!r}" for k in no_flag
+        )
     return command
 
 
@@ -328,11 +390,25 @@ def _profile_one(rec: RunRecord, shapes: dict[tuple, Any]):
             shapes[key] = (tuple(ds.input_shape), int(ds.num_classes))
         input_shape, num_classes = shapes[key]
     width = metrics.get("width") if metrics.get("width") is not None else cfg.get("width")
-    model = build_model(cfg.get("model", "simple"), cfg["variant"], tuple(input_shape),
-                        int(num_classes), head=cfg.get("head", "gap"), width=width,
-                        depth=cfg.get("depth"))
+    model = build_model(
+        cfg.get("model", "simple"),
+        cfg["variant"],
+        tuple(input_shape),
+        int(num_classes),
+        head=cfg.get("head", "gap"),
+        width=width,
+        depth=cfg.get("depth"),
+    )
     return profile(model, tuple(input_shape))
 
 
-__all__ = ["LayerProfile", "RunData", "from_records", "layer_profiles", "load_run",
-           "reproduce_command", "reproduce_options", "shared_config"]
+__all__ = [
+    "LayerProfile",
+    "RunData",
+    "from_records",
+    "layer_profiles",
+    "load_run",
+    "reproduce_command",
+    "reproduce_options",
+    "shared_config",
+]

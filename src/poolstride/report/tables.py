@@ -69,8 +69,13 @@ def headline(data: RunData) -> str:
         parts.append(f"on {cfg['dataset']}")
     if "model" in cfg:
         parts.append(f"with the {cfg['model']} model")
-    budget = (f"{cfg['steps']} steps" if cfg.get("steps") else
-              f"{cfg['epochs']} epochs" if cfg.get("epochs") else "")
+    budget = (
+        f"{cfg['steps']} steps"
+        if cfg.get("steps")
+        else f"{cfg['epochs']} epochs"
+        if cfg.get("epochs")
+        else ""
+    )
     text = f"Compared {' '.join(parts)}, {n_text(data)}"
     if budget:
         text += f", each trained for {budget}"
@@ -110,8 +115,9 @@ def bottom_line(data: RunData) -> str:
     n = min(c.paired.n for c in acc)
     caveat = " With fewer than 3 seeds the tests have little power." if n < 3 else ""
     test = TEST_NAMES.get(data.results.test, data.results.test)
-    return (f"Test accuracy ({test} paired by seed, Holm-corrected): " + "; ".join(out) + "."
-            + caveat)
+    return (
+        f"Test accuracy ({test} paired by seed, Holm-corrected): " + "; ".join(out) + "." + caveat
+    )
 
 
 #: How each paired test is named in sentences.
@@ -121,9 +127,20 @@ TEST_NAMES = {"t": "t-test", "wilcoxon": "Wilcoxon signed-rank test"}
 def results_table(data: RunData) -> Table:
     """One row per variant: n, mean [95% CI] of the main metrics, Δ accuracy vs baseline."""
     deltas = {c.variant: c for c in data.results.comparisons if c.metric == "test_acc"}
-    headers = ["variant", "n", "test acc %", "Δ acc vs baseline, points", "test loss",
-               "shift consist. circular %", "shift consist. crop %", "params", "MACs",
-               "train time s", "inference samples/s", "train step ms (fastest config)"]
+    headers = [
+        "variant",
+        "n",
+        "test acc %",
+        "Δ acc vs baseline, points",
+        "test loss",
+        "shift consist. circular %",
+        "shift consist. crop %",
+        "params",
+        "MACs",
+        "train time s",
+        "inference samples/s",
+        "train step ms (fastest config)",
+    ]
     rows = []
     for v in data.variants:
         s = data.results.summary.get(v, {})
@@ -138,22 +155,32 @@ def results_table(data: RunData) -> Table:
                 delta += f", {format_p(d.p_adj)}" + (" *" if c.significant else "")
         else:
             delta = "–"
-        rows.append([v, str(n), fmt_ci(s.get("test_acc"), 100), delta,
-                     fmt_ci(s.get("test_loss"), 1, 3),
-                     fmt_ci(s.get("shift_consistency_circular"), 100),
-                     fmt_ci(s.get("shift_consistency_crop"), 100),
-                     fmt_count(_mean(s.get("params"))), fmt_count(_mean(s.get("macs"))),
-                     fmt_ci(s.get("train_time_s"), 1, 1),
-                     fmt_count(_mean(s.get("throughput_sps"))),
-                     fmt_ci(s.get("step_ms"), 1, 1)])
+        rows.append(
+            [
+                v,
+                str(n),
+                fmt_ci(s.get("test_acc"), 100),
+                delta,
+                fmt_ci(s.get("test_loss"), 1, 3),
+                fmt_ci(s.get("shift_consistency_circular"), 100),
+                fmt_ci(s.get("shift_consistency_crop"), 100),
+                fmt_count(_mean(s.get("params"))),
+                fmt_count(_mean(s.get("macs"))),
+                fmt_ci(s.get("train_time_s"), 1, 1),
+                fmt_count(_mean(s.get("throughput_sps"))),
+                fmt_ci(s.get("step_ms"), 1, 1),
+            ]
+        )
     return Table(headers, rows, [False] + [True] * (len(headers) - 1))
 
 
-RESULTS_NOTE = ("Mean over seeds with its 95% t-interval in brackets (with few seeds an "
-                "interval can reach past a metric's range); n = finished seeds. "
-                "Δ: paired by seed against the baseline, p Holm-adjusted across variants "
-                "(* = significant at α = 0.05). MACs count conv/linear multiply-accumulates "
-                "of one input; pooling is counted separately in the per-layer tables.")
+RESULTS_NOTE = (
+    "Mean over seeds with its 95% t-interval in brackets (with few seeds an "
+    "interval can reach past a metric's range); n = finished seeds. "
+    "Δ: paired by seed against the baseline, p Holm-adjusted across variants "
+    "(* = significant at α = 0.05). MACs count conv/linear multiply-accumulates "
+    "of one input; pooling is counted separately in the per-layer tables."
+)
 
 
 def _mean(s: Summary | None) -> float | None:
@@ -183,15 +210,21 @@ def speed_table(data: RunData) -> Table:
                 used += [str(k) for k in names if str(k) not in used]
         row.append("; ".join(used) or "–")
         rows.append(row)
-    headers = ["variant", "fastest configuration", *(f"{c}, ms" for c in configs),
-               "downsampling kernels (fastest configuration)"]
+    headers = [
+        "variant",
+        "fastest configuration",
+        *(f"{c}, ms" for c in configs),
+        "downsampling kernels (fastest configuration)",
+    ]
     return Table(headers, rows, [False, False] + [True] * len(configs) + [False])
 
 
-SPEED_NOTE = ("Each variant's training step (forward and backward of one batch) is timed in "
-              "every memory format and with poolstride's pooling kernels on and off, "
-              "interleaved, medians over rounds; the fastest configuration is the one "
-              "reported, so no variant is judged by a slow pooling implementation.")
+SPEED_NOTE = (
+    "Each variant's training step (forward and backward of one batch) is timed in "
+    "every memory format and with poolstride's pooling kernels on and off, "
+    "interleaved, medians over rounds; the fastest configuration is the one "
+    "reported, so no variant is judged by a slow pooling implementation."
+)
 
 
 def _by_config(metrics: dict[str, Any]) -> dict[str, float]:
@@ -199,8 +232,11 @@ def _by_config(metrics: dict[str, Any]) -> dict[str, float]:
     by_config = metrics.get("step_ms_by_config")
     if not isinstance(by_config, dict):
         return {}
-    return {str(c): float(ms) for c, ms in by_config.items()
-            if isinstance(ms, (int, float)) and math.isfinite(ms)}
+    return {
+        str(c): float(ms)
+        for c, ms in by_config.items()
+        if isinstance(ms, (int, float)) and math.isfinite(ms)
+    }
 
 
 def runs_table(data: RunData) -> Table:
@@ -214,13 +250,34 @@ def runs_table(data: RunData) -> Table:
     for r in sorted(data.records, key=key):
         m = r.metrics
         acc = m.get("test_acc")
-        rows.append([str(r.config.get("variant", "?")), str(r.config.get("seed", "?")), r.status,
-                     f"{100 * acc:.1f}" if isinstance(acc, (int, float)) else "–",
-                     _fixed(m.get("final_train_loss"), 3), _fixed(m.get("train_time_s"), 1),
-                     _fixed(m.get("peak_memory_mb"), 0), r.key, r.reason or ""])
-    return Table(["variant", "seed", "status", "test acc %", "final train loss",
-                  "train time s", "peak memory MiB", "key", "reason (failed runs)"], rows,
-                 [False, True, False, True, True, True, True, False, False])
+        rows.append(
+            [
+                str(r.config.get("variant", "?")),
+                str(r.config.get("seed", "?")),
+                r.status,
+                f"{100 * acc:.1f}" if isinstance(acc, (int, float)) else "–",
+                _fixed(m.get("final_train_loss"), 3),
+                _fixed(m.get("train_time_s"), 1),
+                _fixed(m.get("peak_memory_mb"), 0),
+                r.key,
+                r.reason or "",
+            ]
+        )
+    return Table(
+        [
+            "variant",
+            "seed",
+            "status",
+            "test acc %",
+            "final train loss",
+            "train time s",
+            "peak memory MiB",
+            "key",
+            "reason (failed runs)",
+        ],
+        rows,
+        [False, True, False, True, True, True, True, False, False],
+    )
 
 
 def _int(x: Any) -> int:
@@ -239,8 +296,9 @@ def config_table(data: RunData) -> Table:
     shared = data.shared_config()
     varying = data.varying_config()
     rows = [[k, _value(v)] for k, v in shared.items()]
-    rows += [[k, ", ".join(_value(x) for x in vals) + "  (varies by run)"]
-             for k, vals in varying.items()]
+    rows += [
+        [k, ", ".join(_value(x) for x in vals) + "  (varies by run)"] for k, vals in varying.items()
+    ]
     return Table(["field", "value"], rows, key_column=None)
 
 
@@ -262,23 +320,56 @@ def profile_table(table: Any) -> Table:
         rf = r.receptive_field
         # rows carry the batch dimension (the profile ran a batch of 1); totals do not
         out_shape = r.output_shape[1:] if r.output_shape else r.output_shape
-        rows.append([r.name, r.kind or r.type, _shape(out_shape), f"{r.params:,}",
-                     f"{r.macs:,}", f"{r.pool_ops:,}", str(rf) if rf is not None else "",
-                     _jump(rf)])
+        rows.append(
+            [
+                r.name,
+                r.kind or r.type,
+                _shape(out_shape),
+                f"{r.params:,}",
+                f"{r.macs:,}",
+                f"{r.pool_ops:,}",
+                str(rf) if rf is not None else "",
+                _jump(rf),
+            ]
+        )
     t = table.totals
-    rows.append(["total", "", _shape(t.output_shape), f"{t.params:,}", f"{t.macs:,}",
-                 f"{t.pool_ops:,}", str(t.receptive_field or ""), _jump(t.receptive_field)])
-    return Table(["layer", "type", "output shape (per input)", "params", "MACs", "pool ops",
-                  "receptive field", "jump"], rows,
-                 [False, False, False, True, True, True, False, True], key_column=None)
+    rows.append(
+        [
+            "total",
+            "",
+            _shape(t.output_shape),
+            f"{t.params:,}",
+            f"{t.macs:,}",
+            f"{t.pool_ops:,}",
+            str(t.receptive_field or ""),
+            _jump(t.receptive_field),
+        ]
+    )
+    return Table(
+        [
+            "layer",
+            "type",
+            "output shape (per input)",
+            "params",
+            "MACs",
+            "pool ops",
+            "receptive field",
+            "jump",
+        ],
+        rows,
+        [False, False, False, True, True, True, False, True],
+        key_column=None,
+    )
 
 
 def profile_summary(table: Any) -> str:
     t = table.totals
     rf = f", receptive field {t.receptive_field}" if t.receptive_field is not None else ""
-    return (f"input {_shape(t.input_shape)} → {_shape(t.output_shape)}; "
-            f"{fmt_count(t.params)} params, {fmt_count(t.macs)} MACs, "
-            f"{fmt_count(t.pool_ops)} pooling ops{rf}")
+    return (
+        f"input {_shape(t.input_shape)} → {_shape(t.output_shape)}; "
+        f"{fmt_count(t.params)} params, {fmt_count(t.macs)} MACs, "
+        f"{fmt_count(t.pool_ops)} pooling ops{rf}"
+    )
 
 
 def _shape(shape: Sequence[int] | None) -> str:
@@ -289,6 +380,21 @@ def _jump(rf: Any) -> str:
     return rf.jump_text() if rf is not None else ""
 
 
-__all__ = ["RESULTS_NOTE", "SPEED_NOTE", "Table", "bottom_line", "config_table",
-           "environment_table", "fmt_ci", "fmt_count", "headline", "n_text", "profile_summary",
-           "profile_table", "results_table", "runs_table", "speed_table", "verdict_groups"]
+__all__ = [
+    "RESULTS_NOTE",
+    "SPEED_NOTE",
+    "Table",
+    "bottom_line",
+    "config_table",
+    "environment_table",
+    "fmt_ci",
+    "fmt_count",
+    "headline",
+    "n_text",
+    "profile_summary",
+    "profile_table",
+    "results_table",
+    "runs_table",
+    "speed_table",
+    "verdict_groups",
+]

@@ -20,8 +20,9 @@ from typing import Any
 
 from poolstride.errors import PoolstrideError
 
-INSTALL_HINT = ("TensorBoard logging needs the 'tensorboard' package: "
-                "pip install 'poolstride[tensorboard]'")
+INSTALL_HINT = (
+    "TensorBoard logging needs the 'tensorboard' package: pip install 'poolstride[tensorboard]'"
+)
 
 
 def _summary_writer():

@@ -16,8 +16,13 @@ MARKDOWN_NAME = "report.md"
 FIGURES_DIR = "figures"
 
 
-def write_report(run_dir: str | Path, *, baseline: str | None = None, test: str | None = None,
-                 profiles: bool = True) -> Path:
+def write_report(
+    run_dir: str | Path,
+    *,
+    baseline: str | None = None,
+    test: str | None = None,
+    profiles: bool = True,
+) -> Path:
     """Write the report of ``run_dir`` and return the path of ``report.html``.
 
     Reads only ``run_dir/runs.sqlite`` (plus ``config.yaml`` for the variant order, baseline

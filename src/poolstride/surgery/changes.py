@@ -111,8 +111,15 @@ class Changes:
             )
         t = self.totals
         body.append(
-            [f"total ({t['changed']} of {t['sites']} changed)", "", "", "",
-             fmt(t["d_params"]), fmt(t["d_macs"]), fmt(t["d_pool_ops"])]
+            [
+                f"total ({t['changed']} of {t['sites']} changed)",
+                "",
+                "",
+                "",
+                fmt(t["d_params"]),
+                fmt(t["d_macs"]),
+                fmt(t["d_pool_ops"]),
+            ]
         )
         return header, body
 

@@ -31,11 +31,21 @@ from poolstride.surgery.trace import Trace
 # a module that replaced a pooling site: the module that was there before any swap.
 ORIGINAL_ATTR = "_poolstride_original"
 
-_POOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd, nn.modules.pooling._LPPoolNd)
+_POOLS = (
+    nn.modules.pooling._MaxPoolNd,
+    nn.modules.pooling._AvgPoolNd,
+    nn.modules.pooling._LPPoolNd,
+)
 _NN_DIM = {
-    nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3,
-    nn.AvgPool1d: 1, nn.AvgPool2d: 2, nn.AvgPool3d: 3,
-    nn.LPPool1d: 1, nn.LPPool2d: 2, nn.LPPool3d: 3,
+    nn.MaxPool1d: 1,
+    nn.MaxPool2d: 2,
+    nn.MaxPool3d: 3,
+    nn.AvgPool1d: 1,
+    nn.AvgPool2d: 2,
+    nn.AvgPool3d: 3,
+    nn.LPPool1d: 1,
+    nn.LPPool2d: 2,
+    nn.LPPool3d: 3,
 }
 
 

@@ -51,8 +51,11 @@ from poolstride.surgery.trace import Trace, format_shape, trace_shapes, zeros_li
 
 ORIGINAL = "original"
 # Targets for which a strided convolution already is the answer (the site is kept).
-_CONV_KEEPS = {"conv": "already a strided conv", "dwconv": "already a strided conv",
-               "subsample": "strided conv = stride-1 conv + subsample"}
+_CONV_KEEPS = {
+    "conv": "already a strided conv",
+    "dwconv": "already a strided conv",
+    "subsample": "strided conv = stride-1 conv + subsample",
+}
 _DEFAULT_SIZE = 224
 
 
@@ -84,7 +87,11 @@ def describe(module: nn.Module) -> str:
     if isinstance(module, SplitStride):
         conv, down = describe(module.conv), describe(module.down)
         return f"{down} -> {conv}" if module.down_first else f"{conv} -> {down}"
-    if isinstance(module, nn.Sequential) and len(module) == 2 and isinstance(module[0], TrailingPad):
+    if (
+        isinstance(module, nn.Sequential)
+        and len(module) == 2
+        and isinstance(module[0], TrailingPad)
+    ):
         return f"{describe(module[0])} -> {describe(module[1])}"
     if isinstance(module, TrailingPad):
         amounts = module.amounts
@@ -94,8 +101,10 @@ def describe(module: nn.Module) -> str:
             return f"crop{t(tuple(-a for a in amounts))}"
         return "pad/crop " + "x".join(f"{a:+d}" for a in amounts)
     if isinstance(module, nn.modules.conv._ConvNd):
-        text = (f"{type(module).__name__} {module.in_channels}->{module.out_channels} "
-                f"k{t(module.kernel_size)} s{t(module.stride)}")
+        text = (
+            f"{type(module).__name__} {module.in_channels}->{module.out_channels} "
+            f"k{t(module.kernel_size)} s{t(module.stride)}"
+        )
         padding = module.padding if isinstance(module.padding, str) else t(module.padding)
         text += f" p{padding}" if padding != "0" else ""
         text += f" d{t(module.dilation)}" if max(module.dilation) > 1 else ""
@@ -140,8 +149,15 @@ def _output_size(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...] |
         module.train(training)
 
 
-def _build_down(site: Site, kind: str, options: dict, target: str, channels: int,
-                in_shape: tuple[int, ...], want: tuple[int, ...]) -> nn.Module:
+def _build_down(
+    site: Site,
+    kind: str,
+    options: dict,
+    target: str,
+    channels: int,
+    in_shape: tuple[int, ...],
+    want: tuple[int, ...],
+) -> nn.Module:
     """``make_downsample`` for ``site`` (``channels`` in, ``want[1]`` out), fitted so
     ``in_shape`` maps to ``want`` (shapes with batch)."""
     stride = site.stride
@@ -167,7 +183,12 @@ def _build_down(site: Site, kind: str, options: dict, target: str, channels: int
     if "ceil_mode" in allowed and "ceil_mode" not in options:
         variations.append({"ceil_mode": True})
     pad = getattr(site.original, "padding", None)
-    if site.role == "pool" and "padding" in allowed and "padding" not in options and pad is not None:
+    if (
+        site.role == "pool"
+        and "padding" in allowed
+        and "padding" not in options
+        and pad is not None
+    ):
         pad = as_tuple(pad, site.dim)
         variations += [{**v, "padding": pad} for v in list(variations)]
     candidates = []
@@ -243,14 +264,27 @@ def _rewrite(site: Site, live: nn.Module, kind: str, options: dict, target: str)
         return _restore(site, live), "kept", _CONV_KEEPS[kind]
     conv = live.conv if isinstance(live, SplitStride) else live
     conv.stride = (1,) * site.dim
-    pointwise = max(conv.kernel_size) == 1 and not isinstance(conv.padding, str) and max(conv.padding) == 0
+    pointwise = (
+        max(conv.kernel_size) == 1 and not isinstance(conv.padding, str) and max(conv.padding) == 0
+    )
     if kind == "blur-conv":
         down_kind = "blur-avg" + (f":filt{options['filt_size']}" if "filt_size" in options else "")
-        kind, options, target = "blur-avg", {k: v for k, v in options.items() if k == "filt_size"}, down_kind
+        kind, options, target = (
+            "blur-avg",
+            {k: v for k, v in options.items() if k == "filt_size"},
+            down_kind,
+        )
     if pointwise:
         channels = conv.in_channels
-        down = _build_down(site, kind, options, target, channels, in_shape,
-                           (in_shape[0], channels, *_spatial(want)))
+        down = _build_down(
+            site,
+            kind,
+            options,
+            target,
+            channels,
+            in_shape,
+            (in_shape[0], channels, *_spatial(want)),
+        )
     else:
         dense = _output_size(conv, in_shape)
         down = _build_down(site, kind, options, target, conv.out_channels, dense, want)
@@ -298,8 +332,9 @@ def _as_patterns(value) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _skip_reason(site: Site, index: int, include, exclude, min_channels: int,
-                 skip_stem: bool) -> str:
+def _skip_reason(
+    site: Site, index: int, include, exclude, min_channels: int, skip_stem: bool
+) -> str:
     if not site.executed:
         return "not executed by the forward pass"
     if include and not _matches(site.path, include):
@@ -409,8 +444,9 @@ def swap_downsampling(
             f"sites: {shown}"
         )
     new = copy.deepcopy(model)
-    changes = Changes(target=target, input_shape=input_shape, model=name,
-                      notes=_functional_notes(before, sites))
+    changes = Changes(
+        target=target, input_shape=input_shape, model=name, notes=_functional_notes(before, sites)
+    )
     replaced = []
     executed = [s for s in sites if s.executed]
     for site in sites:
@@ -433,18 +469,20 @@ def swap_downsampling(
         cost_before = module_cost(site.module, site.input_shape) if site.executed else None
         cost_after = module_cost(module, site.input_shape) if site.executed else None
         delta = cost_after - cost_before if site.executed else None
-        changes.rows.append(Change(
-            path=site.path,
-            action=action,
-            before=describe(site.module),
-            after=describe(module),
-            input_shape=site.input_shape,
-            output_shape=site.output_shape,
-            d_params=delta.params if delta else 0,
-            d_macs=delta.macs if delta else 0,
-            d_pool_ops=delta.pool_ops if delta else 0,
-            reason=reason,
-        ))
+        changes.rows.append(
+            Change(
+                path=site.path,
+                action=action,
+                before=describe(site.module),
+                after=describe(module),
+                input_shape=site.input_shape,
+                output_shape=site.output_shape,
+                d_params=delta.params if delta else 0,
+                d_macs=delta.macs if delta else 0,
+                d_pool_ops=delta.pool_ops if delta else 0,
+                reason=reason,
+            )
+        )
     if replaced:
         _check_shapes(before, trace_shapes(new, example, what=f"swapped {what}"), replaced)
     return new, changes
