@@ -11,11 +11,9 @@ Public API (imported lazily so ``import poolstride`` stays cheap):
 
 from __future__ import annotations
 
-import importlib
-
+from poolstride._version import __version__
 from poolstride.errors import PoolstrideError
-
-__version__ = "0.1.0"
+from poolstride.lazy import lazy_exports
 
 _LAZY = {
     "make_downsample": "poolstride.layers",
@@ -30,7 +28,4 @@ _LAZY = {
 __all__ = ["PoolstrideError", "__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'poolstride' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, eager=("PoolstrideError", "__version__"))

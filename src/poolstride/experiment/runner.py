@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from poolstride import __version__
+from poolstride._version import __version__
 from poolstride.analysis.gradient_flow import gradient_norms
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.config import RunConfig

@@ -11,7 +11,7 @@ Submodules load lazily so ``import poolstride.report`` does not import matplotli
 
 from __future__ import annotations
 
-import importlib
+from poolstride.lazy import lazy_exports
 
 _LAZY = {
     "write_report": "poolstride.report.write",
@@ -25,11 +25,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'poolstride.report' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from poolstride import __version__
+from poolstride._version import __version__
 from poolstride.report.figures import FigureFile
 from poolstride.report.markup import Markup, join, tag
 from poolstride.report.palette import Style, variant_styles
