@@ -4,7 +4,7 @@ Both sides train the same configurations — by default those of ``poolstride co
 no options (MNIST-1D, the `simple` CNN, variants of ``DEFAULT_VARIANTS``, seeds 0-2,
 ``CompareConfig().steps`` Adam steps of batch 128, cosine schedule):
 
-- poolstride: ``poolstride.experiment.parallel.run_grid`` with the defaults of
+- poolstride: ``poolstride.experiment.grid.run_grid`` with the defaults of
   ``poolstride compare`` (one worker process per core, seed batching where it pays) into a
   fresh store. It also measures what compare stores for every run (10 test evaluations
   along the way, shift consistency, throughput, cost, gradient norms);
@@ -129,7 +129,8 @@ def max_rss_mib(who: int) -> float:
 def main() -> None:
     from poolstride.data import load_dataset
     from poolstride.experiment.config import DEFAULT_VARIANTS, CompareConfig
-    from poolstride.experiment.parallel import cpu_count, resolve_workers, run_grid
+    from poolstride.experiment.cores import cpu_count, resolve_workers
+    from poolstride.experiment.grid import run_grid
     from poolstride.experiment.stats import mean_ci
     from poolstride.experiment.store import Store
 
@@ -158,7 +159,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with TreeMemory() as memory:
             t0 = time.perf_counter()
-            records = run_grid(grid.runs(), Store(tmp), workers=workers, batch_seeds=batch_seeds)
+            records = run_grid(
+                grid.runs(), Store(tmp), workers=workers, threads=None, batch_seeds=batch_seeds
+            )
             fast_s = time.perf_counter() - t0
     fast = {
         v: [r.metrics["test_acc"] for r in records if r.variant == v and r.finished]

@@ -22,7 +22,8 @@ def main() -> None:
     import ray
 
     from poolstride.experiment.config import CompareConfig
-    from poolstride.experiment.parallel import cpu_count, run_grid
+    from poolstride.experiment.cores import cpu_count
+    from poolstride.experiment.grid import run_grid
     from poolstride.experiment.store import Store
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

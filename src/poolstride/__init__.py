@@ -20,7 +20,7 @@ _LAZY = {
     "make_head": "poolstride.layers",
     "KINDS": "poolstride.layers",
     "profile": "poolstride.analysis.profile",
-    "compare": "poolstride.experiment.api",
+    "compare": "poolstride.comparison",
     "swap_downsampling": "poolstride.surgery",
     "walkthrough": "poolstride.explain",
 }

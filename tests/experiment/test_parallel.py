@@ -7,19 +7,14 @@ import pytest
 import torch
 
 from poolstride.errors import PoolstrideError
-from poolstride.experiment import parallel, runner
+from poolstride.experiment import cores, local_backend, task
+from poolstride.experiment import grid as grid_module
 from poolstride.experiment.config import CompareConfig, RunConfig
-from poolstride.experiment.parallel import (
-    Task,
-    chunk_sizes,
-    fused_chunk_size,
-    plan,
-    resolve_workers,
-    run_grid,
-    run_local_pool,
-    threads_per_worker,
-)
+from poolstride.experiment.cores import resolve_workers, threads_per_worker
+from poolstride.experiment.grid import chunk_sizes, fused_chunk_size, plan, run_grid
+from poolstride.experiment.local_backend import run_local_pool
 from poolstride.experiment.store import Store
+from poolstride.experiment.task import Task
 
 # digits (sklearn, offline, 1,437 8x8 images) is real data that spawned workers can load.
 DIGITS = dict(
@@ -94,7 +89,7 @@ def test_plan_default_chunks_seeds_by_workers():
 
 def test_plan_falls_back_to_separate_runs_and_says_why(monkeypatch):
     monkeypatch.setattr(
-        parallel,
+        grid_module,
         "fusion_reason",
         lambda cfg: "module 'x' (Foo) is odd" if cfg.variant == "avg" else None,
     )
@@ -115,15 +110,15 @@ def test_gpu_options_route_single_runs_through_the_batched_loop():
 
 
 def test_workers_and_threads():
-    assert resolve_workers(None) == parallel.cpu_count() >= 1
+    assert resolve_workers(None) == cores.cpu_count() >= 1
     assert resolve_workers(3) == 3
     for bad in (0, -1, 1.5, True):
         with pytest.raises(PoolstrideError, match="workers must be a positive integer"):
             resolve_workers(bad)
-    cores = parallel.cpu_count()
-    assert threads_per_worker(1) == cores
-    assert threads_per_worker(cores * 4) == 1
-    assert threads_per_worker(2) == max(1, cores // 2)
+    n = cores.cpu_count()
+    assert threads_per_worker(1) == n
+    assert threads_per_worker(n * 4) == 1
+    assert threads_per_worker(2) == max(1, n // 2)
 
 
 def test_bad_backend_options_are_one_line_errors():
@@ -146,9 +141,9 @@ def test_serial_batched_grid_resumes_without_rerunning(tmp_path, monkeypatch):
     ]
     assert {r.metrics["batched_seeds"] for r in records} == {2}
     # seeds fused or not: the same runs (same init, data order) -> the same test accuracy
-    alone = runner.execute(grid[1])
+    alone = task.execute(grid[1])
     assert records[1].metrics["test_acc"] == alone["test_acc"]
-    monkeypatch.setattr(parallel, "run_task", lambda *a, **k: pytest.fail("re-ran a run"))
+    monkeypatch.setattr(local_backend, "run_task", lambda *a, **k: pytest.fail("re-ran a run"))
     again = run_grid(grid, store, workers=1, batch_seeds=True)
     assert [r.finished_at for r in again] == [r.finished_at for r in records]
     assert len(store) == 4

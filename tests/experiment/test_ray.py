@@ -5,8 +5,9 @@ import os
 import pytest
 
 from poolstride.experiment.config import CompareConfig, RunConfig
-from poolstride.experiment.parallel import Task, run_grid
+from poolstride.experiment.grid import run_grid
 from poolstride.experiment.store import Store
+from poolstride.experiment.task import Task
 
 ray = pytest.importorskip("ray")
 

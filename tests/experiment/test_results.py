@@ -6,8 +6,8 @@ import json
 import pytest
 from scipy import stats as sps
 
+from poolstride.comparison import ComparisonResults
 from poolstride.experiment.config import RunConfig
-from poolstride.experiment.results import Results
 from poolstride.experiment.store import RunRecord
 
 
@@ -43,7 +43,7 @@ CONV = [0.85, 0.88, 0.86, 0.87]
 def test_summary_and_verdicts_from_records():
     records = [rec("max", s, a) for s, a in enumerate(MAX)]
     records += [rec("conv", s, a) for s, a in enumerate(CONV)]
-    res = Results.from_records(records)
+    res = ComparisonResults.from_records(records)
     assert res.variants == ("max", "conv") and res.baseline == "max"
     s = res.summary["conv"]["test_acc"]
     lo, hi = sps.t.interval(0.95, 3, loc=sum(CONV) / 4, scale=sps.sem(CONV))
@@ -65,17 +65,17 @@ def test_failed_runs_and_a_variant_with_nothing_finished():
         rec("avg", 0, status="failed"),
         rec("avg", 1, status="failed"),
     ]
-    res = Results.from_records(records, ["max", "avg"])
+    res = ComparisonResults.from_records(records, ["max", "avg"])
     assert len(res.failed) == 2 and res.n_seeds("avg") == 0
     assert "cannot test with n=0" in res.verdicts_for("test_acc")[0]
     text = str(res)
     assert "failed" in text and "avg seed 1: diverged: nan" in text
-    only_failed_baseline = Results.from_records(records, ["avg", "max"])
+    only_failed_baseline = ComparisonResults.from_records(records, ["avg", "max"])
     assert only_failed_baseline.comparisons == []  # nothing to compare against
 
 
 def test_single_seed_shows_means_without_intervals():
-    res = Results.from_records([rec("max", 0, 0.9), rec("conv", 0, 0.8)])
+    res = ComparisonResults.from_records([rec("max", 0, 0.9), rec("conv", 0, 0.8)])
     row = res.summary_rows()[1]
     assert row["n"] == 1 and row["test_acc_mean"] == 0.8
     assert "cannot test with n=1" in res.verdicts[0]
@@ -83,7 +83,7 @@ def test_single_seed_shows_means_without_intervals():
 
 
 def test_save_writes_json_and_csv(tmp_path):
-    res = Results.from_records(
+    res = ComparisonResults.from_records(
         [rec("max", s, a) for s, a in enumerate(MAX)]
         + [rec("conv", s, a, curve={"step": [1]}) for s, a in enumerate(CONV)]
     )

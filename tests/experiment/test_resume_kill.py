@@ -30,7 +30,7 @@ GRID = dict(
 SCRIPT = f"""
 import sys
 from poolstride.experiment.config import CompareConfig
-from poolstride.experiment.parallel import run_grid
+from poolstride.experiment.grid import run_grid
 from poolstride.experiment.store import Store
 
 if __name__ == "__main__":

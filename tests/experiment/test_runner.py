@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
+from poolstride.comparison import ComparisonResults, compare
 from poolstride.data import Dataset
 from poolstride.errors import PoolstrideError
-from poolstride.experiment import runner
-from poolstride.experiment.api import compare, make_config
-from poolstride.experiment.config import CompareConfig
+from poolstride.experiment import device, grid, task
+from poolstride.experiment.config import CompareConfig, make_config
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import Store
 
@@ -41,16 +41,16 @@ def _tiny_dataset(n_train=64, n_test=40, length=16):
 
 
 @pytest.fixture
-def tiny(monkeypatch):
+def tiny(patch_runs):
     data = _tiny_dataset()
-    monkeypatch.setattr(runner, "load_data", lambda cfg: data)
+    patch_runs("load_data", lambda cfg: data)
     return data
 
 
 def test_grid_runs_stores_and_resumes(tiny, tmp_path, monkeypatch):
     grid = CompareConfig(variants=("max", "conv"), seeds=2, device="cpu", **TINY)
     store = Store(tmp_path)
-    records = runner.run_grid(grid.runs(), store)
+    records = grid.run_grid(grid.runs(), store)
     assert [(r.variant, r.seed, r.status) for r in records] == [
         ("max", 0, "finished"),
         ("max", 1, "finished"),
@@ -94,21 +94,21 @@ def test_grid_runs_stores_and_resumes(tiny, tmp_path, monkeypatch):
     assert records[2].metrics["params"] > records[0].metrics["params"]
 
     # resume: the same grid again runs nothing
-    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("re-ran a finished run"))
-    again = runner.run_grid(grid.runs(), store)
+    monkeypatch.setattr(task, "execute", lambda *a, **k: pytest.fail("re-ran a finished run"))
+    again = grid.run_grid(grid.runs(), store)
     assert [r.metrics for r in again] == [r.metrics for r in records]
 
 
 def test_runs_are_reproducible_per_seed(tiny):
     grid = CompareConfig(variants=("avg",), seeds=(3,), device="cpu", **TINY)
-    a = runner.execute(grid.runs()[0])
-    b = runner.execute(grid.runs()[0])
+    a = task.execute(grid.runs()[0])
+    b = task.execute(grid.runs()[0])
     assert a["curve"]["train_loss"] == b["curve"]["train_loss"]
     assert a["test_acc"] == b["test_acc"]
 
 
-def test_a_diverging_run_is_failed_and_the_others_finish(tiny, tmp_path, monkeypatch):
-    real_build = runner.build
+def test_a_diverging_run_is_failed_and_the_others_finish(tiny, tmp_path, monkeypatch, patch_runs):
+    real_build = task.build
 
     def build(cfg, dataset):
         model = real_build(cfg, dataset)
@@ -116,34 +116,34 @@ def test_a_diverging_run_is_failed_and_the_others_finish(tiny, tmp_path, monkeyp
             model.register_forward_hook(lambda m, i, out: out * float("nan"))
         return model
 
-    monkeypatch.setattr(runner, "build", build)
+    patch_runs("build", build)
     grid = CompareConfig(variants=("max", "conv"), seeds=2, device="cpu", **TINY)
-    records = runner.run_grid(grid.runs(), Store(tmp_path), validate_first=False)
+    records = grid.run_grid(grid.runs(), Store(tmp_path), validate_first=False)
     status = {(r.variant, r.seed): (r.status, r.reason) for r in records}
     assert status[("conv", 1)][0] == "failed"
     assert status[("conv", 1)][1].startswith("diverged: training loss became nan by step 4")
     assert sum(s == "finished" for s, _ in status.values()) == 3
-    res = Results.from_records(records, grid.variants, grid.baseline)
+    res = ComparisonResults.from_records(records, grid.variants, grid.baseline)
     assert res.summary["conv"]["test_acc"].n == 1 and len(res.failed) == 1
     assert "cannot test with n=1" in res.verdicts_for("test_acc")[0]
     assert "failed: conv seed 1: diverged" in str(res)
 
 
 def test_validation_fails_fast_before_any_training(tiny, monkeypatch):
-    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(task, "execute", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(PoolstrideError, match="unknown downsampling kind 'maxx'"):
-        runner.run_grid(CompareConfig(variants="max,maxx", **TINY).runs(), Store(":memory:"))
+        grid.run_grid(CompareConfig(variants="max,maxx", **TINY).runs(), Store(":memory:"))
     too_deep = CompareConfig(variants="max", depth=6, **TINY)  # 16 -> 8 -> ... -> 0
     with pytest.raises(PoolstrideError) as err:
-        runner.run_grid(too_deep.runs(), Store(":memory:"))
+        grid.run_grid(too_deep.runs(), Store(":memory:"))
     assert "\n" not in str(err.value) and "simple" in str(err.value)
 
 
 def test_cuda_without_gpu_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(PoolstrideError, match="no CUDA GPU"):
-        runner.resolve_device("cuda")
-    assert runner.resolve_device("auto") == torch.device("cpu")
+        device.resolve_device("cuda")
+    assert device.resolve_device("auto") == torch.device("cpu")
 
 
 def test_compare_api_results_and_files(tiny, tmp_path):
@@ -202,11 +202,11 @@ def test_match_params_scales_the_variant_to_the_baseline_budget(tiny):
     grid = CompareConfig(
         variants=("max", "conv"), seeds=1, match="params", device="cpu", **{**TINY, "width": 24}
     )
-    records = runner.run_grid(grid.runs(), Store(":memory:"))
+    records = grid.run_grid(grid.runs(), Store(":memory:"))
     base, conv = (r.metrics for r in records)
     assert base["width"] == 24 and conv["width"] == 19  # strided convs cost parameters
     assert abs(conv["params"] - base["params"]) <= 0.05 * base["params"]
-    free = runner.execute(
+    free = task.execute(
         CompareConfig(variants=("conv",), seeds=1, device="cpu", **{**TINY, "width": 24}).runs()[0]
     )
     assert free["params"] > 1.05 * base["params"]  # unmatched, conv would cost more

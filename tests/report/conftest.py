@@ -1,6 +1,6 @@
 """Hand-built run stores with the shapes of real ``poolstride compare`` records.
 
-Metric names and structures mirror what :func:`poolstride.experiment.runner.execute` stores
+Metric names and structures mirror what :func:`poolstride.experiment.task.execute` stores
 (checked against a real tiny run); values are drawn from a seeded generator so a variant's
 mean differs from the baseline's by a known effect.
 """

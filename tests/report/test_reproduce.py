@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from poolstride.cli.compare import compare as compare_command
-from poolstride.experiment.api import make_config
-from poolstride.experiment.config import CompareConfig
+from poolstride.experiment.config import CompareConfig, make_config
 from poolstride.experiment.store import RunRecord
 from poolstride.report.run import reproduce_command, reproduce_options
 

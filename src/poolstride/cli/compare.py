@@ -154,12 +154,10 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     """Train each downsampling choice over seeds with one budget and compare them."""
     from rich.console import Console
 
-    from poolstride.experiment.api import make_config, save_outputs
-    from poolstride.experiment.config import load_config_file
-    from poolstride.experiment.parallel import resolve_workers, threads_per_worker
-    from poolstride.experiment.results import Results
-    from poolstride.experiment.runner import environment, run_grid
-    from poolstride.experiment.store import Store
+    from poolstride.comparison import run_comparison
+    from poolstride.experiment.config import load_config_file, make_config
+    from poolstride.experiment.cores import cpu_count, resolve_workers, threads_per_worker
+    from poolstride.experiment.grid import environment
 
     base = load_config_file(config_file) if config_file else {}
     overrides = {
@@ -172,8 +170,6 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     if variants is not None:
         overrides["variants"] = variants
     if "workers" not in overrides and "workers" not in base:
-        from poolstride.experiment.parallel import cpu_count
-
         overrides["workers"] = cpu_count()  # the CLI default: one worker per core
     cfg = make_config(base, **overrides)
     if out is None:
@@ -193,24 +189,7 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         + (f", {cfg.backend}" if cfg.backend != "local" else "")
         + (f", amp {cfg.amp}" if cfg.amp != "none" else "")
     )
-    store = Store(cfg.out)
-    try:
-        records = run_grid(
-            cfg.runs(),
-            store,
-            workers=cfg.workers,
-            threads=cfg.threads,
-            backend=cfg.backend,
-            address=cfg.address,
-            batch_seeds=cfg.batch_seeds,
-            channels_last=cfg.channels_last,
-            progress=not quiet,
-            console=console,
-        )
-    finally:
-        store.close()
-    results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
-    report = save_outputs(results, cfg)
+    results, report = run_comparison(cfg, progress=not quiet, console=console)
     console.print()
     results.render(console)
     console.print(f"\nreport: {report}  (open it in a browser; works offline)")

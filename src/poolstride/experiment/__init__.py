@@ -1,22 +1,24 @@
 """Controlled multi-seed comparisons of downsampling choices.
 
-- :func:`compare` — the Python face of ``poolstride compare`` (``api``), returns :class:`Results`
 - :class:`RunConfig` / :class:`CompareConfig` — one frozen config per run / the grid (``config``)
 - ``train.train`` — the one training loop; ``metrics.measure`` — what a trained model is scored on
 - :class:`Store` / :class:`RunRecord` — the SQLite store reports read (``store``)
 - :func:`mean_ci`, :func:`paired_test`, :func:`holm` — statistics over seeds (``stats``)
-- :func:`run_grid` — validate, run (local process pool), resume (``runner``)
+- :class:`Task` / :class:`Outcome` / :func:`run_task` — the unit of work and how it runs (``task``)
+- :func:`run_grid` — validate, plan, resume, run on a backend, store (``grid``)
+
+The comparison users call (``poolstride.compare``) sits above this package and the report,
+in :mod:`poolstride.comparison`.
 
 Names are imported lazily so ``import poolstride.experiment.store`` stays light.
 """
 
 from __future__ import annotations
 
-import importlib
+from poolstride.lazy import lazy_exports
 
 _LAZY = {
-    "compare": "api",
-    "make_config": "api",
+    "make_config": "config",
     "Results": "results",
     "RunConfig": "config",
     "CompareConfig": "config",
@@ -28,14 +30,16 @@ _LAZY = {
     "paired_test": "stats",
     "holm": "stats",
     "compare_to_baseline": "stats",
-    "run_grid": "runner",
-    "execute": "runner",
+    "run_grid": "grid",
+    "Task": "task",
+    "Outcome": "task",
+    "run_task": "task",
+    "execute": "task",
 }
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()}
+)

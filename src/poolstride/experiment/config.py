@@ -331,3 +331,24 @@ __all__ = [
     "parse_seeds",
     "split_list",
 ]
+
+
+def make_config(
+    config: CompareConfig | Mapping[str, Any] | str | Path | None = None, **overrides: Any
+) -> CompareConfig:
+    """A CompareConfig from a base (object, mapping or YAML path) plus non-None overrides."""
+    if config is None:
+        base: dict[str, Any] = {}
+    elif isinstance(config, CompareConfig):
+        base = config.to_dict()
+    elif isinstance(config, Mapping):
+        base = dict(config)
+    else:
+        base = load_config_file(config)
+    given = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items() if v is not None
+    }
+    if "epochs" in given and "steps" not in given:
+        base["steps"] = None  # an epoch budget replaces the default step budget
+    base.update(given)
+    return CompareConfig.from_mapping(base)

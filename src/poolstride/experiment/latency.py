@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from poolstride import kernels
+from poolstride.experiment.device import synchronize
 
 _WARMUP = 2
 _REPEATS = 2  # back-to-back steps per configuration and round; the best one counts
@@ -43,11 +44,6 @@ def _label(config: tuple[str, str]) -> str:
     return f"{config[0]}, {config[1]} pooling"
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 class _Setup:
     """One configuration: a train-mode copy of the model and the input in its memory format."""
 
@@ -63,11 +59,11 @@ class _Setup:
     def step(self) -> float:
         """One step (zero grads, forward, loss, backward) in seconds."""
         with kernels.use_kernels(self.use_kernels), torch.enable_grad():
-            _sync(self.device)
+            synchronize(self.device)
             start = time.perf_counter()
             self.model.zero_grad(set_to_none=True)
             F.cross_entropy(self.model(self.x), self.y).backward()
-            _sync(self.device)
+            synchronize(self.device)
             return time.perf_counter() - start
 
     def dispatch(self) -> list[str]:

@@ -46,6 +46,7 @@ import torch
 import torch.nn as nn
 
 from poolstride.analysis.shift import consistency_by_offset, feature_stability, shift_consistency
+from poolstride.experiment.device import synchronize
 from poolstride.experiment.train import evaluate
 
 
@@ -97,12 +98,12 @@ def inference_throughput(
     was_training = model.training
     model.eval()
     model(x)
-    _sync(x.device)
+    synchronize(x.device)
     reps, start = 0, time.perf_counter()
     while True:
         model(x)
         reps += 1
-        _sync(x.device)
+        synchronize(x.device)
         elapsed = time.perf_counter() - start
         if elapsed >= min_time or reps >= max_reps:
             break
@@ -146,8 +147,3 @@ def measure(
     out["consistency_by_offset"] = by_offset
     out["feature_stability"] = feature_stability(model, xs[:256], step=1, mode="circular")
     return out
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from poolstride.errors import PoolstrideError
+from poolstride.experiment.cores import cpu_count, threads_per_worker
+from poolstride.experiment.task import lost_outcomes, run_task
 
 
 def _import_ray():
@@ -89,11 +91,9 @@ def run_ray(
     At most ``workers`` tasks are in flight (``None``: as many as the cluster's CPUs allow).
     ``threads`` per task defaults to the fair local share (``cores // workers``) on a local
     instance and 1 on a cluster; each task reserves that many Ray CPUs. ``runner`` defaults
-    to :func:`poolstride.experiment.parallel.run_task`. A task that still fails after Ray's
+    to :func:`poolstride.experiment.task.run_task`. A task that still fails after Ray's
     retries (its worker died every time) yields failed outcomes saying so.
     """
-    from poolstride.experiment.parallel import _lost, cpu_count, run_task, threads_per_worker
-
     runner = runner or run_task
     if threads is None:
         threads = 1 if address is not None or workers is None else threads_per_worker(workers)
@@ -123,7 +123,7 @@ def run_ray(
                 ray.exceptions.TaskCancelledError,
                 ray.exceptions.ObjectLostError,
             ) as err:
-                result = _lost(task, err) if hasattr(task, "configs") else err
+                result = lost_outcomes(task, err) if hasattr(task, "configs") else err
             yield task, result
 
 

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from poolstride.experiment.augment import make_augment
 from poolstride.experiment.config import RunConfig
+from poolstride.experiment.device import synchronize
 
 
 class Diverged(RuntimeError):
@@ -111,7 +112,7 @@ def train(
     ``x_train`` is ``(N, C, *spatial)``, ``y_train`` ``(N,)`` int64. If test tensors are
     given, test accuracy is measured ``cfg.eval_points`` times for the learning curve.
     ``on_progress(step, total)`` is called at every log point; ``logger.log_scalars(step,
-    dict)`` (e.g. :class:`poolstride.report.tensorboard.TensorBoardLogger`), if given, gets
+    dict)`` (e.g. :class:`poolstride.experiment.tensorboard.TensorBoardLogger`), if given, gets
     the training loss and learning rate there and test accuracy/loss at evaluations. Raises :class:`Diverged`
     when the summed loss over a log window is not finite.
     """
@@ -141,7 +142,7 @@ def train(
     last_loss = math.nan
     perm = None
     model.train()
-    _sync(device)
+    synchronize(device)
     start_time, start_cpu = time.perf_counter(), time.process_time()
     eval_time = eval_cpu = 0.0
     for step in range(total):
@@ -193,7 +194,7 @@ def train(
             curve["test_loss"].append(test_loss)
             if logger is not None:
                 logger.log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
-    _sync(device)
+    synchronize(device)
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu
     return TrainResult(
@@ -204,8 +205,3 @@ def train(
         final_train_loss=last_loss,
         curve=curve,
     )
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)

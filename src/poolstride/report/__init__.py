@@ -19,7 +19,6 @@ _LAZY = {
     "load_run": "poolstride.report.run",
     "reproduce_command": "poolstride.report.run",
     "variant_styles": "poolstride.report.palette",
-    "TensorBoardLogger": "poolstride.report.tensorboard",
 }
 
 __all__ = list(_LAZY)

@@ -16,10 +16,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from poolstride._version import __version__
+from poolstride.errors import PoolstrideError
+from poolstride.experiment.results import Results
 from poolstride.report.figures import FigureFile
 from poolstride.report.markup import Markup, join, tag
 from poolstride.report.palette import Style, variant_styles
-from poolstride.report.run import LayerProfile, RunData
+from poolstride.report.run import LayerProfile, RunData, from_records
 from poolstride.report.tables import (
     RESULTS_NOTE,
     SPEED_NOTE,
@@ -303,8 +305,6 @@ def summary_html(results_or_records: Any) -> str:
     report's first two sections; styled with inline attributes only, so it renders the same
     in Jupyter, VS Code and GitHub's notebook viewer.
     """
-    from poolstride.report.run import from_records
-
     data = _as_data(results_or_records, from_records)
     styles = variant_styles(data.variants)
     table = html_table(results_table(data), styles, data.baseline, caption=RESULTS_NOTE)
@@ -334,8 +334,6 @@ _SUMMARY_CSS = Markup(
 
 
 def _as_data(obj: Any, from_records) -> RunData:
-    from poolstride.experiment.results import Results
-
     if isinstance(obj, RunData):
         return obj
     if isinstance(obj, Results):
@@ -343,8 +341,6 @@ def _as_data(obj: Any, from_records) -> RunData:
         return from_records(obj.records, name=name, run_dir=obj.out, results=obj)
     records = list(obj)
     if not records:
-        from poolstride.errors import PoolstrideError
-
         raise PoolstrideError("summary_html needs a Results object or at least one RunRecord")
     return from_records(records)
 

@@ -15,6 +15,7 @@ depend on the weights) and profile it with :func:`poolstride.analysis.profile`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shlex
 from collections.abc import Sequence
@@ -22,9 +23,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from poolstride.analysis.profile import profile
+from poolstride.data import load_dataset
 from poolstride.errors import PoolstrideError
+from poolstride.experiment.config import CompareConfig, RunConfig
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store
+from poolstride.experiment.workload import build_for
 
 # CompareConfig fields that `poolstride compare` takes as flags (field -> flag).
 _FLAGS = {
@@ -247,8 +252,6 @@ def reproduce_options(
     Only fields that differ from :class:`~poolstride.experiment.config.CompareConfig`'s
     defaults are returned, plus ``variants`` and ``seeds``.
     """
-    from poolstride.experiment.config import CompareConfig
-
     defaults = {f.name: f.default for f in fields(CompareConfig)}
     if variants is None:
         variants = list(dict.fromkeys(_variant(r) for r in records))
@@ -376,29 +379,20 @@ def layer_profiles(data: RunData) -> list[LayerProfile]:
 
 
 def _profile_one(rec: RunRecord, shapes: dict[tuple, Any]):
-    from poolstride.analysis.profile import profile
-    from poolstride.models import build_model
-
     cfg, metrics = rec.config, rec.metrics
     input_shape, num_classes = metrics.get("input_shape"), metrics.get("num_classes")
     if input_shape is None or num_classes is None:
         key = (cfg.get("dataset", "mnist1d"), cfg.get("data_dir"))
         if key not in shapes:
-            from poolstride.data import load_dataset
-
             ds = load_dataset(key[0], data_dir=key[1], download=False)
             shapes[key] = (tuple(ds.input_shape), int(ds.num_classes))
         input_shape, num_classes = shapes[key]
-    width = metrics.get("width") if metrics.get("width") is not None else cfg.get("width")
-    model = build_model(
-        cfg.get("model", "simple"),
-        cfg["variant"],
-        tuple(input_shape),
-        int(num_classes),
-        head=cfg.get("head", "gap"),
-        width=width,
-        depth=cfg.get("depth"),
-    )
+    run_cfg = RunConfig.from_dict(cfg)
+    width = metrics.get("width") if metrics.get("width") is not None else run_cfg.width
+    if ":" not in run_cfg.model:  # the stored width is already the matched one
+        run_cfg = dataclasses.replace(run_cfg, width=width, match="none")
+    # the same builder the experiment trains with, so zoo models (torchvision:, timm:) work
+    model = build_for(run_cfg, tuple(input_shape), int(num_classes))
     return profile(model, tuple(input_shape))
 
 

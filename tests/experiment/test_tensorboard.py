@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from poolstride.errors import PoolstrideError
-from poolstride.report.tensorboard import INSTALL_HINT, TensorBoardLogger, run_log_dir
+from poolstride.experiment.tensorboard import INSTALL_HINT, TensorBoardLogger, run_log_dir
 
 pytest.importorskip("tensorboard")
 

@@ -1,4 +1,8 @@
-"""``poolstride.compare``: the Python face of ``poolstride compare``.
+"""``poolstride.compare``: run a grid, summarise it, write its outputs and its report.
+
+The one orchestration of a comparison, used by the Python API and by ``poolstride compare``
+alike; it sits above :mod:`poolstride.experiment` (which runs and summarises) and
+:mod:`poolstride.report` (which reads a run directory and renders it).
 
 >>> import poolstride
 >>> res = poolstride.compare(variants=["max", "conv"], seeds=3, steps=500)  # doctest: +SKIP
@@ -12,10 +16,35 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from poolstride.experiment.config import CompareConfig, load_config_file
+import yaml
+
+from poolstride.experiment.config import CompareConfig, make_config
+from poolstride.experiment.grid import run_grid
 from poolstride.experiment.results import Results
-from poolstride.experiment.runner import run_grid
 from poolstride.experiment.store import Store
+from poolstride.report.page import summary_html
+from poolstride.report.terminal import render_results, results_table, results_text
+from poolstride.report.write import write_report
+
+
+class ComparisonResults(Results):
+    """:class:`~poolstride.experiment.results.Results` with their views: the terminal table
+    (``table()``, ``render()``, ``str()``) and the notebook summary (``_repr_html_``)."""
+
+    def table(self):
+        """A rich Table: one row per variant, mean ± 95% CI half-width over seeds."""
+        return results_table(self)
+
+    def render(self, console=None) -> None:
+        """Print the table, the verdicts (grouped by metric) and any failed runs."""
+        render_results(self, console)
+
+    def __str__(self) -> str:
+        return results_text(self)
+
+    def _repr_html_(self) -> str:
+        """The report's summary (verdicts and results table), for notebooks."""
+        return summary_html(self)
 
 
 def compare(
@@ -28,20 +57,20 @@ def compare(
     progress: bool = False,
     console=None,
     **options: Any,
-) -> Results:
+) -> ComparisonResults:
     """Train every variant over seeds with an identical budget and compare them.
 
     Args:
         dataset: dataset name (default ``mnist1d``).
-        variants: downsampling kinds, a list or ``"max,avg,conv"`` (default
+        variants: downsampling variants, a list or ``"max,avg,conv"`` (default
             ``max, avg, conv, subsample, blur-max, none``); the first is the baseline unless
             ``baseline=`` is given.
         seeds: a count (``3`` = seeds 0, 1, 2) or a list of seeds.
         config: a :class:`CompareConfig`, a mapping of its fields, or a YAML file path;
             explicit arguments override it.
-        out: run directory: the SQLite store (``runs.sqlite``) and ``results.{json,csv}`` go
-            there, and finished runs found there are not run again. ``None``: an in-memory
-            store, nothing written.
+        out: run directory: the SQLite store (``runs.sqlite``), ``results.{json,csv}`` and the
+            report go there, and finished runs found there are not run again. ``None``: an
+            in-memory store, nothing written.
         progress: show rich progress bars.
         **options: any other :class:`CompareConfig` field (``model``, ``steps``,
             ``batch_size``, ``lr``, ``optimizer``, ``schedule``, ``augment``, ``device``,
@@ -49,12 +78,22 @@ def compare(
             ``threads``, ...).
 
     Returns:
-        :class:`Results` — per-run records, per-variant means with 95% CIs, and verdicts.
+        :class:`ComparisonResults` — per-run records, per-variant means with 95% CIs, and
+        verdicts.
 
     Raises:
         PoolstrideError: a bad name or setting, found before any training starts.
     """
     cfg = make_config(config, dataset=dataset, variants=variants, seeds=seeds, out=out, **options)
+    results, _report = run_comparison(cfg, progress=progress, console=console)
+    return results
+
+
+def run_comparison(
+    cfg: CompareConfig, *, progress: bool = False, console=None
+) -> tuple[ComparisonResults, Path | None]:
+    """Run ``cfg``'s grid (resuming from its store), summarise it and, when ``cfg.out`` is
+    set, write its outputs and report. Returns the results and the report's path."""
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
     try:
         records = run_grid(
@@ -71,10 +110,9 @@ def compare(
         )
     finally:
         store.close()
-    results = Results.from_records(records, cfg.variants, cfg.baseline, cfg.test)
-    if cfg.out is not None:
-        save_outputs(results, cfg)
-    return results
+    results = ComparisonResults.from_records(records, cfg.variants, cfg.baseline, cfg.test)
+    report = save_outputs(results, cfg) if cfg.out is not None else None
+    return results, report
 
 
 def save_outputs(results: Results, cfg: CompareConfig) -> Path:
@@ -82,39 +120,18 @@ def save_outputs(results: Results, cfg: CompareConfig) -> Path:
 
     Returns the path of ``report.html`` in the run directory ``cfg.out``.
     """
-    from poolstride.report import write_report
-
     results.save(cfg.out)
-    (Path(cfg.out) / "config.yaml").write_text(_yaml(cfg.to_dict()))
+    (Path(cfg.out) / "config.yaml").write_text(config_yaml(cfg.to_dict()))
     # The report reads config.yaml (variant order, baseline, test), so it comes last.
     return write_report(cfg.out)
 
 
-def make_config(
-    config: CompareConfig | Mapping[str, Any] | str | Path | None = None, **overrides: Any
-) -> CompareConfig:
-    """A CompareConfig from a base (object, mapping or YAML path) plus non-None overrides."""
-    if config is None:
-        base: dict[str, Any] = {}
-    elif isinstance(config, CompareConfig):
-        base = config.to_dict()
-    elif isinstance(config, Mapping):
-        base = dict(config)
-    else:
-        base = load_config_file(config)
-    given = {
-        k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items() if v is not None
-    }
-    if "epochs" in given and "steps" not in given:
-        base["steps"] = None  # an epoch budget replaces the default step budget
-    base.update(given)
-    return CompareConfig.from_mapping(base)
-
-
-def _yaml(data: dict[str, Any]) -> str:
-    import yaml
-
+def config_yaml(data: dict[str, Any]) -> str:
+    """The text of a run directory's ``config.yaml``: every field of the grid."""
     return (
         "# the exact grid of this run directory; re-run with "
         "`poolstride compare --config config.yaml`\n" + yaml.safe_dump(data, sort_keys=False)
     )
+
+
+__all__ = ["ComparisonResults", "compare", "config_yaml", "run_comparison", "save_outputs"]

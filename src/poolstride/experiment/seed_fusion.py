@@ -44,7 +44,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from poolstride.errors import unknown
+from poolstride.experiment.augment import make_augment
 from poolstride.experiment.config import RunConfig
+from poolstride.experiment.device import synchronize
+from poolstride.experiment.train import lr_at, make_optimizer, total_steps
 
 _CONVS = (nn.Conv1d, nn.Conv2d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -384,8 +388,6 @@ def autocast_context(device: torch.device, amp: str):
     if amp in (None, "none"):
         return nullcontext()
     if amp != "bf16":
-        from poolstride.errors import unknown
-
         raise unknown("amp", amp, ("none", "bf16"))
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
@@ -450,9 +452,6 @@ def train_fused(
     With ``len(cfgs) == 1`` any model works (nothing needs fusing). ``loggers[s]``, if
     given, receives seed ``s``'s scalars as in ``train`` (``log_scalars(step, {...})``).
     """
-    from poolstride.experiment.augment import make_augment
-    from poolstride.experiment.train import lr_at, make_optimizer, total_steps
-
     cfg = cfgs[0]
     seeds = len(cfgs)
     device = x_train.device
@@ -481,7 +480,7 @@ def train_fused(
     window = 0
     perms = None
     fused.train()
-    _sync(device)
+    synchronize(device)
     start_time, start_cpu = time.perf_counter(), time.process_time()
     eval_time = eval_cpu = 0.0
     done = 0
@@ -549,7 +548,7 @@ def train_fused(
                 curves[s]["test_loss"].append(test_loss)
                 if loggers is not None and loggers[s] is not None:
                     loggers[s].log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
-    _sync(device)
+    synchronize(device)
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu
     return [
@@ -571,16 +570,10 @@ def _full_precision(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 __all__ = [
     "FusedLinear",
     "SeedResult",
     "evaluate_fused",
-    "execute_batch",
     "fuse_models",
     "fusion_blocker",
     "seed_major",
@@ -589,114 +582,3 @@ __all__ = [
     "train_fused",
     "unfuse_into",
 ]
-
-
-# --------------------------------------------------------------------------------------
-# one task of the grid: the seeds of one variant, trained fused, measured one by one
-# --------------------------------------------------------------------------------------
-def execute_batch(
-    cfgs: Sequence[RunConfig],
-    *,
-    channels_last: bool = False,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> list[Any]:
-    """Train ``cfgs`` (identical but for the seed) as one seed-fused model; measure each seed.
-
-    Returns one run outcome (``runner._Outcome``) per config, in order, with
-    the same metrics :func:`~poolstride.experiment.runner.execute` stores for a separate run
-    (plus ``batched_seeds``: how many seeds shared the model, and ``batch_train_time_s``: the
-    fused wall time; ``train_time_s`` is that time divided by the seeds). If any seed's model
-    cannot be fused (:func:`fusion_blocker`, e.g. a hook on one of them), the seeds are
-    trained one after another through the same loop instead (``batched_seeds`` = 1). With one
-    config this is a plain run through that loop (used for ``amp``/``channels_last``). Errors
-    fail every seed of the task with a one-line reason; a diverged seed fails alone.
-    """
-    from contextlib import ExitStack
-
-    from poolstride.analysis.gradient_flow import gradient_norms
-    from poolstride.experiment.metrics import peak_memory
-    from poolstride.experiment.runner import (
-        GRAD_PROBE,
-        _on_device,
-        _tensorboard,
-        build,
-        load_data,
-        resolve_device,
-        run_metrics,
-    )
-    from poolstride.experiment.runner import _one_line as one_line
-    from poolstride.experiment.runner import _Outcome as RunOutcome
-    from poolstride.experiment.store import utc_now
-
-    cfgs = list(cfgs)
-    started = utc_now()
-    try:
-        amp = getattr(cfgs[0], "amp", "none")
-        device = resolve_device(cfgs[0].device)
-        ds = load_data(cfgs[0])
-        x_train, y_train, x_test, y_test = _on_device(str(device), ds)
-        models = []
-        for cfg in cfgs:
-            torch.manual_seed(cfg.seed)  # each seed's initialisation, as in a separate run
-            models.append(build(cfg, ds).to(device))
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        probe_x, probe_y = x_train[:GRAD_PROBE], y_train[:GRAD_PROBE]
-        grad_init = [gradient_norms(m, probe_x, probe_y) for m in models]
-        # every seed's own model must be fusable (a run may add hooks to one seed's model)
-        if len(models) > 1 and all(fusion_blocker(m) is None for m in models):
-            groups = [(fuse_models(models), cfgs)]
-        else:
-            groups = [(m, [c]) for m, c in zip(models, cfgs)]
-        results = []
-        with ExitStack() as stack:
-            loggers = {c.key: stack.enter_context(_tensorboard(c)) for c in cfgs}
-            for model, group_cfgs in groups:
-                if channels_last and x_train.ndim == 4:
-                    model = model.to(memory_format=torch.channels_last)
-                results += train_fused(
-                    model,
-                    group_cfgs,
-                    x_train,
-                    y_train,
-                    x_test=x_test,
-                    y_test=y_test,
-                    on_progress=on_progress,
-                    channels_last=channels_last,
-                    amp=amp,
-                    loggers=[loggers[c.key] for c in group_cfgs],
-                )
-                if len(group_cfgs) > 1:
-                    unfuse_into(model, models)
-        memory = peak_memory(device)
-        batch_time = sum(r.train_time_s for r in results)
-        fused_seeds = len(cfgs) if len(groups) == 1 else 1
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as err:  # noqa: BLE001 - one bad task must not sink the grid
-        reason = one_line(err)
-        return [RunOutcome(c.key, None, reason, started, utc_now()) for c in cfgs]
-
-    outcomes = []
-    for cfg, model, res, g_init in zip(cfgs, models, results, grad_init):
-        if res.diverged:
-            outcomes.append(
-                RunOutcome(cfg.key, None, f"diverged: {res.diverged}", started, utc_now())
-            )
-            continue
-        try:
-            metrics = run_metrics(cfg, model, ds, res, device, g_init, memory)
-            metrics.update(
-                {
-                    "batched_seeds": fused_seeds,
-                    "batch_train_time_s": batch_time,
-                    "amp": amp,
-                    "channels_last": bool(channels_last and x_train.ndim == 4),
-                }
-            )
-            outcomes.append(RunOutcome(cfg.key, metrics, "", started, utc_now()))
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as err:  # noqa: BLE001
-            outcomes.append(RunOutcome(cfg.key, None, one_line(err), started, utc_now()))
-    return outcomes

@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from poolstride.experiment import runner
-from poolstride.experiment.batched import (
+from poolstride.experiment import task
+from poolstride.experiment.config import RunConfig
+from poolstride.experiment.seed_fusion import (
     FusedLinear,
     execute_batch,
     fuse_models,
@@ -20,7 +21,6 @@ from poolstride.experiment.batched import (
     train_fused,
     unfuse_into,
 )
-from poolstride.experiment.config import RunConfig
 from poolstride.experiment.train import train
 from poolstride.layers import KINDS
 from poolstride.models import MODELS, build_model
@@ -246,13 +246,13 @@ def test_unknown_amp_is_a_one_line_error():
         train_fused(build_model("simple", "max", (1, 24), 3), [RunConfig(steps=1)], x, y, amp="fp8")
 
 
-def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch):
+def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch, patch_runs):
     from poolstride.data import Dataset
 
     x, y = _data((1, 16), n=48)
     xt, yt = _data((1, 16), n=24, seed=1)
     data = Dataset("tiny", x, y, xt, yt, 3, (1, 16), ("a", "b", "c"))
-    monkeypatch.setattr(runner, "load_data", lambda cfg: data)
+    patch_runs("load_data", lambda cfg: data)
     cfgs = [
         RunConfig(
             variant="max",
@@ -271,7 +271,7 @@ def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch):
     ]
     fused = execute_batch(cfgs)
     for cfg, outcome in zip(cfgs, fused):
-        alone = runner.execute(cfg)
+        alone = task.execute(cfg)
         got = outcome.metrics
         assert outcome.key == cfg.key and outcome.reason == ""
         assert set(alone) <= set(got)
@@ -291,23 +291,23 @@ def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch):
         assert got["grad_norm_init"] == pytest.approx(alone["grad_norm_init"], rel=1e-5)
 
 
-def test_execute_batch_turns_an_error_into_failed_runs(monkeypatch):
+def test_execute_batch_turns_an_error_into_failed_runs(monkeypatch, patch_runs):
     def broken(cfg):
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(runner, "load_data", broken)
+    patch_runs("load_data", broken)
     out = execute_batch([RunConfig(seed=0), RunConfig(seed=1)])
     assert [o.metrics for o in out] == [None, None]
     assert {o.reason for o in out} == {"RuntimeError: disk on fire"}
 
 
-def test_a_hooked_seed_makes_the_task_train_seeds_one_by_one(monkeypatch):
+def test_a_hooked_seed_makes_the_task_train_seeds_one_by_one(monkeypatch, patch_runs):
     from poolstride.data import Dataset
 
     x, y = _data((1, 16), n=48)
     data = Dataset("tiny", x, y, x[:24], y[:24], 3, (1, 16), ("a", "b", "c"))
-    monkeypatch.setattr(runner, "load_data", lambda cfg: data)
-    real_build = runner.build
+    patch_runs("load_data", lambda cfg: data)
+    real_build = task.build
 
     def build(cfg, dataset):  # seed 1's model turns its logits into NaN
         model = real_build(cfg, dataset)
@@ -315,7 +315,7 @@ def test_a_hooked_seed_makes_the_task_train_seeds_one_by_one(monkeypatch):
             model.register_forward_hook(lambda m, i, out: out * float("nan"))
         return model
 
-    monkeypatch.setattr(runner, "build", build)
+    patch_runs("build", build)
     cfgs = [
         RunConfig(
             seed=s,

@@ -12,6 +12,7 @@ works as a context manager.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Mapping
@@ -107,4 +108,13 @@ def run_log_dir(run_dir: str | Path, variant: str, seed: int) -> Path:
     return Path(run_dir) / "tensorboard" / f"{safe}-seed{int(seed)}"
 
 
-__all__ = ["INSTALL_HINT", "TensorBoardLogger", "run_log_dir"]
+def tensorboard_for(variant: str, seed: int, tensorboard_dir: str | None):
+    """A :class:`TensorBoardLogger` for one run when ``tensorboard_dir`` is set, else a no-op
+    context. ``tensorboard_dir`` is ``RUN_DIR/tensorboard``; the run logs under
+    ``<variant>-seed<seed>`` there (:func:`run_log_dir`)."""
+    if tensorboard_dir is None:
+        return contextlib.nullcontext()
+    return TensorBoardLogger(run_log_dir(Path(tensorboard_dir).parent, variant, seed))
+
+
+__all__ = ["INSTALL_HINT", "TensorBoardLogger", "run_log_dir", "tensorboard_for"]

@@ -1,0 +1,18 @@
+"""Fixtures shared by the experiment tests."""
+
+import pytest
+
+from poolstride.experiment import grid, task
+
+
+@pytest.fixture
+def patch_runs(monkeypatch):
+    """``patch_runs(name, value)``: replace ``load_data`` / ``build`` wherever runs use it
+    (the grid validates and plans with them, a task trains with them)."""
+
+    def patch(name, value):
+        for module in (grid, task):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
+
+    return patch
