@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from poolstride.explain.render import OP_NAMES, _arithmetic, _extent, cell_name, fmt
-from poolstride.explain.walkthrough import Walkthrough
+from poolstride.explain.render import OP_NAMES, arithmetic, cell_name, drawn_extent, fmt
+from poolstride.explain.steps import WalkthroughRecord
 
 INTRO_FRAMES = 1
 OUTRO_FRAMES = 1
@@ -78,11 +78,13 @@ def _shape_title(name: str, shape: tuple[int, ...]) -> str:
     )
 
 
-def _frame(w: Walkthrough, i: int | None, done: int, backward: bool, caption: str) -> Image.Image:
+def _frame(
+    w: WalkthroughRecord, i: int | None, done: int, backward: bool, caption: str
+) -> Image.Image:
     """Render one frame; ``i`` is the current step (None: none), ``done`` steps are filled."""
     size = tuple(w.input.shape)
-    in_rows = [None] if w.dim == 1 else list(_extent(w, 0))
-    in_cols = list(_extent(w, w.dim - 1))
+    in_rows = [None] if w.dim == 1 else list(drawn_extent(w, 0))
+    in_cols = list(drawn_extent(w, w.dim - 1))
     out_rows = [None] if w.dim == 1 else list(range(w.output.shape[0]))
     out_cols = list(range(w.output.shape[-1]))
     order = {s.index: k for k, s in enumerate(w.steps)}
@@ -197,17 +199,17 @@ def _frame(w: Walkthrough, i: int | None, done: int, backward: bool, caption: st
     return Image.fromarray(rgba[..., :3].copy())
 
 
-def _caption(w: Walkthrough, k: int, backward: bool) -> str:
+def _caption(w: WalkthroughRecord, k: int, backward: bool) -> str:
     step = w.steps[k]
     if not backward:
-        return f"out{cell_name(step.index)}: " + _arithmetic(w, step).plain.strip()
+        return f"out{cell_name(step.index)}: " + arithmetic(w, step).plain.strip()
     b = w.backward_steps[k]
     sent = ", ".join(f"{fmt(a)} -> {cell_name(c)}" for c, a in b.targets) or "nothing"
     tail = f"; {fmt(b.dropped)} dropped on padding" if b.dropped else ""
     return f"g{cell_name(b.index)} = {fmt(b.upstream)}: {sent}{tail}"
 
 
-def frames(w: Walkthrough, backward: bool = False) -> list[Image.Image]:
+def frames(w: WalkthroughRecord, backward: bool = False) -> list[Image.Image]:
     """All frames: intro, one per output position, outro."""
     n = len(w.steps)
     intro = "where does the gradient go? (PyTorch autograd)" if backward else f"{w.torch_call}"
@@ -222,7 +224,7 @@ def frames(w: Walkthrough, backward: bool = False) -> list[Image.Image]:
     return out
 
 
-def write_gif(w: Walkthrough, path, backward: bool = False, duration_ms: int = 900) -> int:
+def write_gif(w: WalkthroughRecord, path, backward: bool = False, duration_ms: int = 900) -> int:
     """Write the animation to ``path`` (loops forever); returns the number of frames."""
     images = frames(w, backward=backward)
     durations = [2 * duration_ms] + [duration_ms] * (len(images) - 2) + [3 * duration_ms]

@@ -1,4 +1,4 @@
-"""Narrate a :class:`~poolstride.explain.walkthrough.Walkthrough` as terminal text.
+"""Narrate a walkthrough (:class:`~poolstride.explain.steps.WalkthroughRecord`) as terminal text.
 
 Everything is built as ``rich.text.Text`` lines whose plain characters carry the meaning on
 their own (``[v]`` = in the window, ``<v>`` = the value max picked, ``·`` = padding), so the
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from rich.console import Console
 from rich.text import Text
 
-from poolstride.explain.walkthrough import ForwardStep, Walkthrough
+from poolstride.explain.steps import ForwardStep, WalkthroughRecord
 from poolstride.geometry.output_size import (
     ceil_div,
     conv_output_size,
@@ -50,7 +50,7 @@ def cell_name(c: tuple[int, ...]) -> str:
     return "[" + ",".join(map(str, c)) + "]"
 
 
-def _axes(w: Walkthrough) -> str:
+def _axes(w: WalkthroughRecord) -> str:
     return f"length-{w.input.shape[0]}" if w.dim == 1 else "x".join(map(str, w.input.shape))
 
 
@@ -70,7 +70,7 @@ def _grid(rows: Iterable, cols: Iterable, cell: Callable, width: int = 1) -> lis
     return lines
 
 
-def _side_by_side(left: list[Text], right: list[Text], gap: int = 4, indent: int = 2) -> list[Text]:
+def side_by_side(left: list[Text], right: list[Text], gap: int = 4, indent: int = 2) -> list[Text]:
     width = max((len(t) for t in left), default=0)
     out = []
     for i in range(max(len(left), len(right))):
@@ -84,7 +84,7 @@ def _side_by_side(left: list[Text], right: list[Text], gap: int = 4, indent: int
     return out
 
 
-def _extent(w: Walkthrough, axis: int) -> range:
+def drawn_extent(w: WalkthroughRecord, axis: int) -> range:
     """Input positions to draw along ``axis``: the input, its padding, any ceil-mode overhang."""
     p = w.padding[axis]
     lo = min([-p] + [c[axis] for s in w.steps for c in s.cells])
@@ -92,7 +92,7 @@ def _extent(w: Walkthrough, axis: int) -> range:
     return range(lo, hi + 1)
 
 
-def _input_grid(w: Walkthrough, step: ForwardStep | None) -> list[Text]:
+def _input_grid(w: WalkthroughRecord, step: ForwardStep | None) -> list[Text]:
     inside = {c: i for i, c in enumerate(step.cells)} if step else {}
     size = tuple(w.input.shape)
 
@@ -106,11 +106,11 @@ def _input_grid(w: Walkthrough, step: ForwardStep | None) -> list[Text]:
             mark, style = ("chosen", STYLE_CHOSEN) if step.chosen == i else ("window", STYLE_WINDOW)
         return text, mark, style
 
-    rows = [None] if w.dim == 1 else _extent(w, 0)
-    return _grid(rows, _extent(w, w.dim - 1), cell)
+    rows = [None] if w.dim == 1 else drawn_extent(w, 0)
+    return _grid(rows, drawn_extent(w, w.dim - 1), cell)
 
 
-def _output_grid(w: Walkthrough, upto: int | None, values=None) -> list[Text]:
+def _output_grid(w: WalkthroughRecord, upto: int | None, values=None) -> list[Text]:
     """Output grid filled up to step ``upto`` (None: all, no highlight)."""
     values = w.output if values is None else values
     order = {s.index: i for i, s in enumerate(w.steps)}
@@ -136,7 +136,7 @@ def _plain_grid(t, mark: Callable | None = None) -> list[Text]:
     return [Text("  ") + line for line in _grid(rows, range(t.shape[-1]), cell)]
 
 
-def _output_size(w: Walkthrough, ax: int) -> int:
+def _output_size(w: WalkthroughRecord, ax: int) -> int:
     """Output size along ``ax`` from :mod:`poolstride.geometry` (the one home of the rule)."""
     n = w.input.shape[ax]
     k, s, p, d = (v[ax] for v in (w.kernel, w.stride, w.padding, w.dilation))
@@ -145,7 +145,7 @@ def _output_size(w: Walkthrough, ax: int) -> int:
     return pool_output_size(n, k, s, p, d, ceil_mode=w.ceil_mode)
 
 
-def _size_lines(w: Walkthrough) -> list[Text]:
+def _size_lines(w: WalkthroughRecord) -> list[Text]:
     lines = []
     names = ["length"] if w.dim == 1 else ["rows", "cols"]
     for ax, name in enumerate(names):
@@ -166,7 +166,7 @@ def _size_lines(w: Walkthrough) -> list[Text]:
     return lines
 
 
-def _window_label(w: Walkthrough, step: ForwardStep) -> str:
+def _window_label(w: WalkthroughRecord, step: ForwardStep) -> str:
     parts = []
     names = ["positions"] if w.dim == 1 else ["rows", "cols"]
     for ax, name in enumerate(names):
@@ -178,7 +178,7 @@ def _window_label(w: Walkthrough, step: ForwardStep) -> str:
     return ", ".join(parts)
 
 
-def _arithmetic(w: Walkthrough, step: ForwardStep) -> Text:
+def arithmetic(w: WalkthroughRecord, step: ForwardStep) -> Text:
     out = fmt(step.output)
     if w.op == "max":
         vals = [v for v in step.values if v is not None]
@@ -229,7 +229,7 @@ def _arithmetic(w: Walkthrough, step: ForwardStep) -> Text:
     return line
 
 
-def render_forward(w: Walkthrough) -> list[Text]:
+def render_forward(w: WalkthroughRecord) -> list[Text]:
     lines = [Text(f"{OP_NAMES[w.op]} on a {_axes(w)} input", style="bold")]
     geo = (
         f"kernel {'x'.join(map(str, w.kernel))}, stride {'x'.join(map(str, w.stride))}, "
@@ -265,14 +265,14 @@ def render_forward(w: Walkthrough) -> list[Text]:
                 style="bold",
             )
         )
-        lines += _side_by_side(_input_grid(w, step), _output_grid(w, i))
-        lines.append(Text("  ") + _arithmetic(w, step))
+        lines += side_by_side(_input_grid(w, step), _output_grid(w, i))
+        lines.append(Text("  ") + arithmetic(w, step))
     lines += [Text(""), Text(f"output ({'x'.join(map(str, w.output.shape))}):", style="bold")]
     lines += _plain_grid(w.output)
     return lines
 
 
-def render_backward(w: Walkthrough) -> list[Text]:
+def render_backward(w: WalkthroughRecord) -> list[Text]:
     lines = [Text(""), Text("backward: where the gradient goes", style="bold")]
     ones = bool((w.grad_output == 1).all())
     lines.append(
@@ -330,7 +330,7 @@ def render_backward(w: Walkthrough) -> list[Text]:
     return lines
 
 
-def render_walkthrough(w: Walkthrough, backward: bool = False) -> list[Text]:
+def render_walkthrough(w: WalkthroughRecord, backward: bool = False) -> list[Text]:
     """All lines of the walkthrough (forward, and the backward pass when asked)."""
     lines = render_forward(w)
     if backward:

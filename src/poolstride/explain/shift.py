@@ -25,6 +25,7 @@ from rich.text import Text
 
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.explain.parse import parse_matrix
+from poolstride.explain.render import STYLE_CURRENT, fmt, side_by_side, to_string
 from poolstride.layers import make_downsample
 
 # 8x8 digits with an empty border, so a one-pixel shift loses no ink.
@@ -126,13 +127,9 @@ class ShiftDemo:
         return float((self.shifted - self.x).norm()) / norm if norm else float("nan")
 
     def render_text(self, plain: bool = True, width: int | None = None) -> str:
-        from poolstride.explain.render import to_string
-
         return to_string(self.lines(), plain=plain, width=width)
 
     def lines(self) -> list[Text]:
-        from poolstride.explain.render import STYLE_CURRENT, _side_by_side, fmt
-
         def grid(t, changed):
             rows = [t] if t.ndim == 1 else list(t)
             marks = [changed] if t.ndim == 1 else list(changed)
@@ -156,7 +153,7 @@ class ShiftDemo:
             ),
             Text("changed cells are marked [v]; left: before the shift, right: after", style="dim"),
         ]
-        lines += _side_by_side(
+        lines += side_by_side(
             grid(self.x, self.input_changed), grid(self.shifted, self.input_changed)
         )
         for r in self.results:
@@ -168,7 +165,7 @@ class ShiftDemo:
                     style="bold",
                 )
             )
-            lines += _side_by_side(grid(r.before, r.changed), grid(r.after, r.changed))
+            lines += side_by_side(grid(r.before, r.changed), grid(r.after, r.changed))
         lines += [
             Text(""),
             Text("summary", style="bold"),

@@ -16,110 +16,42 @@ one if the last window would start in the right padding).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.explain.parse import DEFAULT_INPUT, parse_ints, parse_matrix
+from poolstride.explain.render import render_walkthrough, to_string
+from poolstride.explain.steps import BackwardStep, Coord, ForwardStep, WalkthroughRecord
 from poolstride.geometry.output_size import effective_kernel
+
+__all__ = [
+    "OPS",
+    "BackwardStep",
+    "ForwardStep",
+    "Walkthrough",
+    "default_weights",
+    "walkthrough",
+]
 
 OPS = ("max", "avg", "conv")
 
-Coord = tuple[int, ...]
 
-
-@dataclass(frozen=True)
-class ForwardStep:
-    """One output position: the window it reads and the value PyTorch computed there.
-
-    ``cells[i]`` is an input coordinate (negative or ``>= size`` in padding), ``where[i]`` is
-    ``"input"``, ``"padding"`` or ``"outside"`` (beyond the padding, ceil mode only),
-    ``values[i]`` the input value (None off the input), ``weights[i]`` the kernel weight
-    (conv only). ``chosen`` indexes the cell PyTorch's max picked; ``divisor`` is the
-    average's denominator.
+class Walkthrough(WalkthroughRecord):
+    """A :class:`~poolstride.explain.steps.WalkthroughRecord` that can show itself: as text
+    (:mod:`~poolstride.explain.render`) or as an animated GIF (:mod:`~poolstride.explain.animate`).
     """
-
-    index: Coord
-    cells: tuple[Coord, ...]
-    where: tuple[str, ...]
-    values: tuple[float | None, ...]
-    output: float
-    weights: tuple[float, ...] | None = None
-    chosen: int | None = None
-    divisor: int | None = None
-
-
-@dataclass(frozen=True)
-class BackwardStep:
-    """Where the upstream gradient of one output goes.
-
-    ``targets`` pairs each input cell that receives gradient with the amount (from autograd:
-    ``upstream * d out / d input[cell]``); ``dropped`` is the part that lands on padding
-    cells and is discarded (avg with ``count_include_pad``, conv).
-    """
-
-    index: Coord
-    upstream: float
-    targets: tuple[tuple[Coord, float], ...]
-    dropped: float = 0.0
-
-
-@dataclass(frozen=True, eq=False)
-class Walkthrough:
-    """A pooling or convolution run on one small matrix, with every step explained.
-
-    Tensors are float64: ``input`` (H, W) or (L,), ``output`` and ``grad_output`` the output
-    shape, ``grad_input`` the input shape, ``weights`` the kernel (conv only).
-    """
-
-    op: str
-    input: torch.Tensor
-    kernel: Coord
-    stride: Coord
-    padding: Coord
-    dilation: Coord
-    ceil_mode: bool
-    count_include_pad: bool
-    weights: torch.Tensor | None
-    output: torch.Tensor
-    steps: tuple[ForwardStep, ...]
-    grad_output: torch.Tensor
-    grad_input: torch.Tensor
-    backward_steps: tuple[BackwardStep, ...] = field(default=())
-
-    @property
-    def dim(self) -> int:
-        return self.input.ndim
-
-    @property
-    def torch_call(self) -> str:
-        """The PyTorch call whose numbers are shown, e.g. ``F.max_pool2d(x, 2, 2, 0)``."""
-        one = self.dim == 1
-        k, s, p, d = (
-            v[0] if one else v for v in (self.kernel, self.stride, self.padding, self.dilation)
-        )
-        name = {"max": "max_pool", "avg": "avg_pool", "conv": "conv"}[self.op] + f"{self.dim}d"
-        if self.op == "conv":
-            return f"F.{name}(x, w, stride={s}, padding={p}, dilation={d})"
-        extra = (
-            f", dilation={d}"
-            if self.op == "max"
-            else f", count_include_pad={self.count_include_pad}"
-        )
-        return f"F.{name}(x, kernel_size={k}, stride={s}, padding={p}{extra}, ceil_mode={self.ceil_mode})"
 
     def render_text(
         self, backward: bool = False, plain: bool = True, width: int | None = None
     ) -> str:
         """The walkthrough as text (``plain=False`` keeps rich colour markup as ANSI codes)."""
-        from poolstride.explain.render import render_walkthrough, to_string
-
         return to_string(render_walkthrough(self, backward=backward), plain=plain, width=width)
 
     def write_gif(self, path, backward: bool = False, duration_ms: int = 900) -> int:
         """Write the sliding-window animation; returns the number of frames."""
+        # Imported on use: the animation needs matplotlib and Pillow, slow to import.
         from poolstride.explain.animate import write_gif
 
         return write_gif(self, path, backward=backward, duration_ms=duration_ms)

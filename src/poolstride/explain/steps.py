@@ -1,0 +1,98 @@
+"""The record of a walkthrough: each output's window and value, where each gradient goes.
+
+Plain data (every number from PyTorch, see :mod:`poolstride.explain.walkthrough`), read by the
+narration (:mod:`~poolstride.explain.render`) and the animation
+(:mod:`~poolstride.explain.animate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["BackwardStep", "Coord", "ForwardStep", "WalkthroughRecord"]
+
+Coord = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ForwardStep:
+    """One output position: the window it reads and the value PyTorch computed there.
+
+    ``cells[i]`` is an input coordinate (negative or ``>= size`` in padding), ``where[i]`` is
+    ``"input"``, ``"padding"`` or ``"outside"`` (beyond the padding, ceil mode only),
+    ``values[i]`` the input value (None off the input), ``weights[i]`` the kernel weight
+    (conv only). ``chosen`` indexes the cell PyTorch's max picked; ``divisor`` is the
+    average's denominator.
+    """
+
+    index: Coord
+    cells: tuple[Coord, ...]
+    where: tuple[str, ...]
+    values: tuple[float | None, ...]
+    output: float
+    weights: tuple[float, ...] | None = None
+    chosen: int | None = None
+    divisor: int | None = None
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """Where the upstream gradient of one output goes.
+
+    ``targets`` pairs each input cell that receives gradient with the amount (from autograd:
+    ``upstream * d out / d input[cell]``); ``dropped`` is the part that lands on padding
+    cells and is discarded (avg with ``count_include_pad``, conv).
+    """
+
+    index: Coord
+    upstream: float
+    targets: tuple[tuple[Coord, float], ...]
+    dropped: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class WalkthroughRecord:
+    """A pooling or convolution run on one small matrix, with every step explained (the numbers;
+    :class:`~poolstride.explain.walkthrough.Walkthrough` adds ways to show them).
+
+    Tensors are float64: ``input`` (H, W) or (L,), ``output`` and ``grad_output`` the output
+    shape, ``grad_input`` the input shape, ``weights`` the kernel (conv only).
+    """
+
+    op: str
+    input: torch.Tensor
+    kernel: Coord
+    stride: Coord
+    padding: Coord
+    dilation: Coord
+    ceil_mode: bool
+    count_include_pad: bool
+    weights: torch.Tensor | None
+    output: torch.Tensor
+    steps: tuple[ForwardStep, ...]
+    grad_output: torch.Tensor
+    grad_input: torch.Tensor
+    backward_steps: tuple[BackwardStep, ...] = field(default=())
+
+    @property
+    def dim(self) -> int:
+        return self.input.ndim
+
+    @property
+    def torch_call(self) -> str:
+        """The PyTorch call whose numbers are shown, e.g. ``F.max_pool2d(x, 2, 2, 0)``."""
+        one = self.dim == 1
+        k, s, p, d = (
+            v[0] if one else v for v in (self.kernel, self.stride, self.padding, self.dilation)
+        )
+        name = {"max": "max_pool", "avg": "avg_pool", "conv": "conv"}[self.op] + f"{self.dim}d"
+        if self.op == "conv":
+            return f"F.{name}(x, w, stride={s}, padding={p}, dilation={d})"
+        extra = (
+            f", dilation={d}"
+            if self.op == "max"
+            else f", count_include_pad={self.count_include_pad}"
+        )
+        return f"F.{name}(x, kernel_size={k}, stride={s}, padding={p}{extra}, ceil_mode={self.ceil_mode})"
