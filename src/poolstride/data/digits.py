@@ -18,6 +18,7 @@ TEST_FRACTION = 0.2
 
 def load_digits_dataset() -> Dataset:
     """Load the digits as ``(N, 1, 8, 8)`` images: 1,437 train / 360 test."""
+    # imported on use: scikit-learn is slow to import
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

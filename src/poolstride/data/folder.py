@@ -33,6 +33,7 @@ _GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 
 def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
     """Classes (sorted folder names) and ``(file, class index)`` samples under ``root``."""
+    # imported on use: torchvision is slow to import
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
     try:
@@ -65,6 +66,7 @@ def _size_arg(image_size) -> tuple[int, int] | None:
 
 
 def _decode(paths: list[str], size: tuple[int, int] | None, grey: bool) -> torch.Tensor:
+    # imported on use: only the folder loader decodes images
     from PIL import Image
 
     mode = "L" if grey else "RGB"
@@ -84,6 +86,7 @@ def _decode(paths: list[str], size: tuple[int, int] | None, grey: bool) -> torch
 
 def _probe(paths: list[str]) -> tuple[tuple[int, int], bool]:
     """Most common (H, W) and whether every image is grey-scale (reads headers only)."""
+    # imported on use: only the folder loader decodes images
     from PIL import Image
 
     sizes: Counter = Counter()

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from poolstride.data.dataset import Dataset, subsample_train
-from poolstride.data.torchvision_sets import TORCHVISION_SETS
+from poolstride.data.digits import load_digits_dataset
+from poolstride.data.folder import load_folder
+from poolstride.data.mnist1d import load_mnist1d
+from poolstride.data.shapes2d import load_shapes2d
+from poolstride.data.torchvision_sets import TORCHVISION_SETS, load_torchvision
 from poolstride.errors import PoolstrideError, unknown
 
 #: Dataset names accepted by :func:`load_dataset` (plus ``folder:PATH``).
@@ -77,25 +81,15 @@ def load_dataset(
         raise unknown(f"option for dataset {family!r}:", bad[0], _OPTIONS[family] or {"(none)"})
 
     if family == "mnist1d":
-        from poolstride.data.mnist1d import load_mnist1d
-
         if "seed_data" in options:
             options["seed"] = options.pop("seed_data")
         dataset = load_mnist1d(**options)
     elif family == "shapes2d":
-        from poolstride.data.shapes2d import load_shapes2d
-
         dataset = load_shapes2d(**options)
     elif family == "digits":
-        from poolstride.data.digits import load_digits_dataset
-
         dataset = load_digits_dataset()
     elif family == "folder":
-        from poolstride.data.folder import load_folder
-
         dataset = load_folder(path, name=f"folder:{path}", **options)
     else:
-        from poolstride.data.torchvision_sets import load_torchvision
-
         dataset = load_torchvision(family, data_dir, download)
     return subsample_train(dataset, train_size, seed)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from poolstride.data.dataset import Dataset, cache_dir, load_cached_arrays, save_cached_arrays
+from poolstride.errors import unknown
 
 # Bump when the way arrays are produced here changes, so stale caches are not reused.
 _CACHE_VERSION = 1
@@ -29,20 +30,20 @@ _CACHE_VERSION = 1
 
 def mnist1d_args(**overrides) -> dict:
     """The ``mnist1d`` package's default generation arguments, with ``overrides`` applied."""
+    # imported on use: only when MNIST-1D is generated
     from mnist1d.data import get_dataset_args
 
     args = get_dataset_args(as_dict=True)
     args.pop("url", None)  # only used for downloading, which we never do
-    unknown = set(overrides) - set(args)
-    if unknown:
-        from poolstride.errors import unknown as unknown_error
-
-        raise unknown_error("mnist1d option", sorted(unknown)[0], args)
+    bad = set(overrides) - set(args)
+    if bad:
+        raise unknown("mnist1d option", sorted(bad)[0], args)
     args.update(overrides)
     return args
 
 
 def _generate(args: dict) -> dict[str, np.ndarray]:
+    # imported on use: only when MNIST-1D is generated
     from mnist1d.data import make_dataset
     from mnist1d.utils import ObjectView
 

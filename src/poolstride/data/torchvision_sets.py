@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from poolstride.data.dataset import IMAGE_NORMALIZATION, Dataset, standardize
+from poolstride.data.dataset import IMAGE_NORMALIZATION, Dataset, default_data_dir, standardize
 from poolstride.errors import PoolstrideError
 
 
@@ -44,6 +44,7 @@ TORCHVISION_SETS: dict[str, TorchvisionSpec] = {
 
 
 def _open(name: str, spec: TorchvisionSpec, root: Path, train: bool, download: bool):
+    # imported on use: torchvision is slow to import
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, spec.cls_name)
@@ -86,8 +87,6 @@ def _arrays(ds) -> tuple[torch.Tensor, torch.Tensor]:
 
 def load_torchvision(name: str, data_dir: str | Path | None, download: bool) -> Dataset:
     """Load one of :data:`TORCHVISION_SETS` fully into memory."""
-    from poolstride.data.dataset import default_data_dir
-
     spec = TORCHVISION_SETS[name]
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     train_set = _open(name, spec, root, True, download)
