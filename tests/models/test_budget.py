@@ -16,7 +16,7 @@ def test_count_macs_of_known_layers():
 @pytest.mark.parametrize("kind", ["max", "conv:k3", "blur-max", "space-to-depth", "lp"])
 def test_count_macs_is_the_profile_convention(kind):
     """One MACs convention everywhere: count_macs equals profile()'s total (pooling apart)."""
-    from poolstride.analysis.profile import profile
+    from poolstride.analysis.profile_table import profile
 
     model = build_model("simple", kind, (3, 16, 16), 4, width=8)
     table = profile(model, (3, 16, 16))

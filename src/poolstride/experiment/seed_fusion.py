@@ -205,7 +205,7 @@ def _channel_agnostic_classes() -> tuple[type, ...]:
 def _containers() -> tuple[type, ...]:
     """Modules whose forward only composes children and adds/concatenates nothing across
     channels (residual adds are element-wise)."""
-    from poolstride.models.common import Classifier, ClassifierHead
+    from poolstride.models.classifier import Classifier, ClassifierHead
     from poolstride.models.resnet import BasicBlock
 
     return (nn.Sequential, Classifier, ClassifierHead, BasicBlock)

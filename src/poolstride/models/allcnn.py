@@ -40,14 +40,10 @@ from __future__ import annotations
 from torch import nn
 
 from poolstride.errors import unknown
-from poolstride.models.common import (
-    Classifier,
-    ClassifierHead,
-    check_builder_args,
-    conv,
-    downsample,
-    trace_features,
-)
+from poolstride.models.arguments import check_builder_args
+from poolstride.models.classifier import Classifier, ClassifierHead
+from poolstride.models.input_size import trace_features
+from poolstride.models.layer_factories import conv, downsample
 
 DEFAULT_WIDTH = 96
 

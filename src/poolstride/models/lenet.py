@@ -19,15 +19,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.models.common import (
-    Classifier,
-    ClassifierHead,
-    check_builder_args,
-    conv,
-    downsample,
-    scaled,
-    trace_features,
-)
+from poolstride.models.arguments import check_builder_args
+from poolstride.models.classifier import Classifier, ClassifierHead
+from poolstride.models.input_size import trace_features
+from poolstride.models.layer_factories import conv, downsample, scaled
 
 DEFAULT_WIDTH = 6
 

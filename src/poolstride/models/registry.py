@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import inspect
+from functools import partial
 
 from torch import nn
 
 from poolstride.errors import PoolstrideError, unknown
+from poolstride.models.allcnn import build_allcnn
+from poolstride.models.lenet import build_lenet5
+from poolstride.models.resnet import build_resnet20
+from poolstride.models.simple import build_simple
 
 #: Model names accepted by :func:`build_model`.
 MODELS: tuple[str, ...] = ("simple", "allcnn-a", "allcnn-b", "allcnn-c", "resnet20", "lenet5")
@@ -36,23 +41,12 @@ DEFAULT_WIDTHS: dict[str, int] = {
 
 
 def _builder(name: str):
-    if name == "simple":
-        from poolstride.models.simple import build_simple
-
-        return build_simple
     if name.startswith("allcnn-"):
-        from functools import partial
-
-        from poolstride.models.allcnn import build_allcnn
-
         return partial(build_allcnn, name[-1])
-    if name == "resnet20":
-        from poolstride.models.resnet import build_resnet20
+    return _BUILDERS[name]
 
-        return build_resnet20
-    from poolstride.models.lenet import build_lenet5
 
-    return build_lenet5
+_BUILDERS = {"simple": build_simple, "resnet20": build_resnet20, "lenet5": build_lenet5}
 
 
 def build_model(

@@ -23,15 +23,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.models.common import (
-    Classifier,
-    ClassifierHead,
-    batchnorm,
-    check_builder_args,
-    conv,
-    downsample,
-    trace_features,
-)
+from poolstride.models.arguments import check_builder_args
+from poolstride.models.classifier import Classifier, ClassifierHead
+from poolstride.models.input_size import trace_features
+from poolstride.models.layer_factories import batchnorm, conv, downsample
 
 DEFAULT_WIDTH = 16
 BLOCKS_PER_STAGE = 3

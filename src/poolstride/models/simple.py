@@ -20,16 +20,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.models.common import (
-    Classifier,
-    ClassifierHead,
-    batchnorm,
-    check_builder_args,
-    check_positive,
-    conv,
-    downsample,
-    trace_features,
-)
+from poolstride.models.arguments import check_builder_args, check_positive
+from poolstride.models.classifier import Classifier, ClassifierHead
+from poolstride.models.input_size import trace_features
+from poolstride.models.layer_factories import batchnorm, conv, downsample
 
 DEFAULT_WIDTH = 32
 DEFAULT_DEPTH = 3
