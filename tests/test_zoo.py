@@ -81,25 +81,6 @@ def test_timm_missing_says_how_to_install(monkeypatch):
         zoo.load_model("timm:resnet18")
 
 
-@pytest.mark.parametrize(
-    "text, shape",
-    [
-        ("3x224x224", (3, 224, 224)),
-        ("1x40", (1, 40)),
-        ("3×32×32", (3, 32, 32)),
-        ((3, 8, 8), (3, 8, 8)),
-    ],
-)
-def test_parse_input_shape(text, shape):
-    assert zoo.parse_input_shape(text) == shape
-
-
-@pytest.mark.parametrize("text", ["3x", "axb", "0x32x32", "32", "3x-1x4"])
-def test_parse_input_shape_rejects_bad_shapes(text):
-    with pytest.raises(PoolstrideError, match="bad input shape"):
-        zoo.parse_input_shape(text)
-
-
 class _WithHead(nn.Module):
     def __init__(self):
         super().__init__()

@@ -19,7 +19,7 @@ _LAZY = {
     "make_downsample": "poolstride.layers",
     "make_head": "poolstride.layers",
     "KINDS": "poolstride.layers",
-    "profile": "poolstride.analysis.profile",
+    "profile": "poolstride.analysis.profile_table",
     "compare": "poolstride.comparison",
     "swap_downsampling": "poolstride.surgery",
     "walkthrough": "poolstride.explain",

@@ -16,23 +16,24 @@ import torch
 from torch import nn
 
 from poolstride.errors import PoolstrideError, closest, unknown
-from poolstride.geometry.spec import shape_or_none
+from poolstride.geometry.shape import format_shape, parse_input_shape
+from poolstride.shape_trace import trace_shapes
+
+__all__ = [
+    "SOURCES",
+    "adapt_input_channels",
+    "check_forward",
+    "list_models",
+    "load_model",
+    "parse_input_shape",
+    "replace_classifier",
+    "split_name",
+]
 
 SOURCES = ("torchvision", "timm")
 
 # Models whose auxiliary heads would make forward() return a tuple in training mode.
 _NO_AUX = {"googlenet", "inception_v3"}
-
-
-def parse_input_shape(text: str | tuple | list) -> tuple[int, ...]:
-    """``"3x224x224"`` -> ``(3, 224, 224)`` (also ``"1x40"`` for 1D, CxDxHxW for 3D models)."""
-    shape = shape_or_none(text, max_dims=3)
-    if shape is None:
-        raise PoolstrideError(
-            f"bad input shape {text!r}; expected CxL, CxHxW or CxDxHxW with positive sizes, "
-            "e.g. 3x224x224"
-        )
-    return shape
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -50,6 +51,7 @@ def split_name(name: str) -> tuple[str, str]:
 def list_models(source: str = "torchvision") -> list[str]:
     """Names of the classification models of a source (``torchvision`` or ``timm``)."""
     if source == "torchvision":
+        # imported on use: torchvision is slow to import
         from torchvision import models
 
         return sorted(models.list_models(module=models))
@@ -90,6 +92,7 @@ def load_model(
 
 
 def _load_torchvision(name: str, num_classes: int | None) -> nn.Module:
+    # imported on use: torchvision is slow to import
     from torchvision import models
 
     valid = models.list_models(module=models)
@@ -112,6 +115,7 @@ def _timm():
         raise PoolstrideError(
             "timm is not installed; install it with `pip install timm` to load timm:NAME models"
         )
+    # imported on use: timm is an optional dependency
     import timm
 
     return timm
@@ -222,8 +226,6 @@ def check_forward(
     model: nn.Module, input_shape: tuple[int, ...], num_classes: int | None, *, what: str
 ) -> None:
     """One forward pass on zeros ``(1, *input_shape)``; one-line error naming the failing layer."""
-    from poolstride.surgery.trace import format_shape, trace_shapes
-
     example = torch.zeros(1, *input_shape)
     trace = trace_shapes(model, example, what=what)
     out = trace.output

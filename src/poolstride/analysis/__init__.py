@@ -1,28 +1,30 @@
 """Measurements of models: the profile table (shapes, params, MACs, pooling ops, memory,
-receptive fields), receptive-field rules and their gradient-based check, and (elsewhere in this
-package) shift invariance and gradient flow.
+receptive fields), receptive-field rules and their gradient-based check, shift consistency and
+gradient flow.
 
-Submodules are imported lazily so that ``import poolstride.analysis`` stays cheap.
+Modules: ``profile_table`` (:func:`profile`), ``layer_trace`` (the per-layer trace it reads),
+``ops`` (the cost of one torch call, ``CostCounter``), ``extent`` (exact per-unit input
+intervals), ``receptive_field_graph`` (the rule per op), ``receptive_field_measured`` (the
+back-propagation check), ``shift_consistency``, ``gradient_flow``.
+
+Names are imported lazily so that ``import poolstride.analysis`` stays cheap. No submodule is
+called ``profile``: ``poolstride.analysis.profile`` is always the function.
 """
 
 from __future__ import annotations
 
-import importlib
+from poolstride.lazy import lazy_exports
 
 _LAZY = {
-    "profile": "poolstride.analysis.profile",
-    "ProfileTable": "poolstride.analysis.profile",
-    "LayerRow": "poolstride.analysis.profile",
-    "Totals": "poolstride.analysis.profile",
-    "CONVENTION": "poolstride.analysis.profile",
-    "resolve_model": "poolstride.analysis.profile",
-    "measure_receptive_field": "poolstride.analysis.receptive_field",
+    "profile": "poolstride.analysis.profile_table",
+    "ProfileTable": "poolstride.analysis.profile_table",
+    "LayerRow": "poolstride.analysis.profile_table",
+    "Totals": "poolstride.analysis.profile_table",
+    "CONVENTION": "poolstride.analysis.profile_table",
+    "resolve_model": "poolstride.analysis.profile_table",
+    "measure_receptive_field": "poolstride.analysis.receptive_field_measured",
 }
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'poolstride.analysis' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -23,6 +23,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from poolstride.geometry.output_size import adaptive_windows, same_padding
+from poolstride.kernels import enabled as kernels_enabled
+from poolstride.kernels import set_enabled as set_kernels_enabled
 
 CONV = {"conv1d": 1, "conv2d": 2, "conv3d": 3}
 CONV_T = {"conv_transpose1d": 1, "conv_transpose2d": 2, "conv_transpose3d": 3}
@@ -295,19 +297,15 @@ class SeeAllCalls(TorchFunctionMode):
     switched off while it is active (every pooling call then is PyTorch's own op)."""
 
     def __enter__(self):
-        from poolstride import kernels
-
-        self._kernels_were_on = kernels.enabled()
-        kernels.set_enabled(False)
+        self._kernels_were_on = kernels_enabled()
+        set_kernels_enabled(False)
         return super().__enter__()
 
     def __exit__(self, *exc):
-        from poolstride import kernels
-
         try:
             return super().__exit__(*exc)
         finally:
-            kernels.set_enabled(self._kernels_were_on)
+            set_kernels_enabled(self._kernels_were_on)
 
 
 class CostCounter(SeeAllCalls):

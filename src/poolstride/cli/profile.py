@@ -20,6 +20,7 @@ import sys
 import click
 
 from poolstride.errors import PoolstrideError
+from poolstride.geometry.shape import parse_shape
 
 
 @click.command("profile")
@@ -50,9 +51,9 @@ from poolstride.errors import PoolstrideError
 )
 def profile(model, input_shape, batch_size, depth, empirical, fmt):
     """Per-layer table of MODEL: output shape, params, MACs, pool ops, memory, receptive field."""
-    from poolstride.analysis.profile import profile as run_profile
-    from poolstride.analysis.profile import resolve_model
-    from poolstride.geometry.spec import parse_shape
+    # imported on use: torch-heavy modules load only when the command runs (fast --help)
+    from poolstride.analysis.profile_table import profile as run_profile
+    from poolstride.analysis.profile_table import resolve_model
 
     shape = parse_shape(input_shape)
     if depth is not None and depth < 1:
@@ -61,7 +62,7 @@ def profile(model, input_shape, batch_size, depth, empirical, fmt):
     table = run_profile(net, shape, batch_size=batch_size, name=model)
     checks = None
     if empirical:
-        from poolstride.analysis.receptive_field import check_receptive_fields
+        from poolstride.analysis.receptive_field_measured import check_receptive_fields
 
         results = check_receptive_fields(net, table, shape)
         checks = {c.name: "✓" if c.ok else f"✗ {_interval(c.measured)}" for c in results}

@@ -10,7 +10,7 @@ The spec is built into real ``nn.Module`` layers (downsampling kinds through
 ``make_downsample``) and profiled like any model, so the numbers are those of ``poolstride
 profile``. One row per item; warnings flag windows that never cover some inputs, floor mode
 dropping rows/columns, and receptive fields that outgrow the input. Grammar: see
-:mod:`poolstride.geometry.spec`.
+:mod:`poolstride.layers.spec`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 
 import click
+
+from poolstride.cli.profile import print_table
 
 
 @click.command("shape")
@@ -38,7 +40,8 @@ import click
 )
 def shape(spec, input_shape, fmt):
     """Per-item output shape, params, MACs, receptive field and lint warnings of SPEC."""
-    from poolstride.analysis.profile import spec_table
+    # imported on use: torch-heavy modules load only when the command runs (fast --help)
+    from poolstride.analysis.profile_table import spec_table
 
     table = spec_table(spec, input_shape)
     if fmt == "json":
@@ -47,6 +50,4 @@ def shape(spec, input_shape, fmt):
     if fmt == "markdown":
         click.echo(table.to_markdown())
         return
-    from poolstride.cli.profile import print_table
-
     print_table(table, title=f"{spec}  (input {input_shape})")

@@ -18,6 +18,7 @@ import json
 import click
 
 from poolstride.errors import PoolstrideError
+from poolstride.geometry.shape import parse_input_shape
 
 
 @click.command("swap")
@@ -82,8 +83,9 @@ def swap(
     fmt,
 ):
     """Swap the downsampling of MODEL (torchvision:NAME or timm:NAME) and list the changes."""
+    # imported on use: torch-heavy modules load only when the command runs (fast --help)
     from poolstride.surgery import swap_downsampling
-    from poolstride.zoo import load_model, parse_input_shape
+    from poolstride.zoo import load_model
 
     if min_channels < 0:
         raise PoolstrideError(f"--min-channels must be >= 0, got {min_channels}")

@@ -45,7 +45,11 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from poolstride.analysis.shift import consistency_by_offset, feature_stability, shift_consistency
+from poolstride.analysis.shift_consistency import (
+    consistency_by_offset,
+    feature_stability,
+    shift_consistency,
+)
 from poolstride.experiment.device import synchronize
 from poolstride.experiment.train import evaluate
 
@@ -58,7 +62,7 @@ def count_cost(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]
     """
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     try:
-        from poolstride.analysis.profile import profile
+        from poolstride.analysis.profile_table import profile
 
         totals = profile(model, tuple(input_shape)).totals
         get = totals.get if isinstance(totals, dict) else lambda k, d=None: getattr(totals, k, d)

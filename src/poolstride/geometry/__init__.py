@@ -1,17 +1,19 @@
-"""Exact geometry: output sizes (PyTorch's rules), receptive fields, the spec mini-language.
+"""Exact geometry, pure integer arithmetic (no torch): output sizes, receptive fields, shapes.
 
 - :mod:`~poolstride.geometry.output_size` — ``conv_output_size``, ``pool_output_size``,
-  ``adaptive_windows``, ``same_padding`` (pure integer arithmetic, no torch).
+  ``adaptive_windows``, ``same_padding`` (PyTorch's rules, the one home of the output-size rule).
 - :mod:`~poolstride.geometry.receptive_field` — ``ReceptiveField(size, jump, start)`` and the
   rules to compose it through a layer or merge it over branches (exact fractions).
-- :mod:`~poolstride.geometry.spec` — ``parse_spec("conv3-96, max2, gap")`` and
-  ``build_spec(...)`` into a real ``nn.Module`` (imported lazily: it needs ``poolstride.layers``,
-  which itself uses the output-size rules here).
+- :mod:`~poolstride.geometry.lint` — warnings for windows that skip inputs or fields that
+  outgrow the input.
+- :mod:`~poolstride.geometry.shape` — shape strings: ``parse_shape("3x32x32")``,
+  ``format_shape``.
+
+The spec language that builds modules from a string lives with the operators:
+:mod:`poolstride.layers.spec`.
 """
 
 from __future__ import annotations
-
-import importlib
 
 from poolstride.geometry.output_size import (
     Padding,
@@ -27,15 +29,14 @@ from poolstride.geometry.output_size import (
     resolve_padding,
     same_padding,
 )
+from poolstride.lazy import lazy_exports
 
 _LAZY = {
     "ReceptiveField": "poolstride.geometry.receptive_field",
-    "parse_spec": "poolstride.geometry.spec",
-    "build_spec": "poolstride.geometry.spec",
-    "SpecItem": "poolstride.geometry.spec",
-    "SpecNet": "poolstride.geometry.spec",
-    "spec_shapes": "poolstride.geometry.spec",
-    "parse_shape": "poolstride.geometry.spec",
+    "parse_shape": "poolstride.geometry.shape",
+    "parse_input_shape": "poolstride.geometry.shape",
+    "shape_or_none": "poolstride.geometry.shape",
+    "format_shape": "poolstride.geometry.shape",
     "window_warnings": "poolstride.geometry.lint",
     "receptive_field_warnings": "poolstride.geometry.lint",
 }
@@ -56,8 +57,6 @@ __all__ = [
     *_LAZY,
 ]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'poolstride.geometry' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__, _LAZY, eager=tuple(n for n in __all__ if n not in _LAZY)
+)

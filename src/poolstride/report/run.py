@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from poolstride.analysis.profile import profile
+from poolstride.analysis.profile_table import profile
 from poolstride.data import load_dataset
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.config import CompareConfig, RunConfig

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from poolstride.surgery.trace import format_shape
+from poolstride.geometry.shape import format_shape
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ class Changes:
 
     def to_rich(self):
         """A ``rich.table.Table`` (print it with ``rich.console.Console().print``)."""
+        # imported on use: only terminal output needs rich
         from rich.table import Table
 
         header, body = self._table(exact=False)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from poolstride.analysis.ops import CostCounter
-from poolstride.surgery.trace import zeros_like_model
+from poolstride.shape_trace import zeros_like_model
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from torch import nn
 
 from poolstride.geometry.output_size import as_tuple
 from poolstride.layers.base import Downsample
+from poolstride.shape_trace import Trace
 from poolstride.surgery.modules import SplitStride
-from poolstride.surgery.trace import Trace
 
 # Attribute set (outside nn.Module's registry, so it is neither a child nor in state_dict) on
 # a module that replaced a pooling site: the module that was there before any swap.

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from poolstride import zoo
+from poolstride.analysis import profile
 from poolstride.surgery import SplitStride, find_sites, swap_downsampling, trace_shapes
 
 SHAPE = (3, 32, 32)
@@ -124,8 +125,7 @@ def test_googlenet_ceil_mode_pools_are_kept_exactly(models):
 def test_change_costs_agree_with_the_profiler(models, target):
     """The per-site deltas (each site run alone) sum to the difference of the whole-model
     profiles: checks attribution to sites. The per-call counting rule itself is shared with the
-    profiler (analysis.ops) and checked against FlopCounterMode in test_surgery.py."""
-    profile = pytest.importorskip("poolstride.analysis.profile").profile
+    profiler (analysis.ops) and checked against FlopCounterMode in tests/surgery/test_swap.py."""
     model = models("torchvision:resnet18")
     new, changes = swap_downsampling(model, target, input_shape=SHAPE)
     before, after = profile(model, SHAPE).totals, profile(new, SHAPE).totals

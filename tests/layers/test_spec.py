@@ -8,8 +8,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from poolstride.errors import PoolstrideError
-from poolstride.geometry.spec import build_spec, parse_shape, parse_spec, spec_shapes
 from poolstride.layers import KINDS
+from poolstride.layers.spec import build_spec, parse_spec, spec_shapes
 
 
 def test_parse_items_and_positions():
@@ -129,14 +129,3 @@ def test_malformed_specs_fail_with_position(spec, needle):
         build_spec(spec, "3x32x32")
     assert needle in str(info.value)
     assert "\n" not in str(info.value)
-
-
-@pytest.mark.parametrize("text", ["3x32", "3x32x32", "1x40", "3×8×8"])
-def test_parse_shape_accepts(text):
-    assert len(parse_shape(text)) in (2, 3)
-
-
-@pytest.mark.parametrize("text", ["3", "3x0x4", "axb", "1x2x3x4"])
-def test_parse_shape_rejects(text):
-    with pytest.raises(PoolstrideError, match="expected CxL"):
-        parse_shape(text)

@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from poolstride import profile
-from poolstride.analysis.profile import CONVENTION, ProfileTable, resolve_model, spec_table
+from poolstride.analysis.profile_table import CONVENTION, ProfileTable, resolve_model, spec_table
 from poolstride.errors import PoolstrideError
 from poolstride.layers import KINDS, make_downsample
 
@@ -303,3 +303,19 @@ def test_counting_sees_pooling_that_the_fast_kernels_would_run_and_restores_them
         with pytest.raises(PoolstrideError), CostCounter():
             pool(torch.randn(2, 3, 8, 8))  # wrong channel count
         assert kernels.enabled()
+
+
+def test_analysis_profile_is_always_the_function():
+    """No submodule is called ``profile``: importing the module never rebinds the attribute."""
+    import importlib
+    import types
+
+    import poolstride
+    import poolstride.analysis as analysis
+
+    first = analysis.profile
+    module = importlib.import_module("poolstride.analysis.profile_table")
+    assert first is analysis.profile is module.profile is poolstride.profile
+    assert not isinstance(analysis.profile, types.ModuleType)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("poolstride.analysis.profile")

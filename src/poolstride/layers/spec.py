@@ -1,5 +1,9 @@
 """The spec mini-language: a quick layer stack in one string, built into a real ``nn.Module``.
 
+It lives next to the operators because its words are theirs (any downsampling kind, any
+head); the arithmetic it checks shapes with is :mod:`poolstride.geometry`'s, and the input
+shape string is parsed by :func:`poolstride.geometry.shape.parse_shape`.
+
 Example: ``"conv3-96, conv3-96, max2, conv3-192/2, gap, fc-10"`` on input ``3x32x32``.
 
 Grammar (items separated by commas; case and spaces are ignored)::
@@ -34,7 +38,8 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError, closest
 from poolstride.geometry.output_size import conv_output_shape, pool_output_shape, resolve_padding
-from poolstride.layers import KINDS, head_features, make_downsample, make_head
+from poolstride.geometry.shape import parse_shape
+from poolstride.layers import HEADS, KINDS, head_features, make_downsample, make_head
 
 __all__ = [
     "SpecItem",
@@ -42,8 +47,6 @@ __all__ = [
     "parse_spec",
     "build_spec",
     "spec_shapes",
-    "parse_shape",
-    "shape_or_none",
     "GRAMMAR",
 ]
 
@@ -60,9 +63,8 @@ _EXPECT = {
     "fc": "fc-<n> with n >= 1, e.g. fc-10",
     "drop": "drop or drop<p> with 0 <= p < 1, e.g. drop0.5",
 }
-HEAD_NAMES = ("gap", "gmp", "avgmax", "catavgmax", "flatten")
 ACT_NAMES = ("relu", "gelu", "silu", "tanh", "sigmoid")
-_WORDS = ("conv", "max", "avg", "fc", "bn", "drop", *HEAD_NAMES, *ACT_NAMES)
+_WORDS = ("conv", "max", "avg", "fc", "bn", "drop", *HEADS, *ACT_NAMES)
 
 _CONV_RE = re.compile(r"conv(?P<k>\d+)-(?P<out>\d+)(?:/(?P<s>\d+))?(?P<opts>(?::[a-z0-9.]+)*)")
 _POOL_RE = re.compile(r"(?P<op>max|avg)(?P<k>\d+)(?:/(?P<s>\d+))?(?P<opts>(?::[a-z0-9.]+)*)")
@@ -144,7 +146,7 @@ def _parse_item(text: str, number: int, position: int) -> SpecItem:
         if not m or int(m["n"]) < 1:
             raise fail(_EXPECT["fc"])
         return SpecItem(text, number, position, "fc", "fc", out=int(m["n"]))
-    if text in HEAD_NAMES:
+    if text in HEADS:
         return SpecItem(text, number, position, "head", text)
     if text in ACT_NAMES:
         return SpecItem(text, number, position, "act", text)
@@ -216,34 +218,6 @@ def _pool_options(op: str, opts: str, fail) -> dict:
         else:
             raise fail(opt)
     return out
-
-
-def shape_or_none(text, max_dims: int = 2) -> tuple[int, ...] | None:
-    """``"3x32x32"`` -> ``(3, 32, 32)``, or None if ``text`` is not a shape (no error).
-
-    One example's shape without the batch: channels, then 1 to ``max_dims`` positive spatial
-    sizes (``x``, ``×`` or ``,`` between them; a tuple or list passes through, checked). The one
-    parser of shape strings: :func:`parse_shape` and ``zoo.parse_input_shape`` word the error.
-    """
-    if isinstance(text, (tuple, list)):
-        parts = list(text)
-    else:
-        parts = str(text).lower().replace("×", "x").replace(",", "x").split("x")
-    try:
-        shape = tuple(int(str(p).strip()) for p in parts)
-    except ValueError:
-        return None
-    return shape if 2 <= len(shape) <= max_dims + 1 and min(shape) >= 1 else None
-
-
-def parse_shape(text) -> tuple[int, ...]:
-    """``"3x32x32"`` -> ``(3, 32, 32)``; ``"1x40"`` -> ``(1, 40)`` (1D). Tuples pass through."""
-    shape = shape_or_none(text)
-    if shape is None:
-        raise PoolstrideError(
-            f"input shape {text!r} is not valid; expected CxL (1D) or CxHxW (2D) with sizes >= 1, e.g. 3x32x32"
-        )
-    return shape
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ of conv / linear / matmul layers (bias additions not counted; FLOPs = 2 × MACs,
 ``torch.utils.flop_counter.FlopCounterMode``); pooling is one operation per window element per
 output; memory is the bytes of each layer's output at the profiled batch size; receptive
 fields are combined over the traced graph (union over branches) — see
-:mod:`poolstride.analysis.trace`.
+:mod:`poolstride.analysis.layer_trace`.
 
 Models by name (:func:`resolve_model`): ``torchvision:NAME`` (built with ``weights=None``,
 nothing downloaded), ``timm:NAME`` when timm is installed, or a spec string such as
-``"conv3-32, max2, gap, fc-10"`` (:mod:`poolstride.geometry.spec`).
+``"conv3-32, max2, gap, fc-10"`` (:mod:`poolstride.layers.spec`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from poolstride.analysis.trace import Layer, Tracer, is_operator
+from poolstride.analysis.layer_trace import Layer, Tracer, is_operator
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.lint import receptive_field_warnings, window_warnings
 from poolstride.geometry.receptive_field import ReceptiveField
+from poolstride.geometry.shape import parse_shape
+from poolstride.layers.spec import build_spec, parse_spec, spec_shapes
+from poolstride.zoo import load_model
 
 __all__ = ["CONVENTION", "LayerRow", "Totals", "ProfileTable", "profile", "resolve_model"]
 
@@ -159,6 +162,7 @@ class ProfileTable:
 
     def to_rich(self, checks: dict | None = None, title: str | None = None):
         """A ``rich.table.Table`` (``checks``: row name -> measured-RF verdict text)."""
+        # imported on use: only terminal output needs rich
         from rich.table import Table
 
         table = Table(
@@ -379,8 +383,6 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
 
 def _parse_input(input_shape) -> tuple[int, ...]:
     if isinstance(input_shape, str):
-        from poolstride.geometry.spec import parse_shape
-
         return parse_shape(input_shape)
     try:
         shape = tuple(int(s) for s in input_shape)
@@ -404,13 +406,9 @@ def resolve_model(name: str, input_shape=None) -> nn.Module:
     text = name.strip()
     source = text.split(":", 1)[0].lower()
     if source in ("torchvision", "timm") and "," not in text:
-        from poolstride.zoo import load_model
-
         return load_model(text)
     if input_shape is None:
         raise PoolstrideError(f"spec {text!r} needs an input shape, e.g. --input 3x32x32")
-    from poolstride.geometry.spec import build_spec
-
     return build_spec(text, input_shape)
 
 
@@ -506,11 +504,9 @@ def profile(
 def spec_table(spec: str, input_shape) -> ProfileTable:
     """Profile of a spec string with one row per item (named ``"3 max2"``).
 
-    The spec is built with :func:`poolstride.geometry.spec.build_spec` and profiled like any
+    The spec is built with :func:`poolstride.layers.spec.build_spec` and profiled like any
     model; each row's output shape is also checked against the pure-geometry prediction.
     """
-    from poolstride.geometry.spec import build_spec, parse_shape, parse_spec, spec_shapes
-
     items = parse_spec(spec)
     shape = parse_shape(input_shape)
     predicted = [s for _, s in spec_shapes(items, shape)]

@@ -25,7 +25,7 @@ from torch import nn
 
 from poolstride.analysis import extent as extents
 from poolstride.analysis.ops import SeeAllCalls, op_cost, window
-from poolstride.analysis.receptive_field import Field, op_receptive_field
+from poolstride.analysis.receptive_field_graph import Field, op_receptive_field
 from poolstride.geometry.receptive_field import ReceptiveField
 from poolstride.layers import Downsample, GlobalHead
 

@@ -2,7 +2,9 @@
 
 Surgery compares these records before and after a rewrite: every module path present in both
 models must produce the same output shape. A failing forward pass is reported with the path
-of the innermost module that raised, so "input too small" errors name the layer.
+of the innermost module that raised, so "input too small" errors name the layer -- which is
+why the model zoo checks every model it loads with it. It needs nothing of poolstride but
+errors and shape strings, so it sits below both.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from poolstride.errors import PoolstrideError
+from poolstride.geometry.shape import format_shape
 
 Shape = tuple[int, ...]
 
@@ -144,12 +147,3 @@ def zeros_like_model(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
         dtype = tensor.dtype if tensor.is_floating_point() else torch.float32
         return torch.zeros(shape, device=tensor.device, dtype=dtype)
     return torch.zeros(shape)
-
-
-def format_shape(shape) -> str:
-    """``(1, 64, 56, 56)`` -> ``'1x64x56x56'``; nested tuples joined with commas."""
-    if shape is None:
-        return "-"
-    if all(isinstance(s, int) for s in shape):
-        return "x".join(str(s) for s in shape)
-    return "(" + ", ".join(format_shape(s) for s in shape) + ")"
