@@ -26,6 +26,7 @@ from poolstride.analysis import extent as extents
 from poolstride.analysis.ops import ADAPTIVE, MAX_POOL, SeeAllCalls, bind, window
 from poolstride.geometry.output_size import pool_output_shape
 from poolstride.geometry.receptive_field import ReceptiveField
+from poolstride.layers.dims import ADAPTIVE_AVG_POOL_FN, CONV_FN
 
 __all__ = ["FieldCheck", "check_receptive_fields", "measure_receptive_field", "predicted_interval"]
 
@@ -79,9 +80,7 @@ class _DenseMaxPool(SeeAllCalls):
         if name in ADAPTIVE and "max" in ADAPTIVE[name]:
             b = bind(name, args, kwargs)
             dim = b["input"].ndim - 2
-            out = (F.adaptive_avg_pool1d if dim == 1 else F.adaptive_avg_pool2d)(
-                b["input"], b["output_size"]
-            )
+            out = ADAPTIVE_AVG_POOL_FN[dim](b["input"], b["output_size"])
             return (
                 (out, torch.zeros_like(out, dtype=torch.long))
                 if name.endswith("with_indices") or b.get("return_indices")
@@ -103,8 +102,7 @@ def _window_sum(x: torch.Tensor, g) -> torch.Tensor:
     flat = [v for pair in reversed(pads) for v in pair]
     channels = x.shape[1]
     weight = torch.ones(channels, 1, *g.kernel, dtype=x.dtype)
-    conv = F.conv1d if dim == 1 else F.conv2d
-    y = conv(F.pad(x, flat), weight, None, g.stride, 0, g.dilation, channels)
+    y = CONV_FN[dim](F.pad(x, flat), weight, None, g.stride, 0, g.dilation, channels)
     return y[(slice(None), slice(None), *(slice(0, m) for m in out_size))]
 
 

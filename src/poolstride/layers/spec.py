@@ -40,6 +40,7 @@ from poolstride.errors import PoolstrideError, closest
 from poolstride.geometry.output_size import conv_output_shape, pool_output_shape, resolve_padding
 from poolstride.geometry.shape import parse_shape
 from poolstride.layers import HEADS, KINDS, head_features, make_downsample, make_head
+from poolstride.layers.dims import AVG_POOL, BATCH_NORM, CONV, MAX_POOL
 
 __all__ = [
     "SpecItem",
@@ -272,11 +273,10 @@ def _groups(item: SpecItem, channels: int) -> int:
 
 def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
     dim = len(shape) - 1
-    conv = {1: nn.Conv1d, 2: nn.Conv2d}
     if item.op == "conv":
         k, d = item.kernel, item.options.get("dilation", 1)
         padding = item.options.get("padding", d * (k - 1) // 2)
-        layer = conv[dim](
+        layer = CONV[dim](
             shape[0],
             item.out,
             k,
@@ -295,14 +295,14 @@ def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
     if item.op == "pool":
         o = item.options
         if item.name == "max":
-            return {1: nn.MaxPool1d, 2: nn.MaxPool2d}[dim](
+            return MAX_POOL[dim](
                 item.kernel,
                 item.stride,
                 o.get("padding", 0),
                 o.get("dilation", 1),
                 ceil_mode=o.get("ceil_mode", False),
             )
-        return {1: nn.AvgPool1d, 2: nn.AvgPool2d}[dim](
+        return AVG_POOL[dim](
             item.kernel, item.stride, o.get("padding", 0), ceil_mode=o.get("ceil_mode", False)
         )
     if item.op == "fc":
@@ -322,7 +322,7 @@ def _item_module(item: SpecItem, shape: tuple[int, ...]) -> nn.Module:
     if item.op == "norm":
         if len(shape) == 1:
             return nn.BatchNorm1d(shape[0])
-        return {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[dim](shape[0])
+        return BATCH_NORM[dim](shape[0])
     if item.op == "drop":
         return nn.Dropout(item.options["p"])
     if len(shape) == 1:

@@ -6,20 +6,18 @@ from __future__ import annotations
 from torch import nn
 
 from poolstride.layers import make_downsample
+from poolstride.layers.dims import BATCH_NORM, CONV
 
 __all__ = ["batchnorm", "conv", "downsample", "scaled"]
-
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
-_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
 
 
 def conv(dim: int, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, bias=True):
     """``nn.Conv1d`` or ``nn.Conv2d`` by ``dim``."""
-    return _CONV[dim](cin, cout, k, stride=stride, padding=padding, bias=bias)
+    return CONV[dim](cin, cout, k, stride=stride, padding=padding, bias=bias)
 
 
 def batchnorm(dim: int, channels: int) -> nn.Module:
-    return _BN[dim](channels)
+    return BATCH_NORM[dim](channels)
 
 
 def downsample(kind, in_channels: int, out_channels: int | None, dim: int) -> nn.Module:
