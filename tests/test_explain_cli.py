@@ -178,3 +178,33 @@ def test_docs_contain_the_seed_examples():
     text = DOCS.read_text()
     assert "$ poolstride explain --plain" in text and "output (2x2):\n   9  2\n   6  3" in text
     assert "-k 3 -s 1 --plain" in text and "output (3x3):" in text
+
+
+def test_html_writes_the_interactive_page(capsys, tmp_path):
+    path = tmp_path / "explain.html"
+    code, out, err = run(capsys, "avg", "--html", str(path))
+    assert code == 0, err
+    assert (
+        out
+        == f"wrote {path} ({path.stat().st_size / 1024:.0f} KB): open it in a browser; it needs no network\n"
+    )
+    text = path.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<title>Pooling and stride" in text
+    assert '"initial":{"op":"avg"' in text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--html", "{tmp}/missing/explain.html"], "folder '{tmp}/missing' does not exist"),
+        (["--html", "{tmp}"], "it is a folder"),
+        (["shift", "--html", "{tmp}/x.html"], "'shift' cannot be used with it"),
+        (["-k", "3", "-p", "1", "--html", "{tmp}/x.html"], "--kernel, --padding cannot be used"),
+    ],
+)
+def test_html_errors_are_one_line_exit_2(capsys, tmp_path, args, message):
+    code, out, err = run(capsys, *(a.format(tmp=tmp_path) for a in args))
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert message.format(tmp=tmp_path) in err
+    assert not (tmp_path / "x.html").exists()

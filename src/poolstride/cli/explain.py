@@ -4,6 +4,7 @@
 prints each window, its values, the value chosen (max), the average or the dot product, and
 the output filling in; ``--backward`` adds where the gradient goes; ``--gif FILE`` writes the
 animation. ``poolstride explain shift`` shows what a one-pixel shift does after pooling.
+``poolstride explain --html FILE`` writes the interactive explainer page (one HTML file).
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def _emit(lines, plain: bool | None) -> None:
 )
 @click.option("--pixels", default=1, show_default=True, type=int, help="shift: how far to shift.")
 @click.option(
+    "--html",
+    "html_path",
+    type=click.Path(),  # checked by write_page, which words the one-line error
+    default=None,
+    help="Write the interactive explainer page (one self-contained HTML file) and stop; "
+    "TOPIC picks the operator it starts with.",
+)
+@click.option(
     "--plain/--color",
     default=None,
     help="Plain text (for pipes) or colour. Default: colour only on a terminal.",
@@ -101,6 +110,7 @@ def explain(
     pattern,
     direction,
     pixels,
+    html_path,
     plain,
 ):
     """Step-by-step walkthrough of max/avg pooling or a strided convolution (numbers from PyTorch).
@@ -110,9 +120,13 @@ def explain(
     poolstride explain avg -i "1 2 3 4 5 6" -k 3 -s 2 -p 1 --backward
     poolstride explain conv -w "1 0; 0 -1" --gif conv.gif
     poolstride explain shift --pattern 1
+    poolstride explain --html explain.html      # the interactive page, for a browser
     """
     if topic not in TOPICS:
         raise unknown("topic", topic, TOPICS)
+    if html_path:
+        _write_html(click.get_current_context(), topic, html_path)
+        return
     if topic == "shift":
         from poolstride.explain.shift import shift_demo
 
@@ -143,3 +157,26 @@ def explain(
     if gif_path:
         frames = w.write_gif(gif_path, backward=backward)
         click.echo(f"wrote {gif_path} ({frames} frames)", err=True)
+
+
+def _write_html(ctx: click.Context, topic: str, path: str) -> None:
+    """``--html FILE``: the page has its own controls, so walkthrough options are refused."""
+    from click.core import ParameterSource
+
+    from poolstride.explain.page import write_page
+
+    given = [
+        max(p.opts, key=len)
+        for p in ctx.command.params
+        if p.name not in ("topic", "html_path", "plain")
+        and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
+    ]
+    if given or topic == "shift":
+        what = ", ".join(given) if given else "'shift'"
+        raise PoolstrideError(
+            f"--html writes the interactive page, which has its own controls; {what} cannot be "
+            "used with it (give only the operator to start with: max, avg or conv)"
+        )
+    written = write_page(path, op=topic)
+    size_kb = written.stat().st_size / 1024
+    click.echo(f"wrote {written} ({size_kb:.0f} KB): open it in a browser; it needs no network")

@@ -4,8 +4,11 @@
   returns a :class:`Walkthrough` whose :class:`ForwardStep` / :class:`BackwardStep` explain each
   output and where its gradient goes; ``render_text()`` narrates it, ``write_gif()`` animates it.
 - :func:`shift_demo` shows how a one-pixel shift changes pooled values (aliasing).
+- :func:`write_page` writes the interactive explainer page: one self-contained HTML file
+  (playground, backward pass, operators side by side, receptive-field growth).
 """
 
+from poolstride.explain.page import write_page
 from poolstride.explain.parse import DEFAULT_INPUT, parse_matrix
 from poolstride.explain.shift import SHIFT_OPS, ShiftDemo, ShiftResult, shift_demo
 from poolstride.explain.walkthrough import (
@@ -30,4 +33,5 @@ __all__ = [
     "parse_matrix",
     "shift_demo",
     "walkthrough",
+    "write_page",
 ]
