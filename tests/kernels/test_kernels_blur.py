@@ -42,9 +42,9 @@ def blur_problems(draw):
 def generic_blur(monkeypatch):
     """Random filters exercise the generic kernels; the generated ones (compiled per filter
     size, stride, padding and dtype) are covered by test_generated_blur_kernels."""
-    from poolstride.kernels import _specialize
+    from poolstride.kernels import generated
 
-    monkeypatch.setattr(_specialize, "BLUR_SIZES", ())
+    monkeypatch.setattr(generated, "BLUR_SIZES", ())
 
 
 @pytest.mark.usefixtures("generic_blur")
@@ -108,10 +108,10 @@ def test_equals_kornia_maxblurpool2d():
     ],
 )
 def test_generated_blur_kernels(filt, stride, padding, pad_mode, dtype, layout):
-    from poolstride.kernels._specialize import specialized_blur
+    from poolstride.kernels.generated import blur_kernels
 
     k = filt
-    assert specialized_blur(k, stride, (padding or ((k - 1) // 2, 0))[0], str(dtype)[6:])
+    assert blur_kernels(k, stride, (padding or ((k - 1) // 2, 0))[0], str(dtype)[6:])
     for shape in [(2, 3, 17, 14), (2, 3, 9), (1, 2, 3, 4)]:
         x = make_input(shape, dtype, layout if len(shape) == 4 else "contiguous", "normal", 5)
         a = x.detach().clone().requires_grad_()

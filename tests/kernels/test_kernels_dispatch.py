@@ -83,17 +83,17 @@ THREADED = {
 @pytest.mark.parametrize("op", sorted(THREADED))
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
 def test_multithreaded_equals_single_threaded(op, layout, monkeypatch):
-    from poolstride.kernels import functions
+    from poolstride.kernels import blur_pooling, threads
 
     fast = THREADED[op]
     x = make_input((4, 8, 40, 40), torch.float32, layout, "ties", seed=0).requires_grad_()
-    monkeypatch.setattr(functions, "_MIN_WORK_PER_THREAD", 1024)  # small input, many chunks
-    monkeypatch.setattr(functions, "_FUSED_CHUNK", 4096)  # max+blur: several chunks per thread
+    monkeypatch.setattr(threads, "MIN_WORK_PER_THREAD", 1024)  # small input, many chunks
+    monkeypatch.setattr(blur_pooling, "FUSED_CHUNK", 4096)  # max+blur: several chunks per thread
     chunk_calls = []
-    original = functions._run
+    original = threads.run
     monkeypatch.setattr(
-        functions,
-        "_run",
+        threads,
+        "run",
         lambda fn, before, count, after=(), work=0: (
             chunk_calls.append(min(torch.get_num_threads(), count, work // 1024)),
             original(fn, before, count, after, work),
@@ -250,3 +250,28 @@ def test_dispatch_log_sees_blur_served_by_pytorch_in_the_layers():
     assert [(c["op"], c["kernel"], c["reason"]) for c in calls] == [
         ("blur", "pytorch", "kernels disabled")
     ]
+
+
+@needs_numba
+def test_kernel_tables_name_every_kernel_the_dispatchers_look_up():
+    from poolstride.kernels import dispatch, generated
+    from poolstride.kernels.call_plan import CHANNELS_LAST, DENSE, PAIRS, PLANAR
+
+    generic = dispatch.generic_kernels().KERNELS
+    layouts = (PLANAR, CHANNELS_LAST)
+    assert set(generic) == {
+        (family, direction, layout)
+        for family in ("max", "avg", "resample")
+        for direction in ("fwd", "bwd")
+        for layout in layouts
+    }
+    assert len({id(kernel) for kernel in generic.values()}) == len(generic)  # no name twice
+    pool = set(generated.pool_kernels((2, 2), (2, 2), (0, 0), (1, 1)))
+    common = {("max", "fwd", PLANAR), ("max", "fwd", CHANNELS_LAST), ("max", "bwd", PLANAR)}
+    common |= {("avg", "fwd", PLANAR), ("avg", "bwd", PLANAR), ("avg", "fwd", CHANNELS_LAST)}
+    assert pool == common | {("max", "fwd", PAIRS)}
+    dense = set(generated.pool_kernels((3, 3), (1, 1), (0, 0), (1, 1)))
+    assert dense == common | {("max", "fwd", DENSE)}
+    blur = generated.blur_kernels(3, 2, 1, "float32")
+    assert set(blur) == {("resample", d, layout) for d in ("fwd", "bwd") for layout in layouts}
+    assert generated.pool_kernels((2, 2), (3, 3), (0, 0), (1, 1)) == {}

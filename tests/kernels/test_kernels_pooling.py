@@ -26,9 +26,9 @@ TORCH_AVG = {3: F.avg_pool1d, 4: F.avg_pool2d}
 def generic_kernels(monkeypatch):
     """Random configurations exercise the generic kernels; the constant-folded ones (each
     compiled per window and dtype) are covered by test_common_windows_on_realistic_sizes."""
-    from poolstride.kernels import _specialize
+    from poolstride.kernels import generated
 
-    monkeypatch.setattr(_specialize, "SIZES", ())
+    monkeypatch.setattr(generated, "SIZES", ())
 
 
 def _exact(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -206,18 +206,19 @@ def test_common_windows_match_pytorch_bit_for_bit(op, problem, seed):
 
 
 def test_generated_kernels_serve_common_windows_only(monkeypatch):
-    from poolstride.kernels import functions
+    from poolstride.kernels import generated
+    from poolstride.kernels.call_plan import CHANNELS_LAST
 
     seen = []
-    original = functions._generated
+    original = generated.pool_kernels
     monkeypatch.setattr(
-        functions, "_generated", lambda plan: seen.append(original(plan)) or seen[-1]
+        generated, "pool_kernels", lambda *window: seen.append(original(*window)) or seen[-1]
     )
     x = torch.randn(1, 2, 8, 8)
     for layout in (x, x.contiguous(memory_format=torch.channels_last)):
         kernels.max_pool(layout, 2, 2)
-        assert seen[-1] is not None and hasattr(seen[-1], "max_fwd_cl")
+        assert ("max", "fwd", CHANNELS_LAST) in seen[-1]
     kernels.max_pool(x, 2, 3)  # stride 3: the generic kernel
-    assert seen[-1] is None
+    assert seen[-1] == {}
     kernels.max_pool(x, 2, 2, dilation=2)
-    assert seen[-1] is None
+    assert seen[-1] == {}

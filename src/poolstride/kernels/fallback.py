@@ -12,9 +12,14 @@ import torch.nn.functional as F
 
 from poolstride.errors import PoolstrideError
 
-_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-_CONV = {1: F.conv1d, 2: F.conv2d}
+# The functional ops by spatial dimension; ``poolstride.layers.dims`` re-exports these tables
+# for the layers and everything above them (kernels sit below layers, so the tables live here).
+#: ``F.max_pool{1,2,3}d`` by spatial dimension.
+MAX_POOL_FN = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+#: ``F.avg_pool{1,2,3}d`` by spatial dimension.
+AVG_POOL_FN = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+#: ``F.conv{1,2}d`` by spatial dimension.
+CONV_FN = {1: F.conv1d, 2: F.conv2d}
 
 
 def binomial_filter(size: int) -> tuple[float, ...]:
@@ -36,8 +41,8 @@ def max_pool(
     x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
 ):
     """``torch.nn.functional.max_pool{x.ndim - 2}d``."""
-    op = _MAX[x.ndim - 2]
-    return op(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    pool = MAX_POOL_FN[x.ndim - 2]
+    return pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def avg_pool(
@@ -55,7 +60,7 @@ def avg_pool(
         if divisor_override is not None:
             raise PoolstrideError(f"avg_pool1d has no divisor_override (got {divisor_override})")
         return F.avg_pool1d(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
-    return _AVG[dim](
+    return AVG_POOL_FN[dim](
         x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
     )
 
@@ -83,4 +88,4 @@ def blur_pool(
         x = F.pad(x, (lo, hi) * dim, mode="reflect")
     else:
         x = F.pad(x, (lo, hi) * dim)
-    return _CONV[dim](x, kernel, stride=stride, groups=channels)
+    return CONV_FN[dim](x, kernel, stride=stride, groups=channels)

@@ -18,18 +18,18 @@ import math
 import torch
 import torch.nn.functional as F
 
+from poolstride import kernels
 from poolstride.errors import PoolstrideError
-
-# Indexed by x.ndim (batched 1D -> 3, batched 2D -> 4).
-_MAX_POOL = {3: F.max_pool1d, 4: F.max_pool2d}
-_AVG_POOL = {3: F.avg_pool1d, 4: F.avg_pool2d}
-_CONV = {3: F.conv1d, 4: F.conv2d}
+from poolstride.layers.dims import AVG_POOL_FN, CONV_FN, LAYOUT, MAX_POOL_FN
 
 
-def _unsupported(x: torch.Tensor) -> PoolstrideError:
-    return PoolstrideError(
-        f"pooling expects a batched (N, C, L) or (N, C, H, W) tensor, got shape {tuple(x.shape)}"
-    )
+def _check_batched(x: torch.Tensor) -> None:
+    """Raise unless ``x`` is a batched 1D or 2D tensor."""
+    if x.ndim not in (3, 4):
+        raise PoolstrideError(
+            f"pooling expects a batched {LAYOUT[1]} or {LAYOUT[2]} tensor, got shape "
+            f"{tuple(x.shape)}"
+        )
 
 
 def max_pool(
@@ -41,14 +41,10 @@ def max_pool(
     ceil_mode: bool = False,
 ) -> torch.Tensor:
     """Max pooling of a batched 1D/2D tensor. DISPATCH POINT (poolstride.kernels hooks here)."""
-    op = _MAX_POOL.get(x.ndim)
-    if op is None:
-        raise _unsupported(x)
-    if x.device.type == "cpu":  # numba kernels; they fall back to `op` where not covered
-        from poolstride import kernels
-
+    _check_batched(x)
+    if x.device.type == "cpu":  # numba kernels; they fall back to PyTorch where not covered
         return kernels.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode)
-    return op(x, kernel_size, stride, padding, dilation, ceil_mode)
+    return MAX_POOL_FN[x.ndim - 2](x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def avg_pool(
@@ -60,14 +56,10 @@ def avg_pool(
     count_include_pad: bool = True,
 ) -> torch.Tensor:
     """Average pooling of a batched 1D/2D tensor. DISPATCH POINT (poolstride.kernels hooks here)."""
-    op = _AVG_POOL.get(x.ndim)
-    if op is None:
-        raise _unsupported(x)
-    if x.device.type == "cpu":  # numba kernels; they fall back to `op` where not covered
-        from poolstride import kernels
-
+    _check_batched(x)
+    if x.device.type == "cpu":  # numba kernels; they fall back to PyTorch where not covered
         return kernels.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
-    return op(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return AVG_POOL_FN[x.ndim - 2](x, kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
 def binomial_weight(filt_size: int, dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -86,16 +78,12 @@ def blur_pool(
     ``weight``: the ``(1, 1, *(filt_size,) * dim)`` filter if the caller holds one (a module
     buffer, already on the right device); built from ``filt_size`` otherwise.
     """
-    conv = _CONV.get(x.ndim)
-    if conv is None:
-        raise _unsupported(x)
+    _check_batched(x)
     if x.device.type == "cpu":
-        from poolstride import kernels
-
         reason = kernels.fast_path_reason(x)
         if reason is None:  # fused blur + subsample, same filter/padding
             return kernels.blur_pool(x, filt_size, stride)
-        kernels.functions.note_pytorch("blur", x, reason)  # for kernels.dispatch_log
+        kernels.note_pytorch("blur", x, reason)  # for kernels.dispatch_log
     dim = x.ndim - 2
     if weight is None:
         weight = binomial_weight(filt_size, dim, x.dtype).to(x.device)
@@ -104,7 +92,7 @@ def blur_pool(
         x = F.pad(x, ((filt_size - 1) // 2, filt_size // 2) * dim, mode="reflect")
     n, c = x.shape[:2]
     # Fold channels into the batch: one shared single-channel filter, no per-channel copies.
-    y = conv(x.reshape(n * c, 1, *x.shape[2:]), weight.to(x.dtype), stride=stride)
+    y = CONV_FN[dim](x.reshape(n * c, 1, *x.shape[2:]), weight.to(x.dtype), stride=stride)
     return y.reshape(n, c, *y.shape[2:])
 
 
@@ -113,11 +101,8 @@ def max_blur_pool(
 ) -> torch.Tensor:
     """Max over 2-windows at stride 1, then :func:`blur_pool` (the ``blur-max`` kinds).
     DISPATCH POINT: on the CPU the two run fused (``poolstride.kernels.max_blur_pool``)."""
-    if x.ndim not in (3, 4):
-        raise _unsupported(x)
+    _check_batched(x)
     if x.device.type == "cpu":
-        from poolstride import kernels
-
         if kernels.fast_path_reason(x) is None:
             return kernels.max_blur_pool(x, filt_size, stride)
     dim = x.ndim - 2

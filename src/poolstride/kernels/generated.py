@@ -4,9 +4,13 @@ Why: with the window size and stride known at compile time, LLVM unrolls the tap
 selects and vectorises across output columns; with runtime sizes the same loop is a chain
 of dependent compare/branch steps, measured ~7x slower for 2x2 windows. Numba specialises
 on types, not values, so for each window (or blur filter) seen we write a tiny module with
-its numbers as literals (text from :mod:`poolstride.kernels._templates`) into a cache
+its numbers as literals (text from :mod:`poolstride.kernels.generated_source`) into a cache
 directory and import it; ``cache=True`` then keeps its machine code on disk, so each
-configuration compiles once per machine.
+configuration compiles once per machine. Each generated module names its kernels in its own
+``KERNELS`` table, keyed like :data:`poolstride.kernels.generic.KERNELS`.
+
+:func:`pool_kernels` gives the max/avg kernel table of a window, :func:`blur_kernels` the
+blur kernel table of a filter (empty where the generic kernels serve).
 
 Cache directory: ``$POOLSTRIDE_KERNEL_CACHE`` or ``~/.cache/poolstride/kernels`` (falls
 back to the temp directory when not writable).
@@ -21,14 +25,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from poolstride.kernels._templates import blur_source, pool_source
+from poolstride.kernels.generated_source import blur_source, pool_source
 
 # Which windows get their own kernel: the common downsampling ones (each configuration
 # costs ~1 s of compilation once per machine); everything else runs the generic kernel.
 # Padding is at most kernel // 2 (PyTorch's limit): 0 or 1 here, also a constant.
 SIZES = (2, 3)
 STRIDES = (1, 2)
-_VERSION = 19  # bump when the template changes (file names carry it)
+_VERSION = 20  # bump when the template changes (file names carry it)
 _loaded: dict[tuple, object] = {}
 
 
@@ -75,42 +79,46 @@ def _load(name: str, text: str):
         return False
 
 
-def specialized(kernel, stride, padding, dilation):
-    """The generated module of constant-folded kernels for this window, or None.
+def pool_kernels(kernel, stride, padding, dilation) -> dict:
+    """The ``KERNELS`` table of the generated module for this window, or ``{}``.
 
-    Its kernels (NCHW planes): ``max_fwd_planar(x, x, out, idx, lo, hi)`` and, for stride 2,
-    ``max_fwd_pairs(x, pairs, out, idx, lo, hi)`` (uint8 taps), ``max_bwd_planar(grad_out,
+    Its kernels: NCHW planes ``max_fwd_planar(x, x, out, idx, lo, hi)``, for
+    stride 2 ``max_fwd_pairs(x, pairs, out, idx, lo, hi)``, for stride 1 without padding
+    ``max_fwd_dense(x, x, out, idx, lo, hi)`` (uint8 taps), ``max_bwd_planar(grad_out,
     grad_bits, idx, grad_in, grad_in_bits, lo, hi, consts)``, ``avg_fwd_planar(x, out, lo,
     hi, ph, pw, count_include_pad, divisor)`` and ``avg_bwd_planar(grad_out, grad_in,
-    <same>)``. None for windows outside the common set (``kernel`` and ``stride`` in
-    :data:`SIZES` / :data:`STRIDES`, square in 2D, no dilation; a 1D problem has
+    <same>)``; channels-last ``max_fwd_cl(x, out, idx, lo, hi)`` and ``avg_fwd_cl`` (as
+    ``avg_fwd_planar``). Empty for windows outside the common set (``kernel`` and ``stride``
+    in :data:`SIZES` / :data:`STRIDES`, square in 2D, no dilation; a 1D problem has
     ``kh == 1``) or when no cache directory is writable."""
     kh, kw = kernel
     sh, sw = stride
     square = (kh == kw and sh == sw) or (kh == 1 and sh == 1)
     if not (square and kw in SIZES and sw in STRIDES and tuple(dilation) == (1, 1)):
-        return None
+        return {}
     key = (*kernel, *stride, *padding)
     module = _loaded.get(key)
     if module is None:
         module = _load("pool_k{}x{}_s{}x{}_p{}x{}".format(*key), pool_source(*key))
         _loaded[key] = module
-    return module or None
+    return module.KERNELS if module else {}
 
 
 BLUR_SIZES = range(2, 8)  # blur filter sizes with generated kernels
 
 
-def specialized_blur(taps: int, stride: int, pad_lo: int, dtype: str):
-    """The generated blur forward kernels (``resample_fwd_planar`` / ``resample_fwd_cl``,
-    same signature as the generic ones) for ``dtype`` ("float32" or "float64"), a filter of
-    ``taps`` in :data:`BLUR_SIZES`, stride in :data:`STRIDES` and ``pad_lo < taps``; None
-    otherwise."""
+def blur_kernels(taps: int, stride: int, pad_lo: int, dtype: str) -> dict:
+    """The ``KERNELS`` table of the generated blur module for ``dtype`` ("float32" or
+    "float64"), a filter of ``taps`` in :data:`BLUR_SIZES`, stride in :data:`STRIDES` and
+    ``pad_lo < taps``; ``{}`` otherwise.
+
+    It holds ``resample_fwd_planar``, ``resample_bwd_planar``,
+    ``resample_fwd_cl`` and ``resample_bwd_cl``, with the signatures of the generic ones."""
     if taps not in BLUR_SIZES or stride not in STRIDES or not 0 <= pad_lo < taps:
-        return None
+        return {}
     key = ("blur", taps, stride, pad_lo, {"float32": "complex64", "float64": "complex128"}[dtype])
     module = _loaded.get(key)
     if module is None:
         module = _load("blur_k{}_s{}_p{}_{}".format(*key[1:]), blur_source(*key[1:]))
         _loaded[key] = module
-    return module or None
+    return module.KERNELS if module else {}

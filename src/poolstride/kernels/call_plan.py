@@ -1,8 +1,15 @@
-"""Pure-Python planning for the kernels: geometry, memory layout, resampling tables.
+"""The plan of one kernel call: everything a kernel needs besides the data.
+
+A :class:`Plan` holds the shapes, memory layout, window geometry (or blur resampling tables)
+of one call; the helpers here build it from PyTorch-style arguments: the window as 2D tuples
+(:func:`window_geometry`), the output size (:func:`output_hw`, geometry's rule), the layout
+(:func:`layout_of`, PyTorch's ``suggest_memory_format``) and the blur's separable resampling
+tables (:func:`blur_tables`). 1D problems are 2D problems of an ``(N, C, 1, L)`` view
+(:func:`as4d` / :func:`from4d`).
 
 Nothing here imports numba. PyTorch is the oracle for every rule below; the tests compare
-against it. Kept local (not in ``poolstride.geometry``) because layers, and therefore the
-kernels they dispatch to, sit left of geometry in the one-way data flow.
+against it. The integer arithmetic itself is ``poolstride.geometry``'s (pure integers, one
+layer below the kernels).
 """
 
 from __future__ import annotations
@@ -14,21 +21,62 @@ import numpy as np
 import torch
 
 from poolstride.errors import PoolstrideError
+from poolstride.geometry.output_size import as_tuple, pool_output_size
 
+# Memory layouts of the kernels' numpy views (the third element of a kernel table key, see
+# ``poolstride.kernels.generic.KERNELS``):
 PLANAR = "planar"  # NCHW: numpy view (N*C, H, W)
 CHANNELS_LAST = "channels_last"  # NHWC: numpy view (N, H, W, C)
+# Two further forms of the generated max-pooling forward on planar data:
+PAIRS = "pairs"  # stride 2: column pairs read as complex numbers
+DENSE = "dense"  # stride 1, no padding: one loop over the whole plane
 
 
 def tuple_arg(value, dim: int, name: str) -> tuple[int, ...]:
     """``2`` or ``(2,)`` / ``(2, 2)`` -> a tuple of ``dim`` ints (PyTorch's broadcasting)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * dim
-    values = tuple(int(v) for v in value)
-    if len(values) == 1:
-        return values * dim
-    if len(values) != dim:
-        raise PoolstrideError(f"{name} must be an int or {dim} ints, got {value!r}")
-    return values
+    if not (isinstance(value, int) and not isinstance(value, bool)):
+        value = tuple(int(v) for v in value)
+    return as_tuple(value, dim, name)
+
+
+def window_geometry(dim: int, kernel_size, stride, padding, dilation):
+    """PyTorch-style window arguments -> 2D ``(kernel, stride, padding, dilation)`` tuples.
+
+    ``stride`` None (or empty) means the kernel size. A 1D window becomes a 1-tap, stride-1
+    window over the dummy axis of the ``(N, C, 1, L)`` view (:func:`as4d`)."""
+    kernel = tuple_arg(kernel_size, dim, "kernel_size")
+    stride = kernel if stride is None or stride == () or stride == [] else stride
+    stride = tuple_arg(stride, dim, "stride")
+    padding = tuple_arg(padding, dim, "padding")
+    dilation = tuple_arg(dilation, dim, "dilation")
+    if dim == 1:
+        return (1, *kernel), (1, *stride), (0, *padding), (1, *dilation)
+    return kernel, stride, padding, dilation
+
+
+def output_hw(shape4, kernel, stride, padding, dilation, ceil_mode) -> list | None:
+    """Output ``[OH, OW]``, or None where PyTorch would raise (then the fallback raises).
+
+    The size rule is geometry's (the one place it lives), PyTorch's limits included.
+    """
+    try:
+        return [
+            pool_output_size(size, k, s, p, d, ceil_mode)
+            for size, k, s, p, d in zip(shape4[2:], kernel, stride, padding, dilation)
+        ]
+    except PoolstrideError:
+        return None
+
+
+def as4d(x: torch.Tensor) -> torch.Tensor:
+    """1D pooling is 2D pooling of an ``(N, C, 1, L)`` view, exactly as PyTorch computes it,
+    so both the kernel and the output layout rule are shared."""
+    return x.unsqueeze(-2) if x.ndim == 3 else x
+
+
+def from4d(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Inverse of :func:`as4d` for a result of a ``dim``-D problem."""
+    return t.squeeze(-2) if dim == 1 else t
 
 
 def is_channels_last(x: torch.Tensor) -> bool:
@@ -48,6 +96,11 @@ def is_channels_last(x: torch.Tensor) -> bool:
             return False
         smallest = strides[d] * sizes[d] if sizes[d] > 1 else strides[d]
     return True
+
+
+def layout_of(x4: torch.Tensor) -> str:
+    """The kernel layout serving a 4D tensor: :data:`CHANNELS_LAST` or :data:`PLANAR`."""
+    return CHANNELS_LAST if is_channels_last(x4) else PLANAR
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +124,11 @@ class Plan:
     taps: bool = (
         False  # max: argmax saved as uint8 window taps (generated kernels), else int32 h*W+w
     )
+
+    @property
+    def window(self) -> tuple[tuple[int, int], ...]:
+        """``(kernel, stride, padding, dilation)``."""
+        return self.kernel, self.stride, self.padding, self.dilation
 
     def to_kernel(self, t: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
         """A 4D tensor in this plan's layout -> (owner tensor, C-contiguous numpy view)."""
