@@ -17,17 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from poolstride.layers.base import Downsample, check_factor, to_tuple
+from poolstride.layers.dims import ADAPTIVE_AVG_POOL_FN, ADAPTIVE_MAX_POOL_FN
 
-# Plain functions (no lambdas) so modules stay picklable.
-_ADAPTIVE = {
-    ("max", 1): F.adaptive_max_pool1d,
-    ("max", 2): F.adaptive_max_pool2d,
-    ("avg", 1): F.adaptive_avg_pool1d,
-    ("avg", 2): F.adaptive_avg_pool2d,
-}
+# The adaptive pooling function by reduction, then by spatial dimension.
+_ADAPTIVE = {"max": ADAPTIVE_MAX_POOL_FN, "avg": ADAPTIVE_AVG_POOL_FN}
 
 
 class _AdaptivePool(Downsample):
@@ -61,7 +56,7 @@ class _AdaptivePool(Downsample):
         size = self.target_size
         if size is None:
             size = tuple(max(1, s // f) for s, f in zip(x.shape[2:], self.stride))
-        return _ADAPTIVE[(self.reduce, self.dim)](x, size)
+        return _ADAPTIVE[self.reduce][self.dim](x, size)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output_size={self.target_size}"

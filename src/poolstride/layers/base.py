@@ -23,6 +23,7 @@ would be ambiguous between unbatched 2D and batched 1D); add the batch dimension
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import torch
@@ -30,29 +31,30 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.output_size import (
+    as_tuple,
     conv_output_size,
     effective_kernel,
     pool_output_size,
 )
+from poolstride.layers.dims import CONV, LAYOUT
+from poolstride.layers.option_tokens import format_options
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
-_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def to_tuple(value: Any, dim: int, name: str, owner: str, minimum: int) -> tuple[int, ...]:
-    """Normalise an int or a length-``dim`` sequence of ints to a tuple; check ``>= minimum``."""
-    if isinstance(value, (int,)) and not isinstance(value, bool):
-        values = (int(value),) * dim
-    elif (
-        isinstance(value, (tuple, list))
-        and len(value) == dim
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        values = tuple(int(v) for v in value)
-    else:
+    """Normalise an int or a length-``dim`` sequence of ints to a tuple; check ``>= minimum``.
+
+    Stricter than :func:`poolstride.geometry.output_size.as_tuple`, which does the
+    broadcasting: ints only, and a sequence must have exactly ``dim`` entries."""
+    exact = isinstance(value, (tuple, list)) and len(value) == dim and all(map(_is_int, value))
+    if not (_is_int(value) or exact):
         raise PoolstrideError(
             f"{owner}: {name} must be an int or a tuple of {dim} ints, got {value!r}"
         )
+    values = tuple(int(v) for v in as_tuple(value, dim, name))
     if min(values) < minimum:
         raise PoolstrideError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
     return values
@@ -113,19 +115,49 @@ def check_padding(owner: str, kernel, padding, dilation) -> None:
 
 def conv1x1(dim: int, in_channels: int, out_channels: int, bias: bool = True) -> nn.Module:
     """A 1x1 (pointwise) convolution, used to change the channel count after a fixed pool."""
-    return _CONV[dim](in_channels, out_channels, kernel_size=1, bias=bias)
+    return CONV[dim](in_channels, out_channels, kernel_size=1, bias=bias)
+
+
+# Keyword-only parameters every kind's ``__init__`` takes that are not kind options.
+_NOT_OPTIONS = ("factor", "dim")
 
 
 class Downsample(nn.Module):
     """Base class: geometry attributes, batched-input checks, optional 1x1 projection.
 
-    Subclasses set ``kind`` and implement :meth:`downsample` (the operator without the
-    projection). If ``out_channels`` differs from ``in_channels`` for a kind that does not
-    change channels itself, a 1x1 convolution ``proj`` follows the operator (as ResNet shortcut
-    "option B" with a pool in front).
+    Subclasses set ``kind`` (the family name, e.g. ``"max"``), ``learnable`` (True if the
+    kind has parameters of its own) and implement :meth:`downsample` (the operator without
+    the projection); their ``__init__`` keyword-only parameters other than ``factor`` and
+    ``dim`` are the kind's options (collected as ``option_names``, the source of
+    :data:`poolstride.layers.kinds.KIND_OPTIONS`). A module's :attr:`variant` is its kind
+    with the options it was built with (``"max:k3"``), however it was built.
+
+    If ``out_channels`` differs from ``in_channels`` for a kind that does not change channels
+    itself, a 1x1 convolution ``proj`` follows the operator (as ResNet shortcut "option B"
+    with a pool in front).
     """
 
     kind: ClassVar[str] = ""
+    #: Whether the kind has learnable parameters of its own (besides a 1x1 projection).
+    learnable: ClassVar[bool] = False
+    #: The kind's options, in canonical order: set from each subclass's ``__init__``.
+    option_names: ClassVar[tuple[str, ...]] = ()
+    #: The options this module was built with (by keyword), as given.
+    options: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        params = inspect.signature(cls.__init__).parameters.values()
+        cls.option_names = tuple(
+            p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS
+        )
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Downsample:
+        module = super().__new__(cls)
+        # The options the caller gave (keyword-only in every signature), for `variant`;
+        # set before nn.Module.__init__, so written to the instance dict directly.
+        module.__dict__["options"] = {k: v for k, v in kwargs.items() if k in cls.option_names}
+        return module
 
     def __init__(
         self,
@@ -161,7 +193,6 @@ class Downsample(nn.Module):
         if not isinstance(ceil_mode, bool):
             raise PoolstrideError(f"{owner}: ceil_mode must be True or False, got {ceil_mode!r}")
         self.ceil_mode = ceil_mode
-        self.variant = self.kind
         self.proj: nn.Module | None = None
         if project and self.out_channels != in_channels:
             self.proj = conv1x1(self.dim, in_channels, self.out_channels)
@@ -171,6 +202,13 @@ class Downsample(nn.Module):
             max(1, effective_kernel(k, d) - 2 * p)
             for k, p, d in zip(self.kernel_size, self.padding, self.dilation)
         )
+
+    @property
+    def variant(self) -> str:
+        """The kind and the options the module was built with, e.g. ``"max:k3"`` (only the
+        options given; flags at their default are left out): the same for
+        ``MaxPool(16, kernel_size=3)`` and ``make_downsample("max:k3", 16)``."""
+        return format_options(self.kind, self.option_names, self.options)
 
     def _move_proj_last(self) -> None:
         """Re-register ``proj`` after submodules a subclass added, so ``named_modules()`` lists
@@ -200,7 +238,7 @@ class Downsample(nn.Module):
 
     def _bad_input(self, x: torch.Tensor) -> PoolstrideError:
         shape = tuple(x.shape)
-        layout = _LAYOUT[self.dim]
+        layout = LAYOUT[self.dim]
         if x.ndim != self._ndim:
             hint = (
                 " (unbatched input? add a batch dimension with x.unsqueeze(0))"
@@ -263,7 +301,7 @@ class Downsample(nn.Module):
 
     def extra_repr(self) -> str:
         parts = [
-            f"kind={self.variant!r}",
+            f"variant={self.variant!r}",
             f"dim={self.dim}",
             f"kernel_size={self.kernel_size}",
             f"stride={self.stride}",

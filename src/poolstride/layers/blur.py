@@ -29,8 +29,7 @@ from poolstride.errors import PoolstrideError
 from poolstride.geometry.output_size import ceil_div, conv_output_size
 from poolstride.layers import functional as PF
 from poolstride.layers.base import Downsample, check_factor, require_channels
-
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+from poolstride.layers.dims import CONV
 
 
 def binomial_filter(filt_size: int, dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -164,6 +163,7 @@ class BlurConv(_BlurDownsample):
     """
 
     kind = "blur-conv"
+    learnable = True
 
     def __init__(
         self,
@@ -192,7 +192,7 @@ class BlurConv(_BlurDownsample):
             dense_pad=pad,
             project=False,
         )
-        self.conv = _CONV[self.dim](
+        self.conv = CONV[self.dim](
             in_channels, self.out_channels, kernel_size, padding=pad, bias=bool(bias)
         )
 

@@ -8,54 +8,8 @@ from typing import Any
 from torch import nn
 
 from poolstride.errors import PoolstrideError
-from poolstride.layers.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
-from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool
-from poolstride.layers.learnable import GatedPool, LpPool, MixedPool, SoftPool
-from poolstride.layers.pooling import AvgPool, MaxPool
-from poolstride.layers.reshaping import NoDownsample, SpaceToDepth, Subsample
-from poolstride.layers.strided import DepthwiseStridedConv, StridedConv
-from poolstride.layers.variant import KIND_OPTIONS, format_variant, parse_variant, valid_tokens
-
-#: Kind name -> module class. Every class takes ``(in_channels, out_channels=None, *,
-#: factor=2, dim=2, **options)`` with the options of :data:`~poolstride.layers.variant.KIND_OPTIONS`.
-DOWNSAMPLE_CLASSES: dict[str, type[nn.Module]] = {
-    cls.kind: cls
-    for cls in (
-        MaxPool,
-        AvgPool,
-        LpPool,
-        SoftPool,
-        MixedPool,
-        GatedPool,
-        BlurMaxPool,
-        BlurAvgPool,
-        BlurConv,
-        StridedConv,
-        DepthwiseStridedConv,
-        SpaceToDepth,
-        Subsample,
-        NoDownsample,
-        AdaptiveMaxPool,
-        AdaptiveAvgPool,
-    )
-}
-
-#: All downsampling kind names, in documentation order.
-KINDS: tuple[str, ...] = tuple(DOWNSAMPLE_CLASSES)
-
-#: Kinds with no learnable parameters (when ``out_channels == in_channels``).
-PARAMETER_FREE_KINDS: tuple[str, ...] = (
-    "max",
-    "avg",
-    "lp",
-    "soft",
-    "blur-max",
-    "blur-avg",
-    "subsample",
-    "none",
-    "adaptive-max",
-    "adaptive-avg",
-)
+from poolstride.layers.kinds import DOWNSAMPLE_CLASSES, KIND_OPTIONS, KINDS
+from poolstride.layers.variant import parse_variant, valid_tokens
 
 
 def make_downsample(
@@ -101,11 +55,8 @@ def make_downsample(
                     f"{kind!r} and {value!r} as a keyword"
                 )
         merged = {**parsed, **options}
-        module = DOWNSAMPLE_CLASSES[name](
-            in_channels, out_channels, factor=factor, dim=dim, **merged
-        )
-        module.variant = format_variant(name, merged)
-        return module
+        # The module's variant is written from the options it is given: name + merged.
+        return DOWNSAMPLE_CLASSES[name](in_channels, out_channels, factor=factor, dim=dim, **merged)
     if callable(kind):  # a module class, a functools.partial of one, or any factory function
         try:
             return kind(in_channels, out_channels, factor=factor, dim=dim, **options)

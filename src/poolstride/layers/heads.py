@@ -25,8 +25,7 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.layers.base import check_dim
-
-_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
+from poolstride.layers.dims import LAYOUT
 
 
 class GlobalHead(nn.Module):
@@ -48,7 +47,7 @@ class GlobalHead(nn.Module):
         ):
             channels = f"{self.in_channels} channels, " if self.in_channels is not None else ""
             raise PoolstrideError(
-                f"{self.kind} head expects a {self._ndim}-D input {_LAYOUT[self.dim]} "
+                f"{self.kind} head expects a {self._ndim}-D input {LAYOUT[self.dim]} "
                 f"({channels}dim={self.dim}), got shape {tuple(x.shape)}"
             )
         return self.reduce(x)

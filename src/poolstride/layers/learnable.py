@@ -28,9 +28,8 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError
 from poolstride.layers import functional as PF
+from poolstride.layers.dims import CONV_FN
 from poolstride.layers.pooling import WindowDownsample
-
-_CONV_FN = {1: F.conv1d, 2: F.conv2d}
 
 
 class LpPool(WindowDownsample):
@@ -122,6 +121,7 @@ class MixedPool(WindowDownsample):
     """Mixed max-average pooling (``mixed``): ``a * max + (1 - a) * avg``, ``a`` learnable."""
 
     kind = "mixed"
+    learnable = True
 
     def __init__(
         self,
@@ -171,6 +171,7 @@ class GatedPool(WindowDownsample):
     """
 
     kind = "gated"
+    learnable = True
 
     def __init__(
         self,
@@ -199,7 +200,7 @@ class GatedPool(WindowDownsample):
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The per-window gate ``(N, C, *out)`` in [0, 1]."""
         n, c = x.shape[:2]
-        logits = _CONV_FN[self.dim](
+        logits = CONV_FN[self.dim](
             x.reshape(n * c, 1, *x.shape[2:]),
             self.gate_weight.to(x.dtype),
             self.gate_bias.to(x.dtype),

@@ -45,6 +45,7 @@ class SpaceToDepth(Downsample):
     """Space-to-depth + 1x1 convolution (``space-to-depth``). Learnable (the 1x1 conv)."""
 
     kind = "space-to-depth"
+    learnable = True
 
     def __init__(
         self,

@@ -21,15 +21,14 @@ import torch
 from torch import nn
 
 from poolstride.layers.base import require_channels
+from poolstride.layers.dims import CONV
 from poolstride.layers.pooling import WindowDownsample
-
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 
 
 class _StridedConvBase(WindowDownsample):
     def _conv(self, out_channels: int, groups: int, bias: Any) -> nn.Module:
         """The strided ``nn.Conv{1,2}d`` with this module's (normalised) geometry."""
-        return _CONV[self.dim](
+        return CONV[self.dim](
             self.in_channels,
             out_channels,
             self.kernel_size,
@@ -48,6 +47,7 @@ class StridedConv(_StridedConvBase):
     """Strided convolution ``in_channels -> out_channels`` (``conv``). Learnable."""
 
     kind = "conv"
+    learnable = True
 
     def __init__(
         self,
@@ -85,6 +85,7 @@ class DepthwiseStridedConv(_StridedConvBase):
     """
 
     kind = "dwconv"
+    learnable = True
 
     def __init__(
         self,
