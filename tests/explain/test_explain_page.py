@@ -278,7 +278,7 @@ DRIVE = """
       weights: w.length,
       problem: $("problem").hidden ? null : $("problem").dataset.rule,
       problemText: $("problem").textContent,
-      figureHidden: $("fwd-fig").hidden,
+      figureHidden: $("fwd-view").hidden && $("bwd-view").hidden,
       shape: $("fwd-fig").dataset.outShape,
       formula: $("formula").textContent,
       out: cells("#fwd-svg"),

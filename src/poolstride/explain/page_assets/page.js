@@ -265,6 +265,13 @@
     if (t === "0" || t === "-0") t = v.toExponential(2);
     return t.replace("-", "−");
   }
+  // Binomial weights are k / 2^m: show them as fractions (1/16), not 0.0625.
+  function dyadic(w) {
+    for (let den = 1; den <= 1 << 16; den *= 2) if (Number.isInteger(w * den)) return den === 1 ? fmt(w) : `${w * den}/${den}`;
+    return fmt(w);
+  }
+  // Two significant digits for the small grids of the side-by-side table (exact value on hover).
+  const short = (v) => (Number.isInteger(v) ? fmt(v) : fmt(+v.toPrecision(2)));
   const paren = (v) => (v < 0 ? `(${fmt(v)})` : fmt(v));
   const idx = (name, pos) => `${name}[${pos.join(",")}]`;
   const OP_NAMES = { max: "max pooling", avg: "average pooling", conv: "strided convolution", "blur-max": "blur-max" };
@@ -272,7 +279,7 @@
   function line(parent, text, cls) {
     const el = document.createElement("div");
     if (cls) el.className = cls;
-    el.textContent = text;
+    el.textContent = text.replace(/-(?=\d)/g, "−"); // a real minus sign before numbers
     parent.appendChild(el);
     return el;
   }
@@ -317,10 +324,10 @@
       const last = g.ceilOut - 1;
       const el = line(box, `  it starts at (out−1)·s − p = ${last}·${g.s} − ${g.p} = ${g.lastStart}`);
       if (g.dropped) {
-        el.textContent += `, which is ≥ n = ${g.n}: in the right padding, so PyTorch drops it:`;
+        el.textContent += `, which is ≥ n = ${g.n}: in the right padding, so PyTorch drops it:`.replace(/-(?=\d)/g, "−");
         line(box, `  out = ${g.ceilOut} − 1 = ${g.out}`, g.out < 1 ? "badn" : "good");
       } else {
-        el.textContent += ` < n = ${g.n}: inside, so it stays:  out = ${g.out}`;
+        el.textContent += ` < n = ${g.n}: inside, so it stays:  out = ${g.out}`.replace(/-(?=\d)/g, "−");
         el.className = g.out < 1 ? "badn" : "good";
       }
       if (g.out !== g.floorOut && g.out >= 1) line(box, `(floor mode would give ${g.floorOut}: ceil mode adds a partial window at the end)`);
@@ -328,6 +335,7 @@
       line(box, "out = ⌊(n + 2p − d(f−1) − 1) / s⌋ + 1");
       if (g.problem === "pad") {
         line(box, `    = ⌊${sub}⌋ + 1`);
+        line(box, "(not computed: PyTorch checks the padding first)");
         return;
       }
       line(box, `    = ⌊${sub}⌋ + 1 = ⌊${num}/${g.s}⌋ + 1 = ${g.out}`, g.problem ? "badn" : "good");
@@ -424,7 +432,7 @@
       spans(el, [[head, null], [`= ${terms.join(" + ")} = ${fmt(st.value)}`, "sum"],
         [pads ? ` — ${pads} padding zero${pads > 1 ? "s" : ""}.` : " — each input cell times the weight on top of it (no flip: PyTorch's convolution is a cross-correlation).", null]]);
     } else {
-      const terms = st.terms.map((t) => `${fmt(t.w)}·${paren(t.value)}`);
+      const terms = st.terms.map((t) => `${dyadic(t.w)}·${paren(t.value)}`);
       spans(el, [[head, null], [`= ${terms.join(" + ")} = ${fmt(st.value)}`, "sum"],
         [" — blur weights times values of the max map; each max-map value is the max of one window at stride 1.", null]]);
     }
@@ -608,6 +616,7 @@
       inBox.rect(r[0], r[1], c[0], c[1], "winbox");
     }
     let xoff = inBox.width + size * 1.4;
+    let height = inBox.height;
     const midY = inBox.top + ((inBox.rows[1] - inBox.rows[0]) * size) / 2;
     if (res.op === "blur-max") {
       txt(svg, xoff - size * 0.7, midY, "max→", "arrow");
@@ -628,6 +637,7 @@
         },
       });
       xoff += mapBox.width + size * 1.4;
+      height = Math.max(height, mapBox.height);
       txt(svg, xoff - size * 0.7, midY, "blur→", "arrow");
     } else {
       txt(svg, xoff - size * 0.7, midY, res.op === "conv" ? "conv→" : res.op + "→", "arrow");
@@ -644,7 +654,7 @@
         return { cls: "empty", text: "", title: `${idx("out", pos)}: not computed yet` };
       },
     });
-    finish(svg, outBox.left + out * size + 4, Math.max(inBox.height, outBox.height) + 4);
+    finish(svg, outBox.left + out * size + 4, Math.max(height, outBox.height) + 4);
   }
 
   // ---- backward picture -------------------------------------------------------------------
@@ -881,13 +891,15 @@
     setDisabled("cip-row", "cip-why", cfg.op !== "avg");
     $("weights-row").hidden = cfg.op !== "conv";
     $("filt-row").hidden = cfg.op !== "blur-max";
+    $("legend-chosen").hidden = cfg.op !== "max" && cfg.op !== "blur-max";
     syncWeights(cfg);
     cfg.input = state.input;
     cfg.weights = readWeights();
     const res = compute(cfg);
     state.res = res;
     state.cfg = cfg;
-    $("fwd-fig").hidden = !!res.problem;
+    $("fwd-view").hidden = !!res.problem;
+    $("bwd-view").hidden = !!res.problem;
     $("fwd-fig").dataset.outShape = res.problem ? "" : res.outShape.join("x");
     $("problem").dataset.rule = res.problem || "";
     formulaLines(res);
@@ -1117,7 +1129,7 @@
             const picked = sel && sel.key === op.key && sel.i === i && sel.after === after;
             const ch = other && Math.abs(ys[i] - other[i]) > 1e-12;
             return {
-              cls: picked ? "pick" : ch ? "changed" : "", text: fmt(ys[i]), dim: ys[i] === 0,
+              cls: picked ? "pick" : ch ? "changed" : "", text: short(ys[i]), dim: ys[i] === 0,
               data: { v: String(ys[i]), i }, title: `${idx("out", pos)} = ${fmt(ys[i])}; click to see the input cells it reads`,
               onclick: () => {
                 cmpState.sel = picked ? null : { key: op.key, i, after, res };
@@ -1384,6 +1396,7 @@
     const oy = 8 + (dim === 2 ? (0 - lo[0]) * cell : 0);
     el("rect", { x: 8, y: 8, width: spanW * cell, height: spanH * cell, class: "frame" }, svg);
     el("rect", { x: ox, y: oy, width: W * cell, height: H * cell, class: "c" }, svg);
+    el("title", {}, svg.lastChild).textContent = `the input, ${sp.join("×")}`;
     if (cell >= 6) {
       for (let c = 1; c < W; c++) el("line", { x1: ox + c * cell, y1: oy, x2: ox + c * cell, y2: oy + H * cell, stroke: "#e1e4e8" }, svg);
       for (let r = 1; r < H; r++) el("line", { x1: ox, y1: oy + r * cell, x2: ox + W * cell, y2: oy + r * cell, stroke: "#e1e4e8" }, svg);
