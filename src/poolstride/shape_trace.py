@@ -16,7 +16,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from poolstride.errors import PoolstrideError
-from poolstride.geometry.shape import format_shape
+from poolstride.geometry.shape_strings import format_shape
 
 Shape = tuple[int, ...]
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from poolstride.errors import PoolstrideError, closest, unknown
-from poolstride.geometry.shape import format_shape, parse_input_shape
+from poolstride.geometry.shape_strings import format_shape, parse_input_shape
 from poolstride.shape_trace import trace_shapes
 
 __all__ = [

@@ -29,7 +29,7 @@ from poolstride.analysis.layer_trace import Layer, Tracer, is_operator
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.lint import receptive_field_warnings, window_warnings
 from poolstride.geometry.receptive_field import ReceptiveField
-from poolstride.geometry.shape import parse_shape
+from poolstride.geometry.shape_strings import parse_shape
 from poolstride.layers.spec import build_spec, parse_spec, spec_shapes
 from poolstride.zoo import load_model
 

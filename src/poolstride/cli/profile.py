@@ -20,7 +20,7 @@ import sys
 import click
 
 from poolstride.errors import PoolstrideError
-from poolstride.geometry.shape import parse_shape
+from poolstride.geometry.shape_strings import parse_shape
 
 
 @click.command("profile")

@@ -18,7 +18,7 @@ import json
 import click
 
 from poolstride.errors import PoolstrideError
-from poolstride.geometry.shape import parse_input_shape
+from poolstride.geometry.shape_strings import parse_input_shape
 
 
 @click.command("swap")

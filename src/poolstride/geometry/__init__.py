@@ -6,7 +6,7 @@
   rules to compose it through a layer or merge it over branches (exact fractions).
 - :mod:`~poolstride.geometry.lint` — warnings for windows that skip inputs or fields that
   outgrow the input.
-- :mod:`~poolstride.geometry.shape` — shape strings: ``parse_shape("3x32x32")``,
+- :mod:`~poolstride.geometry.shape_strings` — shape strings: ``parse_shape("3x32x32")``,
   ``format_shape``.
 
 The spec language that builds modules from a string lives with the operators:
@@ -33,10 +33,10 @@ from poolstride.lazy import lazy_exports
 
 _LAZY = {
     "ReceptiveField": "poolstride.geometry.receptive_field",
-    "parse_shape": "poolstride.geometry.shape",
-    "parse_input_shape": "poolstride.geometry.shape",
-    "shape_or_none": "poolstride.geometry.shape",
-    "format_shape": "poolstride.geometry.shape",
+    "parse_shape": "poolstride.geometry.shape_strings",
+    "parse_input_shape": "poolstride.geometry.shape_strings",
+    "shape_or_none": "poolstride.geometry.shape_strings",
+    "format_shape": "poolstride.geometry.shape_strings",
     "window_warnings": "poolstride.geometry.lint",
     "receptive_field_warnings": "poolstride.geometry.lint",
 }

@@ -2,7 +2,7 @@
 
 It lives next to the operators because its words are theirs (any downsampling kind, any
 head); the arithmetic it checks shapes with is :mod:`poolstride.geometry`'s, and the input
-shape string is parsed by :func:`poolstride.geometry.shape.parse_shape`.
+shape string is parsed by :func:`poolstride.geometry.shape_strings.parse_shape`.
 
 Example: ``"conv3-96, conv3-96, max2, conv3-192/2, gap, fc-10"`` on input ``3x32x32``.
 
@@ -38,7 +38,7 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError, closest
 from poolstride.geometry.output_size import conv_output_shape, pool_output_shape, resolve_padding
-from poolstride.geometry.shape import parse_shape
+from poolstride.geometry.shape_strings import parse_shape
 from poolstride.layers import HEADS, KINDS, head_features, make_downsample, make_head
 from poolstride.layers.dims import AVG_POOL, BATCH_NORM, CONV, MAX_POOL
 

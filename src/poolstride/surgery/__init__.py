@@ -8,7 +8,7 @@
 Modules: ``sites`` (what a downsampling site is), ``target`` (a variant or ``original``),
 ``replacement`` (what a site becomes, fitted to keep its output shape), ``modules``
 (``SplitStride``, ``TrailingPad``), ``describe`` (one-line operator summaries), ``cost``
-(params, MACs, pooling ops), ``changes`` (the change table), ``swap`` (the rewrite of a whole
+(params, MACs, pooling ops), ``changes`` (the change table), ``model_swap`` (the rewrite of a whole
 model). Shapes are recorded by :mod:`poolstride.shape_trace` (``Trace``, ``trace_shapes``,
 re-exported here).
 """
@@ -17,9 +17,9 @@ from poolstride.shape_trace import Trace, trace_shapes
 from poolstride.surgery.changes import Change, Changes
 from poolstride.surgery.cost import Cost, module_cost
 from poolstride.surgery.describe import describe
+from poolstride.surgery.model_swap import default_input_shape, model_variant, swap_downsampling
 from poolstride.surgery.modules import SplitStride, TrailingPad
 from poolstride.surgery.sites import Site, find_sites
-from poolstride.surgery.swap import default_input_shape, model_variant, swap_downsampling
 from poolstride.surgery.target import ORIGINAL, parse_target
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from poolstride.geometry.shape import format_shape
+from poolstride.geometry.shape_strings import format_shape
 
 
 @dataclass(frozen=True)

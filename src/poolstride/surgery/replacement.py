@@ -33,7 +33,7 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.output_size import as_tuple
-from poolstride.geometry.shape import format_shape
+from poolstride.geometry.shape_strings import format_shape
 from poolstride.layers import KIND_OPTIONS, Downsample, make_downsample
 from poolstride.shape_trace import zeros_like_model
 from poolstride.surgery.describe import describe

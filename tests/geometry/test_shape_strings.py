@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from poolstride.errors import PoolstrideError
-from poolstride.geometry.shape import format_shape, parse_input_shape, parse_shape, shape_or_none
+from poolstride.geometry.shape_strings import (
+    format_shape,
+    parse_input_shape,
+    parse_shape,
+    shape_or_none,
+)
 
 
 @pytest.mark.parametrize("text", ["3x32", "3x32x32", "1x40", "3×8×8"])

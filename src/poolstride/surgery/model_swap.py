@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from poolstride.errors import PoolstrideError
-from poolstride.geometry.shape import format_shape, parse_input_shape
+from poolstride.geometry.shape_strings import format_shape, parse_input_shape
 from poolstride.shape_trace import Trace, trace_shapes, zeros_like_model
 from poolstride.surgery.changes import Change, Changes
 from poolstride.surgery.cost import module_cost
