@@ -37,9 +37,9 @@ def binomial_filter(filt_size: int, dim: int, dtype: torch.dtype = torch.float32
     return PF.binomial_weight(_check_filt("binomial_filter", filt_size), dim, dtype)
 
 
-def _check_filt(kind: str, filt_size: Any) -> int:
+def _check_filt(owner: str, filt_size: Any) -> int:
     if isinstance(filt_size, bool) or not isinstance(filt_size, int) or filt_size < 1:
-        raise PoolstrideError(f"{kind}: filt_size must be an integer >= 1, got {filt_size!r}")
+        raise PoolstrideError(f"{owner}: filt_size must be an integer >= 1, got {filt_size!r}")
     return filt_size
 
 
