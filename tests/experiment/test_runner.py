@@ -9,8 +9,9 @@ import torch
 from poolstride.comparison import ComparisonResults, compare
 from poolstride.data import Dataset
 from poolstride.errors import PoolstrideError
-from poolstride.experiment import device, grid, task
+from poolstride.experiment import device, task
 from poolstride.experiment.config import CompareConfig, make_config
+from poolstride.experiment.grid import run_grid
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import Store
 
@@ -50,7 +51,7 @@ def tiny(patch_runs):
 def test_grid_runs_stores_and_resumes(tiny, tmp_path, monkeypatch):
     grid = CompareConfig(variants=("max", "conv"), seeds=2, device="cpu", **TINY)
     store = Store(tmp_path)
-    records = grid.run_grid(grid.runs(), store)
+    records = run_grid(grid.runs(), store)
     assert [(r.variant, r.seed, r.status) for r in records] == [
         ("max", 0, "finished"),
         ("max", 1, "finished"),
@@ -95,7 +96,7 @@ def test_grid_runs_stores_and_resumes(tiny, tmp_path, monkeypatch):
 
     # resume: the same grid again runs nothing
     monkeypatch.setattr(task, "execute", lambda *a, **k: pytest.fail("re-ran a finished run"))
-    again = grid.run_grid(grid.runs(), store)
+    again = run_grid(grid.runs(), store)
     assert [r.metrics for r in again] == [r.metrics for r in records]
 
 
@@ -118,7 +119,7 @@ def test_a_diverging_run_is_failed_and_the_others_finish(tiny, tmp_path, monkeyp
 
     patch_runs("build", build)
     grid = CompareConfig(variants=("max", "conv"), seeds=2, device="cpu", **TINY)
-    records = grid.run_grid(grid.runs(), Store(tmp_path), validate_first=False)
+    records = run_grid(grid.runs(), Store(tmp_path), validate_first=False)
     status = {(r.variant, r.seed): (r.status, r.reason) for r in records}
     assert status[("conv", 1)][0] == "failed"
     assert status[("conv", 1)][1].startswith("diverged: training loss became nan by step 4")
@@ -132,10 +133,10 @@ def test_a_diverging_run_is_failed_and_the_others_finish(tiny, tmp_path, monkeyp
 def test_validation_fails_fast_before_any_training(tiny, monkeypatch):
     monkeypatch.setattr(task, "execute", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(PoolstrideError, match="unknown downsampling kind 'maxx'"):
-        grid.run_grid(CompareConfig(variants="max,maxx", **TINY).runs(), Store(":memory:"))
+        run_grid(CompareConfig(variants="max,maxx", **TINY).runs(), Store(":memory:"))
     too_deep = CompareConfig(variants="max", depth=6, **TINY)  # 16 -> 8 -> ... -> 0
     with pytest.raises(PoolstrideError) as err:
-        grid.run_grid(too_deep.runs(), Store(":memory:"))
+        run_grid(too_deep.runs(), Store(":memory:"))
     assert "\n" not in str(err.value) and "simple" in str(err.value)
 
 
@@ -202,7 +203,7 @@ def test_match_params_scales_the_variant_to_the_baseline_budget(tiny):
     grid = CompareConfig(
         variants=("max", "conv"), seeds=1, match="params", device="cpu", **{**TINY, "width": 24}
     )
-    records = grid.run_grid(grid.runs(), Store(":memory:"))
+    records = run_grid(grid.runs(), Store(":memory:"))
     base, conv = (r.metrics for r in records)
     assert base["width"] == 24 and conv["width"] == 19  # strided convs cost parameters
     assert abs(conv["params"] - base["params"]) <= 0.05 * base["params"]

@@ -14,7 +14,6 @@ from poolstride.experiment import task
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.seed_fusion import (
     FusedLinear,
-    execute_batch,
     fuse_models,
     fusion_blocker,
     seed_major,
@@ -246,7 +245,7 @@ def test_unknown_amp_is_a_one_line_error():
         train_fused(build_model("simple", "max", (1, 24), 3), [RunConfig(steps=1)], x, y, amp="fp8")
 
 
-def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch, patch_runs):
+def test_execute_fused_stores_what_a_separate_run_stores(monkeypatch, patch_runs):
     from poolstride.data import Dataset
 
     x, y = _data((1, 16), n=48)
@@ -269,7 +268,7 @@ def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch, patch_runs
         )
         for s in (0, 1)
     ]
-    fused = execute_batch(cfgs)
+    fused = task.execute_fused(cfgs)
     for cfg, outcome in zip(cfgs, fused):
         alone = task.execute(cfg)
         got = outcome.metrics
@@ -291,12 +290,12 @@ def test_execute_batch_stores_what_a_separate_run_stores(monkeypatch, patch_runs
         assert got["grad_norm_init"] == pytest.approx(alone["grad_norm_init"], rel=1e-5)
 
 
-def test_execute_batch_turns_an_error_into_failed_runs(monkeypatch, patch_runs):
+def test_execute_fused_turns_an_error_into_failed_runs(monkeypatch, patch_runs):
     def broken(cfg):
         raise RuntimeError("disk on fire\nsecond line")
 
     patch_runs("load_data", broken)
-    out = execute_batch([RunConfig(seed=0), RunConfig(seed=1)])
+    out = task.execute_fused([RunConfig(seed=0), RunConfig(seed=1)])
     assert [o.metrics for o in out] == [None, None]
     assert {o.reason for o in out} == {"RuntimeError: disk on fire"}
 
@@ -331,7 +330,7 @@ def test_a_hooked_seed_makes_the_task_train_seeds_one_by_one(monkeypatch, patch_
         )
         for s in (0, 1)
     ]
-    first, second = execute_batch(cfgs)
+    first, second = task.execute_fused(cfgs)
     assert first.metrics["batched_seeds"] == 1
     assert second.metrics is None
     assert second.reason.startswith("diverged: training loss became nan by step 2")
