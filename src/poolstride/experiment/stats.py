@@ -1,5 +1,13 @@
 """Statistics over seeds: means with t-intervals, paired tests, Holm correction, verdicts.
 
+Two kinds of verdict live here: the original significance sentence (:func:`verdict`,
+:func:`compare_to_baseline`) and the four-way decision -- better / worse / equivalent
+within a practical margin / undecided, or not tested (:class:`Verdict`,
+:func:`decide_family`, :func:`verdicts_vs_baseline`, :func:`describe`) -- with TOST,
+bootstrap intervals, the probability of improvement and the seeds a fixed design needs.
+The sequential (seeds-until-decided) version of the four-way decision is in
+:mod:`poolstride.experiment.sequential`.
+
 Every number leaves this module with its seed count ``n``. A comparison pairs runs by seed
 (variant A seed 3 against baseline seed 3: same data order, different operator), so the
 seed-to-seed noise shared by both cancels. Per metric, the p-values of all variants
