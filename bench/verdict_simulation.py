@@ -94,11 +94,10 @@ def main() -> None:
                 p10 = power_superiority(cap, sd, 2 * M, design.alpha)
                 e10 = power_equivalence(cap, sd, M, 0.0, design.alpha)
                 n = fixed_design(two.better, null.equivalent, sd, design.alpha, args.reps)
-                save = (
-                    f"{100 * (1 - null.mean_seeds / n):5.0f}% {100 * (1 - two.mean_seeds / n):5.0f}%"
-                    if n
-                    else ""
-                )
+                save = ""
+                if n:
+                    s0, s2 = 100 * (1 - null.mean_seeds / n), 100 * (1 - two.mean_seeds / n)
+                    save = f"{s0:5.0f}% {s2:5.0f}%"
                 fixed = f"{p10:5.3f} {e10:5.3f} | {n or '>200':>12} {save:>13}"
             else:
                 fixed = f"{'—':>13} | {'—':>12} {'':>13}"

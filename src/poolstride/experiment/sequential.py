@@ -275,16 +275,15 @@ def t_boundaries(
     exact null law (see the comment above); the grid puts each look's crossing probability
     within about 1% of its target, checked by simulation in the tests. The normal-theory
     boundaries converted look by look to t-quantiles (the "significance level approach")
-    would let the false-positive rate reach 5.7% here with 3–10 seeds: with so few degrees
-    of freedom the t-statistics of successive looks are less correlated than normal theory
-    assumes, so we do not use them.
+    would let the false-positive rate reach 5.7% here with 3–10 seeds (simulated): with so
+    few degrees of freedom the joint law of the looks' t-statistics is not the normal one.
     """
     if not looks or looks[0] < 2 or list(looks) != sorted(set(looks)) or looks[-1] > max_seeds:
         raise PoolstrideError(f"looks must increase within 2..{max_seeds}: {looks}")
     fractions = np.asarray(looks, dtype=float) / max_seeds
     z = _zeta_bounds(looks, _increments(fractions, alpha, two_sided, spending), two_sided)
-    return tuple(float(_t_of_zeta(c, n - 1)) if math.isfinite(c) else math.inf
-                 for c, n in zip(z, looks))  # fmt: skip
+    out = [float(_t_of_zeta(c, n - 1)) if math.isfinite(c) else math.inf for c, n in zip(z, looks)]
+    return tuple(out)
 
 
 #: levels at which boundaries are tabulated for repeated p-values (interpolated between)
