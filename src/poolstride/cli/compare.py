@@ -14,20 +14,7 @@ import re
 
 import click
 
-from poolstride.experiment.config import (
-    AMPS,
-    AUGMENTS,
-    BACKENDS,
-    DEVICES,
-    MATCHES,
-    OPTIMIZERS,
-    SCHEDULES,
-    TESTS,
-    CompareConfig,
-    parse_seeds,
-)
-
-_D = CompareConfig()  # help texts quote the real defaults
+from poolstride.experiment.config import CliOption, CompareConfig, cli_options, parse_seeds
 
 _EXAMPLES = """
 \b
@@ -43,111 +30,41 @@ def _choice(values):
     return click.Choice(list(values), case_sensitive=False)
 
 
+def _click_option(name: str, default, how: CliOption):
+    """The click option of one config field, from the field's declaration."""
+    shown = how.default_text
+    if shown is None and default is not None and how.switch is None:
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+    help_text = how.help + (f"  [default: {shown}]" if shown else "")
+    decls = [how.flag_of(name)] + ([how.short] if how.short else [])
+    if how.switch == "pair":
+        decls = [f"{decls[0]}/--no-{decls[0][2:]}"] + decls[1:]
+        return click.option(*decls, name, default=None, help=help_text)
+    if how.switch == "flag":
+        return click.option(*decls, name, is_flag=True, default=None, help=help_text)
+    if how.choices is not None:
+        kind = _choice(how.choices)
+    elif how.value_type == "dir":
+        kind = click.Path(file_okay=False)
+    else:
+        kind = how.value_type
+    return click.option(*decls, name, type=kind, help=help_text)
+
+
+def _config_options(command):
+    """Every option field of CompareConfig as a click option, in declaration order."""
+    for name, default, how in reversed(cli_options(CompareConfig)):
+        command = _click_option(name, default, how)(command)
+    return command
+
+
 @click.command(epilog=_EXAMPLES, context_settings={"max_content_width": 100})
-@click.option(
-    "--dataset",
-    "-d",
-    help="Dataset name (mnist1d, shapes2d, digits, mnist, "
-    f"fashion-mnist, cifar10, cifar100, svhn, folder:PATH).  [default: {_D.dataset}]",
-)
-@click.option(
-    "--model",
-    "-m",
-    help=f"Backbone (simple, allcnn-a/b/c, resnet20, lenet5).  [default: {_D.model}]",
-)
-@click.option(
-    "--variants",
-    "-v",
-    help="Comma-separated downsampling kinds, options after ':' "
-    f"(max,avg,conv:k3,blur-max:filt5).  [default: {','.join(_D.variants)}]",
-)
-@click.option(
-    "--seeds",
-    "-s",
-    help=f"A count (3), a list (0,1,2) or a range (0-4).  [default: {len(_D.seeds)}]",
-)
-@click.option("--baseline", help="Variant the others are compared with.  [default: first]")
-@click.option("--steps", type=int, help=f"Optimiser steps per run.  [default: {_D.steps}]")
-@click.option("--epochs", type=int, help="Passes over the training set instead of --steps.")
-@click.option("--batch-size", type=int, help=f"Training batch size.  [default: {_D.batch_size}]")
-@click.option("--lr", type=float, help=f"Peak learning rate.  [default: {_D.lr:g}]")
-@click.option("--optimizer", type=_choice(OPTIMIZERS), help="[default: adam]")
-@click.option("--schedule", type=_choice(SCHEDULES), help="[default: cosine]")
-@click.option("--weight-decay", type=float, help="[default: 0]")
-@click.option(
-    "--augment", type=_choice(AUGMENTS), help="Random shift/crop and/or flip.  [default: none]"
-)
-@click.option("--train-size", type=int, help="Use a stratified subset of the training set.")
-@click.option("--head", help="Global head: gap, gmp, avgmax, catavgmax, flatten.  [default: gap]")
-@click.option("--width", type=int, help="Base channel count of the model.")
-@click.option("--depth", type=int, help="Number of downsampling stages (model-dependent).")
-@click.option(
-    "--match",
-    type=_choice(MATCHES),
-    help="Scale each variant's width to the baseline's params or MACs.  [default: none]",
-)
-@click.option("--test", type=_choice(TESTS), help="Paired test: t or wilcoxon.  [default: t]")
-@click.option("--device", type=_choice(DEVICES), help="[default: auto = cuda if present]")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where datasets are kept.")
-@click.option(
-    "--download/--no-download",
-    default=None,
-    help="Let torchvision datasets download (needs network).",
-)
-@click.option(
-    "--workers",
-    "-j",
-    type=int,
-    help="Runs in parallel (local processes or Ray tasks).  [default: number of cores]",
-)
-@click.option("--threads", type=int, help="CPU threads per run.  [default: cores // workers]")
-@click.option(
-    "--backend",
-    type=_choice(BACKENDS),
-    help="Where runs execute: local "
-    "processes or a Ray cluster (pip install 'poolstride[ray]').  [default: local]",
-)
-@click.option(
-    "--address",
-    help="Ray cluster address (auto, ray://host:10001) for --backend "
-    "ray.  [default: start a local Ray on 127.0.0.1]",
-)
-@click.option(
-    "--batch-seeds/--no-batch-seeds",
-    default=None,
-    help="Train the seeds of a "
-    "variant as one seed-fused model (same results).  [default: on, in chunks that "
-    "keep every worker busy]",
-)
-@click.option(
-    "--channels-last",
-    is_flag=True,
-    default=None,
-    help="Channels-last memory format (2D models; mostly useful on GPU).",
-)
-@click.option(
-    "--amp",
-    type=_choice(AMPS),
-    help="bf16 autocast for the forward pass (CPU or "
-    "CUDA); part of each run's identity.  [default: none]",
-)
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(file_okay=False),
-    help="Run directory.  [default: runs/<dataset>-<model>]",
-)
+@_config_options
 @click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False),
     help="YAML file of options; command-line options override it.",
-)
-@click.option(
-    "--tensorboard",
-    is_flag=True,
-    default=None,
-    help="Log per-step loss and test metrics to RUN_DIR/tensorboard/.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def compare(config_file, quiet, seeds, variants, out, **options):
@@ -197,7 +114,8 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         raise click.ClickException(f"none of the {n_runs} runs finished (reasons above)")
 
 
-_LOWER = {"optimizer", "schedule", "augment", "match", "test", "device", "backend", "amp"}
+# choice-valued options are case-insensitive: stored lower-case
+_LOWER = {name for name, _, how in cli_options(CompareConfig) if how.choices is not None}
 
 
 def _slug(text: str) -> str:

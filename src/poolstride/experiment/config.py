@@ -45,6 +45,42 @@ _NOT_IN_KEY = frozenset({"data_dir", "device", "download", "tensorboard_dir"})
 
 
 @dataclass(frozen=True)
+class CliOption:
+    """How a config field appears as a ``poolstride compare`` option (``--batch-size``).
+
+    The flag is the field name with dashes. ``value_type``: ``str``, ``int``, ``float`` or
+    ``"dir"`` (a directory path); ``choices``: the valid values (case-insensitive);
+    ``switch``: ``"flag"`` (``--x``) or ``"pair"`` (``--x/--no-x``) for booleans;
+    ``default_text``: the default as the help shows it (else the field's default).
+    """
+
+    help: str
+    short: str | None = None
+    value_type: Any = str
+    choices: tuple[str, ...] | None = None
+    switch: str | None = None
+    default_text: str | None = None
+
+    @staticmethod
+    def flag_of(name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+
+def option(default: Any, help: str, **how: Any) -> Any:
+    """A config field that is also a command-line option (see :class:`CliOption`): its
+    help, flag and choices are declared here once, for the CLI, the config file and the
+    report's "reproduce" command alike."""
+    return dataclasses.field(default=default, metadata={"cli": CliOption(help, **how)})
+
+
+def cli_options(config_class: type) -> list[tuple[str, Any, CliOption]]:
+    """``(field name, default, CliOption)`` for each option field of ``config_class``."""
+    return [
+        (f.name, f.default, f.metadata["cli"]) for f in fields(config_class) if "cli" in f.metadata
+    ]
+
+
+@dataclass(frozen=True)
 class TrainingFields:
     """The fields shared by one run and a whole grid: data, model and training budget.
 
@@ -52,31 +88,56 @@ class TrainingFields:
     the variants, seeds and how the grid is run.
     """
 
-    dataset: str = "mnist1d"
-    model: str = "simple"
-    head: str = "gap"
-    width: int | None = None
-    depth: int | None = None
-    match: str = "none"
-    train_size: int | None = None
+    dataset: str = option(
+        "mnist1d",
+        "Dataset name (mnist1d, shapes2d, digits, mnist, fashion-mnist, cifar10, cifar100, "
+        "svhn, folder:PATH).",
+        short="-d",
+    )
+    model: str = option(
+        "simple",
+        "Backbone (simple, allcnn-a/b/c, resnet20, lenet5, torchvision:NAME, timm:NAME).",
+        short="-m",
+    )
+    head: str = option("gap", "Global head: gap, gmp, avgmax, catavgmax, flatten.")
+    width: int | None = option(None, "Base channel count of the model.", value_type=int)
+    depth: int | None = option(
+        None, "Number of downsampling stages (model-dependent).", value_type=int
+    )
+    match: str = option(
+        "none", "Scale each variant's width to the baseline's params or MACs.", choices=MATCHES
+    )
+    train_size: int | None = option(
+        None, "Use a stratified subset of the training set.", value_type=int
+    )
     data_seed: int = 0
-    optimizer: str = "adam"
-    lr: float = 3e-3
+    optimizer: str = option("adam", "Optimiser.", choices=OPTIMIZERS)
+    lr: float = option(3e-3, "Peak learning rate.", value_type=float)
     momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "cosine"
-    steps: int | None = 800
-    epochs: int | None = None
-    batch_size: int = 128
-    augment: str = "none"
+    weight_decay: float = option(0.0, "L2 weight decay.", value_type=float)
+    schedule: str = option("cosine", "Learning-rate schedule.", choices=SCHEDULES)
+    steps: int | None = option(800, "Optimiser steps per run.", value_type=int)
+    epochs: int | None = option(
+        None, "Passes over the training set instead of --steps.", value_type=int
+    )
+    batch_size: int = option(128, "Training batch size.", value_type=int)
+    augment: str = option("none", "Random shift/crop and/or flip.", choices=AUGMENTS)
     max_shift: int = 4
     log_every: int = 50
     eval_points: int = 10
     shift_samples: int = 1000
-    data_dir: str | None = None
-    download: bool = False
-    device: str = "auto"
-    amp: str = "none"
+    data_dir: str | None = option(None, "Where datasets are kept.", value_type="dir")
+    download: bool = option(
+        False, "Let torchvision datasets download (needs network).", switch="pair"
+    )
+    device: str = option(
+        "auto", "Where to train.", choices=DEVICES, default_text="auto = cuda if present"
+    )
+    amp: str = option(
+        "none",
+        "bf16 autocast for the forward pass (CPU or CUDA); part of each run's identity.",
+        choices=AMPS,
+    )
 
 
 @dataclass(frozen=True)
@@ -166,18 +227,55 @@ class CompareConfig(TrainingFields):
     paired test (``t`` or ``wilcoxon``), Holm-corrected across variants per metric.
     """
 
-    variants: tuple[str, ...] = DEFAULT_VARIANTS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    baseline: str | None = None
-    test: str = "t"
-    out: str | None = None
-    workers: int | None = 1
-    threads: int | None = None
-    backend: str = "local"
-    address: str | None = None
-    batch_seeds: bool | None = None
-    channels_last: bool = False
-    tensorboard: bool = False
+    variants: tuple[str, ...] = option(
+        DEFAULT_VARIANTS,
+        "Comma-separated downsampling variants, options after ':' "
+        "(max,avg,conv:k3,blur-max:filt5).",
+        short="-v",
+        default_text=",".join(DEFAULT_VARIANTS),
+    )
+    seeds: tuple[int, ...] = option(
+        (0, 1, 2), "A count (3), a list (0,1,2) or a range (0-4).", short="-s", default_text="3"
+    )
+    baseline: str | None = option(
+        None, "Variant the others are compared with.", default_text="first"
+    )
+    test: str = option("t", "Paired test: t or wilcoxon.", choices=TESTS)
+    out: str | None = option(
+        None, "Run directory.", short="-o", value_type="dir", default_text="runs/<dataset>-<model>"
+    )
+    workers: int | None = option(
+        1,
+        "Runs in parallel (local processes or Ray tasks).",
+        short="-j",
+        value_type=int,
+        default_text="number of cores",
+    )
+    threads: int | None = option(
+        None, "CPU threads per run.", value_type=int, default_text="cores // workers"
+    )
+    backend: str = option(
+        "local",
+        "Where runs execute: local processes or a Ray cluster (pip install 'poolstride[ray]').",
+        choices=BACKENDS,
+    )
+    address: str | None = option(
+        None,
+        "Ray cluster address (auto, ray://host:10001) for --backend ray.",
+        default_text="start a local Ray on 127.0.0.1",
+    )
+    batch_seeds: bool | None = option(
+        None,
+        "Train the seeds of a variant as one seed-fused model (same results).",
+        switch="pair",
+        default_text="on, in chunks that keep every worker busy",
+    )
+    channels_last: bool = option(
+        False, "Channels-last memory format (2D models; mostly useful on GPU).", switch="flag"
+    )
+    tensorboard: bool = option(
+        False, "Log per-step loss and test metrics to RUN_DIR/tensorboard/.", switch="flag"
+    )
 
     def __post_init__(self):
         variants = _as_tuple(self.variants, str)

@@ -26,31 +26,14 @@ from typing import Any
 from poolstride.analysis.profile_table import profile
 from poolstride.data import load_dataset
 from poolstride.errors import PoolstrideError
-from poolstride.experiment.config import CompareConfig, RunConfig
+from poolstride.experiment.config import CompareConfig, RunConfig, cli_options
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store
 from poolstride.experiment.workload import build_for
 
-# CompareConfig fields that `poolstride compare` takes as flags (field -> flag).
-_FLAGS = {
-    "dataset": "--dataset",
-    "model": "--model",
-    "steps": "--steps",
-    "epochs": "--epochs",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "optimizer": "--optimizer",
-    "schedule": "--schedule",
-    "weight_decay": "--weight-decay",
-    "augment": "--augment",
-    "train_size": "--train-size",
-    "head": "--head",
-    "width": "--width",
-    "depth": "--depth",
-    "match": "--match",
-    "device": "--device",
-    "data_dir": "--data-dir",
-}
+# Per-run fields that `poolstride compare` takes as flags (field -> flag), from the fields'
+# own declarations (switches such as --download are written separately).
+_FLAGS = {name: how.flag_of(name) for name, _, how in cli_options(RunConfig) if how.switch is None}
 # Per-run fields that are not options of the grid (set by the grid itself).
 _PER_RUN = {"variant", "seed", "match_reference"}
 
