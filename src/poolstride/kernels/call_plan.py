@@ -32,7 +32,7 @@ PAIRS = "pairs"  # stride 2: column pairs read as complex numbers
 DENSE = "dense"  # stride 1, no padding: one loop over the whole plane
 
 
-def tuple_arg(value, dim: int, name: str) -> tuple[int, ...]:
+def _tuple_arg(value, dim: int, name: str) -> tuple[int, ...]:
     """``2`` or ``(2,)`` / ``(2, 2)`` -> a tuple of ``dim`` ints (PyTorch's broadcasting)."""
     if not (isinstance(value, int) and not isinstance(value, bool)):
         value = tuple(int(v) for v in value)
@@ -44,11 +44,11 @@ def window_geometry(dim: int, kernel_size, stride, padding, dilation):
 
     ``stride`` None (or empty) means the kernel size. A 1D window becomes a 1-tap, stride-1
     window over the dummy axis of the ``(N, C, 1, L)`` view (:func:`as4d`)."""
-    kernel = tuple_arg(kernel_size, dim, "kernel_size")
+    kernel = _tuple_arg(kernel_size, dim, "kernel_size")
     stride = kernel if stride is None or stride == () or stride == [] else stride
-    stride = tuple_arg(stride, dim, "stride")
-    padding = tuple_arg(padding, dim, "padding")
-    dilation = tuple_arg(dilation, dim, "dilation")
+    stride = _tuple_arg(stride, dim, "stride")
+    padding = _tuple_arg(padding, dim, "padding")
+    dilation = _tuple_arg(dilation, dim, "dilation")
     if dim == 1:
         return (1, *kernel), (1, *stride), (0, *padding), (1, *dilation)
     return kernel, stride, padding, dilation
