@@ -31,6 +31,7 @@ from poolstride.experiment.cores import resolve_workers, threads_per_worker
 from poolstride.experiment.device import resolve_device
 from poolstride.experiment.local_backend import run_in_process, run_local_pool
 from poolstride.experiment.progress import GridProgress
+from poolstride.experiment.ray_backend import run_ray
 from poolstride.experiment.seed_fusion import fusion_blocker
 from poolstride.experiment.store import RunRecord, Store, git_hash
 from poolstride.experiment.task import Outcome, Task, one_line
@@ -235,8 +236,6 @@ def run_grid(
 
     try:
         if backend == "ray":
-            from poolstride.experiment.ray_backend import run_ray  # Ray is optional
-
             for _task, outcomes in run_ray(
                 tasks,
                 workers=None if cluster_wide else workers,

@@ -45,6 +45,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from poolstride.analysis.profile_table import profile
 from poolstride.analysis.shift_consistency import (
     consistency_by_offset,
     feature_stability,
@@ -62,8 +63,6 @@ def count_cost(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]
     """
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     try:
-        from poolstride.analysis.profile_table import profile
-
         totals = profile(model, tuple(input_shape)).totals
         get = totals.get if isinstance(totals, dict) else lambda k, d=None: getattr(totals, k, d)
         macs = get("macs")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poolstride.errors import PoolstrideError
 from poolstride.experiment.stats import (
     METRICS,
     Comparison,
@@ -161,8 +162,6 @@ class Results:
         try:
             import pandas as pd
         except ImportError:
-            from poolstride.errors import PoolstrideError
-
             raise PoolstrideError("to_pandas() needs pandas: pip install pandas") from None
         return pd.DataFrame(self.run_rows())
 

@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import torch
@@ -49,6 +48,23 @@ from poolstride.experiment.augment import make_augment
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.device import synchronize
 from poolstride.experiment.train import lr_at, make_optimizer, total_steps
+from poolstride.layers.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
+from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool, BlurPool
+from poolstride.layers.dims import CONV_FN
+from poolstride.layers.functional import avg_pool, max_pool
+from poolstride.layers.heads import (
+    AvgMaxPool,
+    CatAvgMaxPool,
+    FlattenHead,
+    GlobalAvgPool,
+    GlobalMaxPool,
+)
+from poolstride.layers.learnable import GatedPool, LpPool, MixedPool, SoftPool
+from poolstride.layers.pooling import AvgPool, MaxPool
+from poolstride.layers.reshaping import NoDownsample, SpaceToDepth, Subsample
+from poolstride.layers.strided import DepthwiseStridedConv, StridedConv
+from poolstride.models.classifier import Classifier, ClassifierHead
+from poolstride.models.resnet import BasicBlock
 
 _CONVS = (nn.Conv1d, nn.Conv2d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -106,126 +122,84 @@ def _per_channel(values: torch.Tensor, channels: int, ndim: int) -> torch.Tensor
     return values.repeat_interleave(channels).reshape(1, -1, *([1] * (ndim - 2)))
 
 
-@cache
-def _fused_mixed_class():
-    from poolstride.layers.functional import avg_pool, max_pool
-    from poolstride.layers.learnable import MixedPool
+class FusedMixedPool(MixedPool):
+    """``mixed`` pooling with one α per seed (``alpha_logit``: ``(S,)``)."""
 
-    class FusedMixedPool(MixedPool):
-        """``mixed`` pooling with one α per seed (``alpha_logit``: ``(S,)``)."""
-
-        def downsample(self, x: torch.Tensor) -> torch.Tensor:
-            k, s, p, c = self.kernel_size, self.stride, self.padding, self.ceil_mode
-            a = torch.sigmoid(self.alpha_logit).to(x.dtype)
-            hi = max_pool(x, k, s, p, self.dilation, c)
-            lo = avg_pool(x, k, s, p, c, self.count_include_pad)
-            return torch.lerp(lo, hi, _per_channel(a, x.shape[1] // a.numel(), x.ndim))
-
-    return FusedMixedPool
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        k, s, p, c = self.kernel_size, self.stride, self.padding, self.ceil_mode
+        a = torch.sigmoid(self.alpha_logit).to(x.dtype)
+        hi = max_pool(x, k, s, p, self.dilation, c)
+        lo = avg_pool(x, k, s, p, c, self.count_include_pad)
+        return torch.lerp(lo, hi, _per_channel(a, x.shape[1] // a.numel(), x.ndim))
 
 
-@cache
-def _fused_gated_class():
-    from poolstride.layers.learnable import GatedPool
+class FusedGatedPool(GatedPool):
+    """``gated`` pooling with one gate per seed (``gate_weight``: ``(S, 1, *k)``)."""
 
-    conv_fn = {1: F.conv1d, 2: F.conv2d}
-
-    class FusedGatedPool(GatedPool):
-        """``gated`` pooling with one gate per seed (``gate_weight``: ``(S, 1, *k)``)."""
-
-        def gate(self, x: torch.Tensor) -> torch.Tensor:
-            seeds = self.gate_bias.numel()
-            per_seed = x.shape[1] // seeds
-            # Seed s's single-channel mask, repeated for each of its channels (depthwise conv).
-            weight = self.gate_weight.repeat_interleave(per_seed, dim=0).to(x.dtype)
-            bias = self.gate_bias.repeat_interleave(per_seed).to(x.dtype)
-            logits = conv_fn[self.dim](
-                x, weight, bias, stride=self.stride, padding=self.padding, groups=x.shape[1]
-            )
-            return torch.sigmoid(logits)
-
-    return FusedGatedPool
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        seeds = self.gate_bias.numel()
+        per_seed = x.shape[1] // seeds
+        # Seed s's single-channel mask, repeated for each of its channels (depthwise conv).
+        weight = self.gate_weight.repeat_interleave(per_seed, dim=0).to(x.dtype)
+        bias = self.gate_bias.repeat_interleave(per_seed).to(x.dtype)
+        logits = CONV_FN[self.dim](
+            x, weight, bias, stride=self.stride, padding=self.padding, groups=x.shape[1]
+        )
+        return torch.sigmoid(logits)
 
 
-@cache
-def _fused_catavgmax_class():
-    from poolstride.layers.heads import CatAvgMaxPool
+class FusedCatAvgMaxPool(CatAvgMaxPool):
+    """``catavgmax`` head whose output keeps each seed's ``[avg | max]`` in its group."""
 
-    class FusedCatAvgMaxPool(CatAvgMaxPool):
-        """``catavgmax`` head whose output keeps each seed's ``[avg | max]`` in its group."""
+    seeds = 1
 
-        seeds = 1
-
-        def reduce(self, x: torch.Tensor) -> torch.Tensor:
-            n, s = x.shape[0], self.seeds
-            avg = x.mean(self._axes).reshape(n, s, -1)
-            top = x.amax(self._axes).reshape(n, s, -1)
-            return torch.cat((avg, top), dim=2).reshape(n, -1)
-
-    return FusedCatAvgMaxPool
+    def reduce(self, x: torch.Tensor) -> torch.Tensor:
+        n, s = x.shape[0], self.seeds
+        avg = x.mean(self._axes).reshape(n, s, -1)
+        top = x.amax(self._axes).reshape(n, s, -1)
+        return torch.cat((avg, top), dim=2).reshape(n, -1)
 
 
 # --------------------------------------------------------------------------------------
 # fusing and splitting
 # --------------------------------------------------------------------------------------
-def _channel_agnostic_classes() -> tuple[type, ...]:
-    """Downsampling/head classes whose own forward treats channels independently (their
-    learnable children, e.g. ``conv`` or ``proj``, are fused separately)."""
-    from poolstride.layers.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
-    from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool, BlurPool
-    from poolstride.layers.heads import AvgMaxPool, FlattenHead, GlobalAvgPool, GlobalMaxPool
-    from poolstride.layers.learnable import LpPool, SoftPool
-    from poolstride.layers.pooling import AvgPool, MaxPool
-    from poolstride.layers.reshaping import NoDownsample, SpaceToDepth, Subsample
-    from poolstride.layers.strided import DepthwiseStridedConv, StridedConv
-
-    return (
-        MaxPool,
-        AvgPool,
-        LpPool,
-        SoftPool,
-        BlurAvgPool,
-        BlurMaxPool,
-        BlurConv,
-        BlurPool,
-        StridedConv,
-        DepthwiseStridedConv,
-        SpaceToDepth,
-        Subsample,
-        NoDownsample,
-        AdaptiveMaxPool,
-        AdaptiveAvgPool,
-        GlobalAvgPool,
-        GlobalMaxPool,
-        AvgMaxPool,
-        FlattenHead,
-    )
-
-
-def _containers() -> tuple[type, ...]:
-    """Modules whose forward only composes children and adds/concatenates nothing across
-    channels (residual adds are element-wise)."""
-    from poolstride.models.classifier import Classifier, ClassifierHead
-    from poolstride.models.resnet import BasicBlock
-
-    return (nn.Sequential, Classifier, ClassifierHead, BasicBlock)
-
-
-def _special_classes() -> dict[type, Callable[[], type]]:
-    from poolstride.layers.heads import CatAvgMaxPool
-    from poolstride.layers.learnable import GatedPool, MixedPool
-
-    return {
-        MixedPool: _fused_mixed_class,
-        GatedPool: _fused_gated_class,
-        CatAvgMaxPool: _fused_catavgmax_class,
-    }
+#: Downsampling/head classes whose own forward treats channels independently (their
+#: learnable children, e.g. ``conv`` or ``proj``, are fused separately).
+_CHANNEL_AGNOSTIC = (
+    MaxPool,
+    AvgPool,
+    LpPool,
+    SoftPool,
+    BlurAvgPool,
+    BlurMaxPool,
+    BlurConv,
+    BlurPool,
+    StridedConv,
+    DepthwiseStridedConv,
+    SpaceToDepth,
+    Subsample,
+    NoDownsample,
+    AdaptiveMaxPool,
+    AdaptiveAvgPool,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    AvgMaxPool,
+    FlattenHead,
+)
+#: Modules whose forward only composes children and adds/concatenates nothing across
+#: channels (residual adds are element-wise).
+_CONTAINERS = (nn.Sequential, Classifier, ClassifierHead, BasicBlock)
+#: Modules with one parameter per layer (or a shared gate/concatenation) -> their fused class.
+_FUSED_CLASS = {
+    MixedPool: FusedMixedPool,
+    GatedPool: FusedGatedPool,
+    CatAvgMaxPool: FusedCatAvgMaxPool,
+}
 
 
 def fusion_blocker(model: nn.Module) -> str | None:
     """Why ``model`` cannot be seed-fused (``"module 'x.y' (Foo) ..."``), or None if it can."""
-    agnostic, containers = _channel_agnostic_classes(), _containers()
-    special = tuple(_special_classes())
+    agnostic, containers, special = _CHANNEL_AGNOSTIC, _CONTAINERS, tuple(_FUSED_CLASS)
     for name, module in model.named_modules():
         where = f"module {name or '<root>'!r} ({type(module).__name__})"
         if (
@@ -289,9 +263,9 @@ def _fused_module(module: nn.Module, seeds: int) -> nn.Module:
     for attr in ("in_channels", "out_channels"):
         if isinstance(getattr(module, attr, None), int):
             setattr(fused, attr, seeds * getattr(module, attr))
-    for base, make in _special_classes().items():
+    for base, fused_class in _FUSED_CLASS.items():
         if isinstance(module, base):
-            fused.__class__ = make()
+            fused.__class__ = fused_class
             fused.seeds = seeds
             for pname, p in module._parameters.items():  # per-seed parameters, stacked
                 shape = (seeds,) if p.ndim == 0 else (seeds * p.shape[0], *p.shape[1:])
