@@ -22,7 +22,7 @@ from poolstride.experiment.config import CompareConfig, make_config
 from poolstride.experiment.grid import run_grid
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import Store
-from poolstride.report.page import summary_html
+from poolstride.report.html_report import summary_html
 from poolstride.report.terminal import render_results, results_table, results_text
 from poolstride.report.write import write_report
 

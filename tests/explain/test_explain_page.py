@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 import poolstride
 from poolstride.explain import write_page
-from poolstride.explain.page import DIGITS, RANGES, geometry_cases, page_html
+from poolstride.explain.explainer_page import DIGITS, RANGES, geometry_cases, page_html
 from poolstride.geometry import ReceptiveField, conv_output_size, pool_output_size
 
 CHROMIUM_ARGS = [

@@ -10,8 +10,8 @@ import pytest
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.store import RunRecord
 from poolstride.report.figures import FIGURES, MissingData, merge_orders
+from poolstride.report.html_report import render_page
 from poolstride.report.markdown import render_markdown
-from poolstride.report.page import render_page
 from poolstride.report.palette import variant_styles
 from poolstride.report.run import from_records
 

@@ -163,7 +163,7 @@ def _write_html(ctx: click.Context, topic: str, path: str) -> None:
     """``--html FILE``: the page has its own controls, so walkthrough options are refused."""
     from click.core import ParameterSource
 
-    from poolstride.explain.page import write_page
+    from poolstride.explain.explainer_page import write_page
 
     given = [
         max(p.opts, key=len)

@@ -8,7 +8,7 @@
   (playground, backward pass, operators side by side, receptive-field growth).
 """
 
-from poolstride.explain.page import write_page
+from poolstride.explain.explainer_page import write_page
 from poolstride.explain.parse import DEFAULT_INPUT, parse_matrix
 from poolstride.explain.shift import SHIFT_OPS, ShiftDemo, ShiftResult, shift_demo
 from poolstride.explain.walkthrough import (

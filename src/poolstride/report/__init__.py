@@ -15,7 +15,7 @@ from poolstride.lazy import lazy_exports
 
 _LAZY = {
     "write_report": "poolstride.report.write",
-    "summary_html": "poolstride.report.page",
+    "summary_html": "poolstride.report.html_report",
     "load_run": "poolstride.report.run",
     "reproduce_command": "poolstride.report.run",
     "variant_styles": "poolstride.report.palette",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from poolstride.report.figures import render_figures
+from poolstride.report.html_report import render_page
 from poolstride.report.markdown import render_markdown
-from poolstride.report.page import render_page
 from poolstride.report.palette import variant_styles
 from poolstride.report.run import layer_profiles, load_run
 

@@ -15,7 +15,7 @@
    sliders allow and compares it with :mod:`poolstride.geometry` (computed here, when the page
    is written).
 
-The page's arithmetic is JavaScript (``page_assets/page.js``); ``tests/explain/test_page.py``
+The page's arithmetic is JavaScript (``page_assets/page.js``); ``tests/explain/test_explain_page.py``
 runs it in headless Chromium over hundreds of random settings against
 ``torch.nn.functional``. The file needs no network: script, style and pictures (SVG) are
 inline, and a strict Content-Security-Policy allows only that script and style (by hash).
