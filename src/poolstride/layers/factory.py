@@ -23,9 +23,11 @@ def make_downsample(
     """Build a downsampling module ``(N, in_channels, *L) -> (N, out_channels, *out)``.
 
     Args:
-        kind: a variant string (``"max"``, ``"max:k3"``, ``"conv:k3"``, ``"blur-max:filt5"``;
-            see :mod:`poolstride.layers.variant`), or a module class / ``functools.partial``
-            called as ``kind(in_channels, out_channels, factor=factor, dim=dim, **options)``.
+        kind: a kind, or a variant string (a kind with options: ``"max"``, ``"max:k3"``,
+            ``"conv:k3"``, ``"blur-max:filt5"``; see :mod:`poolstride.layers.variant`), or a
+            module class / ``functools.partial`` called as ``kind(in_channels, out_channels,
+            factor=factor, dim=dim, **options)``. The module's ``kind`` is the family, its
+            ``variant`` the kind with the options it was built with.
         in_channels: input channels (may be ``None`` for parameter-free kinds, which then
             accept any channel count).
         out_channels: output channels; default ``in_channels``. For a parameter-free kind a
