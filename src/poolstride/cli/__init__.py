@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sqlite3
 import sys
 
 import click
@@ -85,17 +86,45 @@ def main(argv=None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="poolstride", standalone_mode=False)
     except PoolstrideError as err:
-        click.echo(f"error: {err}", err=True)
-        return 2
+        return _fail(str(err))
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as err:  # a bare command: its help, not an error
+        click.echo(err.ctx.get_help() if err.ctx else err.format_message())
+        return 0
+    except click.UsageError as err:  # click's own checks: one line, the project's form
+        return _fail(_usage_message(err))
     except click.ClickException as err:
-        err.show()
-        return err.exit_code
+        return _fail(err.format_message(), err.exit_code)
     except click.exceptions.Exit as err:
         return err.exit_code
+    except sqlite3.DatabaseError as err:  # a store damaged while in use (checked on open)
+        return _fail(
+            f"run store: {err}; check it with `poolstride store check RUN_DIR` and recover the "
+            "readable rows with `poolstride store salvage RUN_DIR`"
+        )
+    except OSError as err:  # the user's file system (permissions, full disk, missing paths)
+        where = f" {err.filename!r}" if err.filename else ""
+        return _fail(f"{err.strerror or type(err).__name__}{where}")
+    except MemoryError:
+        return _fail("out of memory; use a smaller input, model or batch")
     return rv if isinstance(rv, int) else 0
+
+
+def _fail(message: str, code: int = 2) -> int:
+    """Print ``error: <message>`` as one line on stderr and return ``code``."""
+    click.echo(f"error: {' '.join(str(message).split())}", err=True)
+    return code
+
+
+def _usage_message(err: click.UsageError) -> str:
+    """click's usage error as one line, naming the command and where its help is."""
+    message = err.format_message().rstrip(".")
+    ctx = err.ctx
+    if ctx is not None and ctx.command_path:
+        message += f" (see `{ctx.command_path} --help`)"
+    return message
 
 
 def run() -> None:

@@ -29,6 +29,8 @@ class Dataset:
         input_shape: one example's shape, ``(C, L)`` or ``(C, H, W)``.
         class_names: one name per class, index = label.
         normalization: how inputs were scaled, in words (reports print it).
+        notes: what the loader found worth telling (``note:``/``warning:`` lines: per-class
+            counts, duplicates, imbalance); empty for the built-in sets.
     """
 
     name: str
@@ -40,6 +42,7 @@ class Dataset:
     input_shape: tuple[int, ...]
     class_names: tuple[str, ...]
     normalization: str = field(default="")
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         for split in ("train", "test"):

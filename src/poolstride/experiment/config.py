@@ -17,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +186,73 @@ class RunConfig(TrainingFields):
         return cls(**dict(data))
 
 
+#: Most seeds one grid may list (a count beyond this is a typo, not an experiment).
+MAX_SEEDS = 10_000
+#: Seeds are non-negative and below 2**63 (what torch.manual_seed and numpy accept).
+SEED_LIMIT = 2**63
+
+
+_POSITIVE = (
+    "steps",
+    "epochs",
+    "batch_size",
+    "train_size",
+    "log_every",
+    "eval_points",
+    "shift_samples",
+    "width",
+    "depth",
+)
+
+
+def _check_types(cfg: Any) -> None:
+    """Each field has its declared type: a YAML ``lr: [0.1]`` or ``steps: true`` is refused
+    with one line, not a TypeError later or "True steps". Numbers written as text (``lr:
+    1e-3`` is a string to YAML) are read as numbers; booleans are never numbers."""
+    for f in fields(cfg):
+        declared = str(f.type).replace(" ", "")
+        value = getattr(cfg, f.name)
+        if value is None and "None" in declared:
+            continue
+        base = declared.replace("|None", "")
+        if base in ("int", "float"):
+            number = _number(value, int if base == "int" else float)
+            if number is None:
+                kind = "a number"
+                if base == "int":
+                    kind = "a positive integer" if f.name in _POSITIVE else "an integer"
+                raise PoolstrideError(f"{f.name} must be {kind}, got {value!r}")
+            if base == "float" and not math.isfinite(number):
+                raise PoolstrideError(f"{f.name} must be a finite number, got {value!r}")
+            object.__setattr__(cfg, f.name, number)
+        elif base == "str":
+            if isinstance(value, PathLike):
+                object.__setattr__(cfg, f.name, str(value))
+            elif not isinstance(value, str):
+                raise PoolstrideError(f"{f.name} must be a string, got {value!r}")
+        elif base == "bool" and not isinstance(value, bool):
+            raise PoolstrideError(f"{f.name} must be true or false, got {value!r}")
+
+
+def _number(value: Any, kind: type) -> Any:
+    """``value`` as an int/float (numbers written as text accepted), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = kind(value.strip())
+        except (ValueError, OverflowError):
+            return None
+    if kind is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return value if isinstance(value, int) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def validate_run_fields(cfg: Any) -> None:
     """Check the choice-valued and numeric fields shared by RunConfig and CompareConfig."""
+    _check_types(cfg)
     for name, valid in (
         ("optimizer", OPTIMIZERS),
         ("schedule", SCHEDULES),
@@ -198,17 +265,7 @@ def validate_run_fields(cfg: Any) -> None:
             raise unknown(name, getattr(cfg, name), valid)
     if cfg.steps is None and cfg.epochs is None:
         raise PoolstrideError("give a training budget: steps or epochs (both are None)")
-    for name in (
-        "steps",
-        "epochs",
-        "batch_size",
-        "train_size",
-        "log_every",
-        "eval_points",
-        "shift_samples",
-        "width",
-        "depth",
-    ):
+    for name in _POSITIVE:
         value = getattr(cfg, name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
@@ -216,6 +273,14 @@ def validate_run_fields(cfg: Any) -> None:
         raise PoolstrideError(f"max_shift must be >= 0, got {cfg.max_shift!r}")
     if not cfg.lr > 0:
         raise PoolstrideError(f"lr must be > 0, got {cfg.lr!r}")
+    if cfg.weight_decay < 0:
+        raise PoolstrideError(f"weight_decay must be >= 0, got {cfg.weight_decay!r}")
+    if not 0 <= cfg.momentum <= 1:
+        raise PoolstrideError(f"momentum must be in [0, 1], got {cfg.momentum!r}")
+    if not 0 <= cfg.data_seed < SEED_LIMIT:
+        raise PoolstrideError(f"data_seed must be in [0, 2**63), got {cfg.data_seed!r}")
+    if not 0 <= getattr(cfg, "seed", 0) < SEED_LIMIT:
+        raise PoolstrideError(f"seed must be in [0, 2**63), got {cfg.seed!r}")
 
 
 @dataclass(frozen=True)
@@ -235,12 +300,29 @@ class CompareConfig(TrainingFields):
         default_text=",".join(DEFAULT_VARIANTS),
     )
     seeds: tuple[int, ...] = option(
-        (0, 1, 2), "A count (3), a list (0,1,2) or a range (0-4).", short="-s", default_text="3"
+        (0, 1, 2),
+        "A count (3), a list (0,1,2), a range (0-4), or auto: add seeds in rounds to the "
+        "variants still undecided, up to --max-seeds.",
+        short="-s",
+        default_text="3",
     )
     baseline: str | None = option(
         None, "Variant the others are compared with.", default_text="first"
     )
     test: str = option("t", "Paired test: t or wilcoxon.", choices=TESTS)
+    margin: str | None = option(
+        None,
+        "Practical margin: differences inside it are 'equivalent'. A number is test accuracy "
+        "in points (0.5); per metric: test_acc=0.5,test_loss=0.01 (loss in nats).",
+        default_text="test_acc=0.5,test_loss=0.01,circ=0.5,crop=0.5",
+    )
+    max_seeds: int = option(10, "Seed cap of --seeds auto.", value_type=int)
+    budget: float | None = option(
+        None,
+        "Time budget of --seeds auto in minutes: no new round starts past it.",
+        value_type=float,
+        default_text="none",
+    )
     out: str | None = option(
         None, "Run directory.", short="-o", value_type="dir", default_text="runs/<dataset>-<model>"
     )
@@ -278,19 +360,28 @@ class CompareConfig(TrainingFields):
     )
 
     def __post_init__(self):
+        _check_auto_fields(self)
         variants = _as_tuple(self.variants, str)
         if not variants:
             raise PoolstrideError("variants is empty; give at least one, e.g. max,conv")
         if len(set(variants)) != len(variants):
             raise PoolstrideError(f"variants repeat a name: {','.join(variants)}")
-        seeds = self.seeds
+        auto = self.auto  # --seeds auto: validated as the seeds it may use
+        seeds = tuple(range(self.max_seeds)) if auto else self.seeds
         if isinstance(seeds, int) and not isinstance(seeds, bool):
-            if seeds < 1:
-                raise PoolstrideError(f"seeds must be >= 1, got {seeds}")
+            if not 1 <= seeds <= MAX_SEEDS:
+                raise PoolstrideError(
+                    f"seeds must be >= 1 and at most {MAX_SEEDS} (a count), got {seeds}"
+                )
             seeds = tuple(range(seeds))
         seeds = _as_tuple(seeds, int)
         if not seeds or len(set(seeds)) != len(seeds):
             raise PoolstrideError(f"seeds must be a count or distinct integers, got {self.seeds!r}")
+        if len(seeds) > MAX_SEEDS:
+            raise PoolstrideError(f"at most {MAX_SEEDS} seeds, got {len(seeds)}")
+        bad = [s for s in seeds if not 0 <= s < SEED_LIMIT]
+        if bad:
+            raise PoolstrideError(f"a seed must be in [0, 2**63), got {bad[0]}")
         baseline = self.baseline if self.baseline is not None else variants[0]
         if baseline not in variants:
             raise PoolstrideError(
@@ -313,12 +404,22 @@ class CompareConfig(TrainingFields):
                 f"batch_seeds must be true, false or null, got {self.batch_seeds!r}"
             )
         object.__setattr__(self, "variants", variants)
-        object.__setattr__(self, "seeds", seeds)
+        object.__setattr__(self, "seeds", "auto" if auto else seeds)
         object.__setattr__(self, "baseline", baseline)
         validate_run_fields(self)
 
-    def runs(self) -> list[RunConfig]:
-        """One RunConfig per (variant, seed), variant-major; identical budget for all."""
+    @property
+    def auto(self) -> bool:
+        """Seeds until decided (``seeds: auto``)."""
+        return isinstance(self.seeds, str) and self.seeds.strip().lower() == "auto"
+
+    def runs(self, seeds_of: Mapping[str, Sequence[int]] | None = None) -> list[RunConfig]:
+        """One RunConfig per (variant, seed), variant-major; identical budget for all.
+
+        ``seeds_of``: each variant's seeds (a round of ``--seeds auto``); by default
+        ``seeds`` for every variant -- with ``seeds: auto``, the first round's 0, 1, 2.
+        """
+        first = tuple(range(min(3, self.max_seeds))) if self.auto else self.seeds
         shared = {
             f.name: getattr(self, f.name)
             for f in fields(RunConfig)
@@ -330,13 +431,13 @@ class CompareConfig(TrainingFields):
         return [
             RunConfig(variant=v, seed=s, match_reference=ref, tensorboard_dir=tb, **shared)
             for v in self.variants
-            for s in self.seeds
+            for s in (seeds_of.get(v, ()) if seeds_of is not None else first)
         ]
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["variants"] = list(self.variants)
-        data["seeds"] = list(self.seeds)
+        data["seeds"] = "auto" if self.auto else list(self.seeds)
         return data
 
     @classmethod
@@ -383,27 +484,77 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def parse_seeds(text: str | int) -> int | list[int]:
-    """``"3"`` -> 3 (a count); ``"0,4,7"`` -> [0, 4, 7]; ``"2-5"`` -> [2, 3, 4, 5]."""
+def parse_seeds(text: str | int) -> int | list[int] | str:
+    """``"3"`` -> 3 (a count); ``"0,4,7"`` -> [0, 4, 7]; ``"2-5"`` -> [2, 3, 4, 5];
+    ``"auto"`` -> ``"auto"`` (seeds until decided)."""
     if isinstance(text, int):
         return text
     text = text.strip()
+    if text.lower() == "auto":
+        return "auto"
     try:
         if "," in text:
             return [int(part) for part in split_list(text)]
         if "-" in text[1:]:
-            lo, hi = text.split("-", 1)
-            return list(range(int(lo), int(hi) + 1))
+            lo, hi = (int(part) for part in text.split("-", 1))
+            if lo > hi:
+                raise PoolstrideError(
+                    f"seed range {text!r} is empty: the first seed must not exceed the last "
+                    f"(e.g. {hi}-{lo})"
+                )
+            if hi - lo >= MAX_SEEDS:
+                raise PoolstrideError(f"seed range {text!r} holds more than {MAX_SEEDS} seeds")
+            return list(range(lo, hi + 1))
         return int(text)
-    except ValueError:
+    except ValueError as err:
+        if isinstance(err, PoolstrideError):
+            raise
         raise PoolstrideError(
             f"cannot read seeds {text!r}; give a count (3), a list (0,1,2) or a range (0-4)"
         ) from None
 
 
+def _check_auto_fields(cfg: Any) -> None:
+    """``margin`` (normalised to its text form), ``max_seeds`` and ``budget``."""
+    from poolstride.experiment.stats import METRICS, parse_margins
+
+    margin = cfg.margin
+    if isinstance(margin, str) and not margin.strip():
+        margin = None
+    if margin is not None:
+        parsed = parse_margins(margin)  # validates names and values
+        if not isinstance(margin, str):
+            margin = ",".join(f"{k}={v * METRICS[k].scale:g}" for k, v in parsed.items())
+    object.__setattr__(cfg, "margin", margin)
+    max_seeds = cfg.max_seeds
+    if isinstance(max_seeds, str) and max_seeds.strip().isdigit():
+        max_seeds = int(max_seeds)
+    if isinstance(max_seeds, bool) or not isinstance(max_seeds, int) or max_seeds < 2:
+        raise PoolstrideError(f"max_seeds must be an integer >= 2, got {cfg.max_seeds!r}")
+    object.__setattr__(cfg, "max_seeds", max_seeds)
+    budget = cfg.budget
+    if budget is not None:
+        try:
+            budget = float(budget)
+        except (TypeError, ValueError):
+            budget = -1.0
+        if isinstance(cfg.budget, bool) or not budget > 0 or budget == float("inf"):
+            raise PoolstrideError(
+                f"budget must be a positive number of minutes, got {cfg.budget!r}"
+            )
+        object.__setattr__(cfg, "budget", budget)
+
+
 def _as_tuple(value: Any, kind: type) -> tuple:
+    what = "seeds" if kind is int else "variants"
     if isinstance(value, str):
         value = split_list(value) if kind is str else [value]
+    if isinstance(value, (Mapping, set, frozenset, bytes)):
+        raise PoolstrideError(
+            f"{what} must be a list"
+            + (" or a count" if kind is int else " of variant names, e.g. [max, conv]")
+            + f", got {value!r}"
+        )
     if not isinstance(value, Sequence):
         value = [value]
     out = []
@@ -415,7 +566,11 @@ def _as_tuple(value: Any, kind: type) -> tuple:
                 except ValueError:
                     raise PoolstrideError(f"seed must be an integer, got {item!r}") from None
         else:
-            item = str(item).strip()
+            if not isinstance(item, str):
+                raise PoolstrideError(
+                    f"each variant must be a name such as max or conv:k3, got {item!r}"
+                )
+            item = item.strip()
         out.append(item)
     return tuple(out)
 
