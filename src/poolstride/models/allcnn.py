@@ -40,12 +40,9 @@ from __future__ import annotations
 from torch import nn
 
 from poolstride.errors import unknown
-from poolstride.models.arguments import check_builder_args
-from poolstride.models.classifier import Classifier, ClassifierHead
-from poolstride.models.input_size import trace_features
+from poolstride.models.arguments import ModelArgs
+from poolstride.models.classifier import Classifier
 from poolstride.models.layer_factories import conv, downsample
-
-DEFAULT_WIDTH = 96
 
 #: paper variant -> (kind, extra_conv)
 ALLCNN_VARIANTS: dict[str, tuple[str, bool]] = {
@@ -70,29 +67,13 @@ def allcnn_variant(variant: str) -> tuple[str, bool]:
     return ALLCNN_VARIANTS[variant]
 
 
-def build_allcnn(
-    letter: str,
-    kind,
-    input_shape,
-    num_classes: int,
-    *,
-    head: str = "gap",
-    width: int | None = None,
-    depth: int | None = None,
-    extra_conv: bool = False,
-) -> Classifier:
-    """Build All-CNN ``letter`` (``a``, ``b`` or ``c``) with ``kind`` at both pooling sites."""
-    letter = letter.lower()
-    name = f"allcnn-{letter}"
-    if letter not in _STAGES:
-        raise unknown("All-CNN model", name, [f"allcnn-{x}" for x in _STAGES])
-    shape, num_classes, dim, width = check_builder_args(
-        name, input_shape, num_classes, width, DEFAULT_WIDTH, depth
-    )
+def build_allcnn(letter: str, args: ModelArgs, *, extra_conv: bool = False) -> Classifier:
+    """Build All-CNN ``letter`` (``a``, ``b`` or ``c``) with ``args.kind`` at both pooling sites."""
+    kind, dim, width = args.kind, args.dim, args.width
     widths = (width, 2 * width)
 
     stages = []
-    cin = shape[0]
+    cin = args.shape[0]
     for cout in widths:
         layers = []
         for k in _STAGES[letter]:
@@ -108,12 +89,10 @@ def build_allcnn(
         nn.Sequential(
             *_conv_relu(dim, top, top, 3, 0),  # valid 3x3: 8x8 -> 6x6 for 32x32 inputs
             *_conv_relu(dim, top, top, 1, 0),
-            conv(dim, top, num_classes, 1),
+            conv(dim, top, args.num_classes, 1),
         )
     )
     features = nn.Sequential(*stages)
-    out = trace_features(name, kind, features, shape, depth_hint=False)
-    head_module = ClassifierHead(head, out[0], out[1:], num_classes, dim, skip_linear_if_equal=True)
-    model = Classifier(name, kind, features, head_module)
+    model = args.classifier(features, skip_linear_if_equal=True)
     model.extra_conv = extra_conv
     return model

@@ -1,14 +1,27 @@
-"""The argument checks every model builder starts with, each failing with one line that names
-the model and the bad value."""
+"""The argument checks of every model, each failing with one line that names the model and the
+bad value; :func:`check_model_args` runs them once (in ``build_model``) and hands the builder a
+:class:`ModelArgs`."""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
 
 from poolstride.errors import PoolstrideError
+from poolstride.models.classifier import Classifier, ClassifierHead
+from poolstride.models.input_size import trace_features
 
-__all__ = ["check_builder_args", "check_classes", "check_input_shape", "check_positive"]
+__all__ = [
+    "ModelArgs",
+    "check_classes",
+    "check_input_shape",
+    "check_model_args",
+    "check_positive",
+]
 
 
 def check_input_shape(model: str, input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -44,17 +57,39 @@ def check_classes(model: str, num_classes) -> int:
     return check_positive(model, "num_classes", num_classes, 0)
 
 
-def check_builder_args(
-    model: str, input_shape, num_classes, width, default_width: int, depth=None
-) -> tuple[tuple[int, ...], int, int, int]:
-    """The checks every builder starts with: ``(shape, num_classes, dim, width)``.
+@dataclass(frozen=True)
+class ModelArgs:
+    """The checked arguments every builder gets: ``shape`` = ``(C, *spatial)``, ``dim =
+    len(shape) - 1``."""
 
-    ``depth`` is for ``simple`` only: a fixed-depth model passes what it was given here, and
-    anything but None is rejected.
-    """
-    if depth is not None:
-        raise PoolstrideError(f"{model} has a fixed depth; depth={depth!r} is only for 'simple'")
-    shape = check_input_shape(model, input_shape)
-    num_classes = check_classes(model, num_classes)
-    width = check_positive(model, "width", width, default_width)
-    return shape, num_classes, len(shape) - 1, width
+    name: str
+    kind: Any
+    shape: tuple[int, ...]
+    num_classes: int
+    width: int
+    head: str
+
+    @property
+    def dim(self) -> int:
+        return len(self.shape) - 1
+
+    def classifier(
+        self, features: nn.Sequential, *, depth_hint: bool = False, **head_options
+    ) -> Classifier:
+        """``features`` -> ``head`` -> logits: the feature output ``(C, *out)`` is traced
+        on one input (a too-small input fails here, naming the model)."""
+        out = trace_features(self.name, self.kind, features, self.shape, depth_hint)
+        head = ClassifierHead(
+            self.head, out[0], out[1:], self.num_classes, self.dim, **head_options
+        )
+        return Classifier(self.name, self.kind, features, head)
+
+
+def check_model_args(
+    name: str, kind, input_shape, num_classes, head: str, width, default_width: int
+) -> ModelArgs:
+    """The checks every model starts with (``width`` None means ``default_width``)."""
+    shape = check_input_shape(name, input_shape)
+    num_classes = check_classes(name, num_classes)
+    width = check_positive(name, "width", width, default_width)
+    return ModelArgs(name, kind, shape, num_classes, width, head)

@@ -19,33 +19,21 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.models.arguments import check_builder_args
-from poolstride.models.classifier import Classifier, ClassifierHead
-from poolstride.models.input_size import trace_features
+from poolstride.models.arguments import ModelArgs
+from poolstride.models.classifier import Classifier
 from poolstride.models.layer_factories import conv, downsample, scaled
 
 DEFAULT_WIDTH = 6
 
 
-def build_lenet5(
-    kind,
-    input_shape,
-    num_classes: int,
-    *,
-    head: str = "gap",
-    width: int | None = None,
-    depth: int | None = None,
-) -> Classifier:
-    """Build LeNet-5 (1D or 2D from ``input_shape``) with ``kind`` at S2 and S4."""
-    name = "lenet5"
-    shape, num_classes, dim, width = check_builder_args(
-        name, input_shape, num_classes, width, DEFAULT_WIDTH, depth
-    )
-    c1, c3, c5, f6 = (scaled(c, width, DEFAULT_WIDTH) for c in (6, 16, 120, 84))
+def build_lenet5(args: ModelArgs) -> Classifier:
+    """Build LeNet-5 (1D or 2D from ``args.shape``) with ``args.kind`` at S2 and S4."""
+    kind, dim = args.kind, args.dim
+    c1, c3, c5, f6 = (scaled(c, args.width, DEFAULT_WIDTH) for c in (6, 16, 120, 84))
 
     features = nn.Sequential(
         nn.Sequential(  # C1, S2
-            conv(dim, shape[0], c1, 5, padding=2),
+            conv(dim, args.shape[0], c1, 5, padding=2),
             nn.ReLU(inplace=True),
             downsample(kind, c1, c1, dim),
             nn.ReLU(),
@@ -58,6 +46,4 @@ def build_lenet5(
         ),
         nn.Sequential(conv(dim, c3, c5, 5), nn.ReLU(inplace=True)),  # C5
     )
-    out = trace_features(name, kind, features, shape, depth_hint=False)
-    head_module = ClassifierHead(head, out[0], out[1:], num_classes, dim, hidden=f6)
-    return Classifier(name, kind, features, head_module)
+    return args.classifier(features, hidden=f6)

@@ -9,12 +9,24 @@ from torch import nn
 
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.models.allcnn import build_allcnn
+from poolstride.models.arguments import check_model_args
 from poolstride.models.lenet import build_lenet5
 from poolstride.models.resnet import build_resnet20
 from poolstride.models.simple import build_simple
 
+#: Each model's builder: ``builder(args: ModelArgs, **options)``; its keyword-only
+#: parameters are the model's options (``depth`` only where the depth is not fixed).
+_BUILDERS = {
+    "simple": build_simple,
+    "allcnn-a": partial(build_allcnn, "a"),
+    "allcnn-b": partial(build_allcnn, "b"),
+    "allcnn-c": partial(build_allcnn, "c"),
+    "resnet20": build_resnet20,
+    "lenet5": build_lenet5,
+}
+
 #: Model names accepted by :func:`build_model`.
-MODELS: tuple[str, ...] = ("simple", "allcnn-a", "allcnn-b", "allcnn-c", "resnet20", "lenet5")
+MODELS: tuple[str, ...] = tuple(_BUILDERS)
 
 #: The kind that reproduces each model as published (``simple``: max pooling, the usual
 #: baseline; All-CNN: the paper's 3×3 stride-2 max-pool; ResNet-20: its strided convolutions;
@@ -38,15 +50,6 @@ DEFAULT_WIDTHS: dict[str, int] = {
     "resnet20": 16,
     "lenet5": 6,
 }
-
-
-def _builder(name: str):
-    if name.startswith("allcnn-"):
-        return partial(build_allcnn, name[-1])
-    return _BUILDERS[name]
-
-
-_BUILDERS = {"simple": build_simple, "resnet20": build_resnet20, "lenet5": build_lenet5}
 
 
 def build_model(
@@ -86,20 +89,18 @@ def build_model(
     name = name.lower()
     if kind is None:
         kind = DEFAULT_KINDS[name]
-    builder = _builder(name)
-    accepted = set(inspect.signature(builder).parameters) - {
-        "letter",
-        "kind",
-        "input_shape",
-        "num_classes",
-        "head",
-        "width",
-        "depth",
-    }
+    builder = _BUILDERS[name]
+    parameters = set(inspect.signature(builder).parameters) - {"args"}
+    accepted = parameters - {"depth"}
     bad = sorted(set(options) - accepted)
     if bad:
         raise unknown(f"option for model {name!r}:", bad[0], accepted or {"(none)"})
-    model = builder(kind, input_shape, num_classes, head=head, width=width, depth=depth, **options)
+    if depth is not None:
+        if "depth" not in parameters:
+            raise PoolstrideError(f"{name} has a fixed depth; depth={depth!r} is only for 'simple'")
+        options["depth"] = depth
+    args = check_model_args(name, kind, input_shape, num_classes, head, width, DEFAULT_WIDTHS[name])
+    model = builder(args, **options)
     if not isinstance(model, nn.Module):  # pragma: no cover - builders always return modules
         raise PoolstrideError(f"model {name!r} did not build")
     return model

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.models.arguments import check_builder_args
-from poolstride.models.classifier import Classifier, ClassifierHead
-from poolstride.models.input_size import trace_features
+from poolstride.models.arguments import ModelArgs
+from poolstride.models.classifier import Classifier
 from poolstride.models.layer_factories import batchnorm, conv, downsample
 
-DEFAULT_WIDTH = 16
 BLOCKS_PER_STAGE = 3
 
 
@@ -59,23 +57,12 @@ class BasicBlock(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
-def build_resnet20(
-    kind,
-    input_shape,
-    num_classes: int,
-    *,
-    head: str = "gap",
-    width: int | None = None,
-    depth: int | None = None,
-) -> Classifier:
-    """Build ResNet-20 (1D or 2D from ``input_shape``) with ``kind`` in its stride-2 blocks."""
-    name = "resnet20"
-    shape, num_classes, dim, width = check_builder_args(
-        name, input_shape, num_classes, width, DEFAULT_WIDTH, depth
-    )
+def build_resnet20(args: ModelArgs) -> Classifier:
+    """Build ResNet-20 (1D or 2D from ``args.shape``) with ``args.kind`` in its stride-2 blocks."""
+    kind, dim, width = args.kind, args.dim, args.width
 
     stem = nn.Sequential(
-        conv(dim, shape[0], width, 3, padding=1, bias=False),
+        conv(dim, args.shape[0], width, 3, padding=1, bias=False),
         batchnorm(dim, width),
         nn.ReLU(inplace=True),
     )
@@ -92,5 +79,4 @@ def build_resnet20(
     for m in features.modules():  # He initialisation, as in the paper
         if isinstance(m, (nn.Conv1d, nn.Conv2d)):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-    out = trace_features(name, kind, features, shape, depth_hint=False)
-    return Classifier(name, kind, features, ClassifierHead(head, out[0], out[1:], num_classes, dim))
+    return args.classifier(features)

@@ -20,36 +20,27 @@ from __future__ import annotations
 
 from torch import nn
 
-from poolstride.models.arguments import check_builder_args, check_positive
-from poolstride.models.classifier import Classifier, ClassifierHead
-from poolstride.models.input_size import trace_features
+from poolstride.models.arguments import ModelArgs, check_positive
+from poolstride.models.classifier import Classifier
 from poolstride.models.layer_factories import batchnorm, conv, downsample
 
-DEFAULT_WIDTH = 32
 DEFAULT_DEPTH = 3
 
 
 def build_simple(
-    kind,
-    input_shape,
-    num_classes: int,
+    args: ModelArgs,
     *,
-    head: str = "gap",
-    width: int | None = None,
     depth: int | None = None,
     kernel_size: int | None = None,
     batch_norm: bool = True,
 ) -> Classifier:
-    """Build the ``simple`` CNN; ``input_shape`` ``(C, L)`` gives 1D layers, ``(C, H, W)`` 2D."""
-    name = "simple"
-    shape, num_classes, dim, width = check_builder_args(
-        name, input_shape, num_classes, width, DEFAULT_WIDTH
-    )
-    depth = check_positive(name, "depth", depth, DEFAULT_DEPTH)
-    k = check_positive(name, "kernel_size", kernel_size, 5 if dim == 1 else 3)
+    """Build the ``simple`` CNN; ``args.shape`` ``(C, L)`` gives 1D layers, ``(C, H, W)`` 2D."""
+    kind, dim, width = args.kind, args.dim, args.width
+    depth = check_positive(args.name, "depth", depth, DEFAULT_DEPTH)
+    k = check_positive(args.name, "kernel_size", kernel_size, 5 if dim == 1 else 3)
 
     stages = []
-    cin = shape[0]
+    cin = args.shape[0]
     for _ in range(depth):
         layers = [conv(dim, cin, width, k, padding=k // 2, bias=not batch_norm)]
         if batch_norm:
@@ -59,5 +50,4 @@ def build_simple(
         stages.append(nn.Sequential(*layers))
         cin = width
     features = nn.Sequential(*stages)
-    out = trace_features(name, kind, features, shape, depth_hint=True)
-    return Classifier(name, kind, features, ClassifierHead(head, out[0], out[1:], num_classes, dim))
+    return args.classifier(features, depth_hint=True)
