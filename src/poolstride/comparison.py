@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from poolstride.experiment import allocator
 from poolstride.experiment.config import CompareConfig, make_config
 from poolstride.experiment.grid import run_grid
 from poolstride.experiment.results import Results
@@ -94,6 +95,7 @@ def run_comparison(
 ) -> tuple[ComparisonResults, Path | None]:
     """Run ``cfg``'s grid (resuming from its store), summarise it and, when ``cfg.out`` is
     set, write its outputs and report. Returns the results and the report's path."""
+    allocator.apply(cfg.allocator)  # before the data and models are allocated
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
     try:
         records = run_grid(
@@ -105,6 +107,7 @@ def run_comparison(
             address=cfg.address,
             batch_seeds=cfg.batch_seeds,
             channels_last=cfg.channels_last,
+            allocator=cfg.allocator,
             progress=progress,
             console=console,
         )

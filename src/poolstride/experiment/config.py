@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from poolstride.errors import PoolstrideError, unknown
+from poolstride.experiment.allocator import ALLOCATORS
 
 #: The default grid: the classic pooling choices; the two meanings of "strided convolution" —
 #: ``conv`` (a learned stride-2 layer at each downsampling site) and ``subsample`` (the block's
@@ -358,6 +359,12 @@ class CompareConfig(TrainingFields):
     tensorboard: bool = option(
         False, "Log per-step loss and test metrics to RUN_DIR/tensorboard/.", switch="flag"
     )
+    allocator: str = option(
+        "retain",
+        "Memory allocator of the training processes: retain (keep freed memory for the next "
+        "step; glibc only, else default) or default. $POOLSTRIDE_ALLOCATOR=default turns it off.",
+        choices=ALLOCATORS,
+    )
 
     def __post_init__(self):
         _check_auto_fields(self)
@@ -397,6 +404,8 @@ class CompareConfig(TrainingFields):
                 raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
         if self.backend not in BACKENDS:
             raise unknown("backend", self.backend, BACKENDS)
+        if self.allocator not in ALLOCATORS:
+            raise unknown("allocator", self.allocator, ALLOCATORS)
         if self.address is not None and self.backend != "ray":
             raise PoolstrideError(f"--address {self.address!r} needs --backend ray")
         if self.batch_seeds not in (None, True, False):

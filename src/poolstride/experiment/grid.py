@@ -26,6 +26,7 @@ import torch
 
 from poolstride._version import __version__
 from poolstride.errors import PoolstrideError, unknown
+from poolstride.experiment import allocator as alloc
 from poolstride.experiment.config import BACKENDS, RunConfig
 from poolstride.experiment.cores import resolve_workers, threads_per_worker
 from poolstride.experiment.device import resolve_device
@@ -191,6 +192,7 @@ def run_grid(
     console=None,
     validate_first: bool = True,
     max_retries: int = 2,
+    allocator: str = "retain",
 ) -> list[RunRecord]:
     """Run every config not already finished in ``store`` on ``backend``; return all records.
 
@@ -202,7 +204,9 @@ def run_grid(
     models are dominated by per-op overhead, where extra intra-op threads mostly wait on each
     other (measured: 2 threads on a busy 2-core machine made a step 10-40x slower); ``None``:
     the fair share ``max(1, cores // workers)`` (on a Ray cluster 1). Records come back in
-    the order of ``configs``.
+    the order of ``configs``. ``allocator``: ``retain`` or ``default``, set in every process
+    that trains (:mod:`poolstride.experiment.allocator`; ``$POOLSTRIDE_ALLOCATOR=default``
+    overrides it).
     """
     if backend not in BACKENDS:
         raise unknown("backend", backend, BACKENDS)
@@ -211,6 +215,7 @@ def run_grid(
     # on a Ray cluster, no --workers means "as many as the cluster has CPUs" (found there)
     cluster_wide = backend == "ray" and address is not None and workers is None
     workers = resolve_workers(workers)
+    allocator = alloc.choice(allocator)  # the parent's environment decides, for every worker
     if validate_first:
         validate(configs)
     by_key = {c.key: c for c in configs}
@@ -242,6 +247,7 @@ def run_grid(
                 address=address,
                 threads=threads,
                 max_retries=max_retries,
+                allocator=allocator,
             ):
                 finish(outcomes)
         elif workers <= 1 or len(tasks) <= 1:
@@ -250,11 +256,12 @@ def run_grid(
                 threads=threads or threads_per_worker(workers),
                 on_start=(lambda task: ui.start_run(task.configs[0])) if ui else None,
                 on_progress=ui.step if ui else None,
+                allocator=allocator,
             ):
                 finish(outcomes)
         else:
             for _task, outcomes in run_local_pool(
-                tasks, workers, threads=threads, max_retries=max_retries
+                tasks, workers, threads=threads, max_retries=max_retries, allocator=allocator
             ):
                 finish(outcomes)
     finally:

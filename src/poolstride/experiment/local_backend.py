@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
+from poolstride.experiment import allocator as alloc
 from poolstride.experiment.cores import threads_per_worker
 from poolstride.experiment.task import Outcome, ProgressCallback, Task, lost_outcomes, run_task
 
@@ -24,8 +25,11 @@ def run_in_process(
     threads: int,
     on_start: Callable[[Task], None] | None = None,
     on_progress: ProgressCallback | None = None,
+    allocator: str = "retain",
 ) -> Iterator[tuple[Task, list[Outcome]]]:
-    """Run ``tasks`` one after another in this process with ``threads`` torch threads."""
+    """Run ``tasks`` one after another in this process with ``threads`` torch threads
+    (and the ``allocator`` of :mod:`~poolstride.experiment.allocator`)."""
+    alloc.apply(allocator)
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -37,8 +41,10 @@ def run_in_process(
         torch.set_num_threads(saved)
 
 
-def init_worker(threads: int) -> None:
-    """Initialiser of each pool process: its torch thread count."""
+def init_worker(threads: int, allocator: str = "retain") -> None:
+    """Initialiser of each pool process: its allocator (before any training), its torch
+    thread count."""
+    alloc.apply(allocator)
     torch.set_num_threads(threads)
 
 
@@ -49,8 +55,11 @@ def run_local_pool(
     threads: int | None = None,
     max_retries: int = 2,
     runner: Callable[[Task], list[Outcome]] = run_task,
+    allocator: str = "retain",
 ) -> Iterator[tuple[Task, list[Outcome]]]:
-    """Run ``tasks`` on ``workers`` spawned processes; yield ``(task, outcomes)`` as each ends."""
+    """Run ``tasks`` on ``workers`` spawned processes; yield ``(task, outcomes)`` as each ends.
+
+    Each process sets its ``allocator`` (:mod:`~poolstride.experiment.allocator`) first."""
     threads = threads or threads_per_worker(workers)
     # spawn, not fork: forking a process whose OpenMP threads are running can deadlock
     ctx = multiprocessing.get_context("spawn")
@@ -62,7 +71,7 @@ def run_local_pool(
             min(workers, len(pending)),
             mp_context=ctx,
             initializer=init_worker,
-            initargs=(threads,),
+            initargs=(threads, allocator),
         ) as pool:
             futures = {pool.submit(runner, t): t for t in pending}
             for fut in cf.as_completed(futures):

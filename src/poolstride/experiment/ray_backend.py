@@ -69,10 +69,13 @@ def ray_session(address: str | None, num_cpus: int):
         ray.shutdown()
 
 
-def _entry(runner: Callable[[Any], Any], task: Any, threads: int) -> Any:
-    """What a Ray worker executes: a fair thread share, then the task."""
+def _entry(runner: Callable[[Any], Any], task: Any, threads: int, allocator: str = "retain") -> Any:
+    """What a Ray worker executes: its allocator, a fair thread share, then the task."""
     import torch
 
+    from poolstride.experiment import allocator as alloc
+
+    alloc.apply(allocator)
     torch.set_num_threads(threads)
     return runner(task)
 
@@ -85,6 +88,7 @@ def run_ray(
     threads: int | None = None,
     max_retries: int = 2,
     runner: Callable[[Any], Any] | None = None,
+    allocator: str = "retain",
 ) -> Iterator[tuple[Any, Any]]:
     """Run every task as a Ray task; yield ``(task, runner(task))`` in order of completion.
 
@@ -92,7 +96,8 @@ def run_ray(
     ``threads`` per task defaults to the fair local share (``cores // workers``) on a local
     instance and 1 on a cluster; each task reserves that many Ray CPUs. ``runner`` defaults
     to :func:`poolstride.experiment.task.run_task`. A task that still fails after Ray's
-    retries (its worker died every time) yields failed outcomes saying so.
+    retries (its worker died every time) yields failed outcomes saying so. Each task first
+    sets its worker's ``allocator`` (:mod:`~poolstride.experiment.allocator`; once per worker).
     """
     runner = runner or run_task
     if threads is None:
@@ -111,7 +116,7 @@ def run_ray(
         while queue or in_flight:
             while queue and len(in_flight) < workers:
                 task = queue.pop(0)
-                in_flight[remote.remote(runner, task, threads)] = task
+                in_flight[remote.remote(runner, task, threads, allocator)] = task
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             task = in_flight.pop(ready[0])
             try:
