@@ -211,3 +211,23 @@ def test_match_params_scales_the_variant_to_the_baseline_budget(tiny):
         CompareConfig(variants=("conv",), seeds=1, device="cpu", **{**TINY, "width": 24}).runs()[0]
     )
     assert free["params"] > 1.05 * base["params"]  # unmatched, conv would cost more
+
+
+def _check_loop_usage(m, steps):
+    assert m["train_user_s"] > 0 and m["train_system_s"] >= 0
+    assert m["train_user_s"] + m["train_system_s"] <= 2 * m["train_cpu_s"] + 0.05
+    assert 0 <= m["train_system_share"] <= 1
+    assert isinstance(m["train_minor_faults"], int) and m["train_minor_faults"] >= 0
+    assert m["allocator"] in ("retain", "default", "default (not glibc)")
+    assert m["steps"] == steps
+
+
+def test_runs_store_where_the_training_cpu_went(tiny):
+    """Separate and seed-fused runs store the loop's user/system split, its faults and the
+    allocator of the process that trained them."""
+    grid = CompareConfig(variants=("max",), seeds=2, device="cpu", **TINY)
+    separate = run_grid(grid.runs(), Store(":memory:"), batch_seeds=False)
+    fused = run_grid(grid.runs(), Store(":memory:"), batch_seeds=True)
+    for record in separate + fused:
+        _check_loop_usage(record.metrics, TINY["steps"])
+    assert fused[0].metrics["batched_seeds"] == 2

@@ -122,21 +122,42 @@ def test_speed_table_and_step_column(run_dir):
         "fastest configuration",
         "contiguous, poolstride pooling, ms",
         "contiguous, pytorch pooling, ms",
+        "training CPU in the kernel",
+        "page faults / step",
         "downsampling kernels (fastest configuration)",
     ]
     rows = {r[0]: r for r in table.rows}
-    # fake timings are 2.0 / 3.0 ms + 0.1 * seed for seeds 0-2: means 2.1 and 3.1
+    # fake timings are 2.0 / 3.0 ms + 0.1 * seed for seeds 0-2: means 2.1 and 3.1; the fake
+    # runs did not measure the system share or faults (as runs stored before they were)
     assert rows["max"] == [
         "max",
         "contiguous, poolstride pooling",
         "2.1",
         "3.1",
+        "–",
+        "–",
         "max (contiguous): poolstride generated",
     ]
     assert rows["conv"][-1] == "–"  # strided conv: no pooling call
     step = results_table(data)
     col = step.headers.index("train step ms (fastest config)")
     assert step.rows[0][col].startswith("2.1 [") and step.numeric[col]
+
+
+def test_speed_table_shows_the_system_share_and_faults_per_step(run_dir):
+    from poolstride.report.run import from_records
+    from poolstride.report.tables import speed_table
+
+    with Store(run_dir) as store:
+        records = store.all_runs()
+    for r in records:
+        r.metrics.update(steps=100, train_system_share=0.3, train_minor_faults=5_500_000)
+        r.metrics["allocator"] = "default" if r.config["variant"] == "conv" else "retain"
+    table = speed_table(from_records(records))
+    share = table.headers.index("training CPU in the kernel")
+    rows = {r[0]: r for r in table.rows}
+    assert rows["max"][share : share + 2] == ["30%", "55k"]
+    assert rows["conv"][share] == "30% (default allocator)"
 
 
 def test_speed_columns_put_contiguous_first_whatever_the_stored_key_order(run_dir):

@@ -11,6 +11,12 @@ Keys (scalars unless noted):
 ``train_time_s``                   training wall time (periodic test evaluations excluded)
 ``train_cpu_s``                    CPU time of the same (all threads; steadier than wall time
                                    on a shared machine)
+``train_user_s`` / ``_system_s``   user / kernel CPU seconds of the same loop (all threads)
+``train_system_share``             ``system / (user + system)``: the share of the loop's CPU
+                                   time spent in the kernel (page faults, mostly)
+``train_minor_faults``             minor page faults during the loop (per seed when fused)
+``allocator``                      the training process's allocator: ``retain`` or ``default``
+                                   (:mod:`poolstride.experiment.allocator`)
 ``steps`` / ``epochs``             optimiser steps taken; passes over the training set
 ``throughput_sps``                 inference samples per second (eval mode, batch 1000 or less)
 ``peak_memory_mb``                 CUDA: peak allocated by this run; CPU: process peak RSS

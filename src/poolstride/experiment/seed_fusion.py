@@ -47,7 +47,7 @@ from poolstride.errors import unknown
 from poolstride.experiment.augment import make_augment
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.device import synchronize
-from poolstride.experiment.train import lr_at, make_optimizer, total_steps
+from poolstride.experiment.train import LoopUsage, lr_at, make_optimizer, total_steps
 from poolstride.layers.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
 from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool, BlurPool
 from poolstride.layers.dims import CONV_FN
@@ -355,6 +355,9 @@ class SeedResult:
     final_train_loss: float
     diverged: str = ""
     curve: dict[str, list] = field(default_factory=dict)
+    train_user_s: float = 0.0
+    train_system_s: float = 0.0
+    train_minor_faults: int = 0
 
 
 def autocast_context(device: torch.device, amp: str):
@@ -422,7 +425,8 @@ def train_fused(
     :func:`~poolstride.experiment.train.train` seeds them, and follows the same schedule, so
     seed ``s`` ends where its separate run would. A seed whose loss window becomes NaN/inf is
     reported ``diverged`` (at the same log point where a separate run would raise) while the
-    others go on. ``train_time_s`` / ``train_cpu_s`` are the fused wall / CPU times divided by the seeds.
+    others go on. ``train_time_s`` / ``train_cpu_s`` are the fused wall / CPU times divided by the seeds
+    (so are the user / system seconds and minor page faults).
     With ``len(cfgs) == 1`` any model works (nothing needs fusing). ``loggers[s]``, if
     given, receives seed ``s``'s scalars as in ``train`` (``log_scalars(step, {...})``).
     """
@@ -457,6 +461,8 @@ def train_fused(
     synchronize(device)
     start_time, start_cpu = time.perf_counter(), time.process_time()
     eval_time = eval_cpu = 0.0
+    usage = LoopUsage()
+    usage.resume()
     done = 0
     for step in range(total):
         pos = step % per_epoch
@@ -509,6 +515,7 @@ def train_fused(
             and (done % eval_every == 0 or done == total)
             and (not curves[0]["eval_step"] or curves[0]["eval_step"][-1] != done)
         ):
+            usage.pause()
             t0, c0 = time.perf_counter(), time.process_time()
             scores = evaluate_fused(
                 fused, seeds, x_test, y_test, amp=amp, channels_last=channels_last
@@ -516,6 +523,7 @@ def train_fused(
             fused.train()
             eval_time += time.perf_counter() - t0
             eval_cpu += time.process_time() - c0
+            usage.resume()
             for s, (acc, test_loss) in enumerate(scores):
                 curves[s]["eval_step"].append(done)
                 curves[s]["test_acc"].append(acc)
@@ -523,6 +531,7 @@ def train_fused(
                 if loggers is not None and loggers[s] is not None:
                     loggers[s].log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
     synchronize(device)
+    usage.pause()
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu
     return [
@@ -534,6 +543,9 @@ def train_fused(
             final_train_loss=last_loss[s],
             diverged=diverged[s],
             curve=curves[s],
+            train_user_s=usage.user_s / seeds,
+            train_system_s=usage.system_s / seeds,
+            train_minor_faults=round(usage.minor_faults / seeds),
         )
         for s in range(seeds)
     ]

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from poolstride.analysis.gradient_flow import gradient_norms
+from poolstride.experiment import allocator
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.device import resolve_device
 from poolstride.experiment.latency import fastest_step
@@ -170,6 +171,7 @@ def run_metrics(
             "final_train_loss": result.final_train_loss,
             "train_time_s": result.train_time_s,
             "train_cpu_s": result.train_cpu_s,
+            **loop_usage(result),
             "steps": result.steps,
             "epochs": result.epochs,
             "peak_memory_mb": mem,
@@ -190,6 +192,19 @@ def run_metrics(
     )
     metrics.update(fastest_step(model, x_train[: cfg.batch_size], y_train[: cfg.batch_size]))
     return metrics
+
+
+def loop_usage(result) -> dict[str, Any]:
+    """The training loop's user/system CPU split and minor page faults (see
+    :class:`~poolstride.experiment.train.LoopUsage`), and the allocator of this process."""
+    user, system = result.train_user_s, result.train_system_s
+    return {
+        "train_user_s": user,
+        "train_system_s": system,
+        "train_system_share": system / (user + system) if user + system > 0 else None,
+        "train_minor_faults": int(result.train_minor_faults),
+        "allocator": allocator.current(),
+    }
 
 
 def execute_fused(

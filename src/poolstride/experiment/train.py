@@ -31,6 +31,11 @@ from poolstride.experiment.augment import make_augment
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.device import synchronize
 
+try:
+    import resource
+except ImportError:  # Windows: no getrusage; user/system split and faults read as 0
+    resource = None
+
 
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite (the run is recorded as failed)."""
@@ -46,6 +51,41 @@ class TrainResult:
     train_cpu_s: float
     final_train_loss: float
     curve: dict[str, list] = field(default_factory=dict)
+    train_user_s: float = 0.0
+    train_system_s: float = 0.0
+    train_minor_faults: int = 0
+
+
+class LoopUsage:
+    """User and system CPU seconds and minor page faults of this process (all threads) over
+    a training loop, pauses left out: ``resume()`` … ``pause()`` around each stretch.
+
+    A high system share with many faults per step means the process is paying the kernel to
+    hand it memory again (see :mod:`poolstride.experiment.allocator`), not computing.
+    """
+
+    def __init__(self) -> None:
+        self.user_s = self.system_s = 0.0
+        self.minor_faults = 0
+        self._since: tuple[float, float, int] | None = None
+
+    @staticmethod
+    def now() -> tuple[float, float, int]:
+        if resource is None:
+            return 0.0, 0.0, 0
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime, r.ru_stime, r.ru_minflt
+
+    def resume(self) -> None:
+        self._since = self.now()
+
+    def pause(self) -> None:
+        if self._since is not None:
+            user, system, faults = self.now()
+            self.user_s += user - self._since[0]
+            self.system_s += system - self._since[1]
+            self.minor_faults += faults - self._since[2]
+            self._since = None
 
 
 def total_steps(cfg: RunConfig, n_train: int) -> int:
@@ -145,6 +185,8 @@ def train(
     synchronize(device)
     start_time, start_cpu = time.perf_counter(), time.process_time()
     eval_time = eval_cpu = 0.0
+    usage = LoopUsage()
+    usage.resume()
     for step in range(total):
         pos = step % per_epoch
         if pos == 0:
@@ -184,17 +226,20 @@ def train(
             and (done % eval_every == 0 or done == total)
             and (not curve["eval_step"] or curve["eval_step"][-1] != done)
         ):
+            usage.pause()
             t0, c0 = time.perf_counter(), time.process_time()
             acc, test_loss = evaluate(model, x_test, y_test)
             model.train()
             eval_time += time.perf_counter() - t0
             eval_cpu += time.process_time() - c0
+            usage.resume()
             curve["eval_step"].append(done)
             curve["test_acc"].append(acc)
             curve["test_loss"].append(test_loss)
             if logger is not None:
                 logger.log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
     synchronize(device)
+    usage.pause()
     elapsed = time.perf_counter() - start_time - eval_time
     cpu = time.process_time() - start_cpu - eval_cpu
     return TrainResult(
@@ -204,4 +249,7 @@ def train(
         train_cpu_s=cpu,
         final_train_loss=last_loss,
         curve=curve,
+        train_user_s=usage.user_s,
+        train_system_s=usage.system_s,
+        train_minor_faults=usage.minor_faults,
     )

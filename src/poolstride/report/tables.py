@@ -203,6 +203,7 @@ def speed_table(data: RunData) -> Table:
         for c in configs:
             ms = [_by_config(m)[c] for m in runs if c in _by_config(m)]
             row.append(f"{sum(ms) / len(ms):.1f}" if ms else "–")
+        row += machine_load(runs)
         used: list[str] = []
         for m in runs:
             names = m.get("downsampling_kernels")
@@ -214,16 +215,40 @@ def speed_table(data: RunData) -> Table:
         "variant",
         "fastest configuration",
         *(f"{c}, ms" for c in configs),
+        "training CPU in the kernel",
+        "page faults / step",
         "downsampling kernels (fastest configuration)",
     ]
-    return Table(headers, rows, [False, False] + [True] * len(configs) + [False])
+    return Table(headers, rows, [False, False] + [True] * (len(configs) + 2) + [False])
+
+
+def machine_load(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Mean over a variant's runs of the training loop's system share (``"31%"``) and minor
+    page faults per step, with the allocator when not every run used ``retain``."""
+    shares = [m["train_system_share"] for m in runs if _finite(m.get("train_system_share"))]
+    faults = [
+        m["train_minor_faults"] / m["steps"]
+        for m in runs
+        if _finite(m.get("train_minor_faults")) and _finite(m.get("steps")) and m["steps"] > 0
+    ]
+    share = f"{100 * sum(shares) / len(shares):.0f}%" if shares else "–"
+    allocators = sorted({str(m["allocator"]) for m in runs if m.get("allocator")})
+    if allocators and allocators != ["retain"]:
+        share += f" ({', '.join(allocators)} allocator)"
+    return [share, fmt_count(sum(faults) / len(faults)) if faults else "–"]
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 SPEED_NOTE = (
     "Each variant's training step (forward and backward of one batch) is timed in "
     "every memory format and with poolstride's pooling kernels on and off, "
     "interleaved, medians over rounds; the fastest configuration is the one "
-    "reported, so no variant is judged by a slow pooling implementation."
+    "reported, so no variant is judged by a slow pooling implementation. The share of the "
+    "training loop's CPU time spent in the kernel and its page faults per step show when the "
+    "machine (handing memory back and forth), not the model, is the bottleneck."
 )
 
 
