@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from poolstride.analysis import extent as extents
-from poolstride.analysis.ops import SeeAllCalls, op_cost, window
+from poolstride.analysis.ops import SeeAllCalls, arg_tensors, op_cost, window
 from poolstride.analysis.receptive_field_graph import Field, op_receptive_field
 from poolstride.geometry.receptive_field import ReceptiveField
 from poolstride.layers import Downsample, GlobalHead
@@ -231,7 +231,7 @@ class Tracer:
         y = _first_tensor_out(out)
         if y is None:
             return
-        sources = [t for t in _arg_tensors(args, kwargs) if self.field_of(t) is not None]
+        sources = [t for t in arg_tensors(args, kwargs) if self.field_of(t) is not None]
         depends = bool(sources)
         if quiet:
             if depends and y is not sources[0] and y.shape == sources[0].shape:
@@ -243,7 +243,7 @@ class Tracer:
                 self._set_field(t, field)
         macs, pool_ops = op_cost(name, args, kwargs, out)
         geometry = window(name, args, kwargs)
-        x = next(iter(_arg_tensors(args, kwargs)), None)
+        x = next(iter(arg_tensors(args, kwargs)), None)
         spatial = tuple(x.shape[2:]) if geometry is not None and x is not None else None
         call = Call(name, macs, pool_ops, geometry, spatial)
         if self._unit is not None:
@@ -311,11 +311,3 @@ def _all_tensors_out(out):
         yield out
     elif isinstance(out, (tuple, list)):
         yield from (o for o in out if isinstance(o, torch.Tensor))
-
-
-def _arg_tensors(args, kwargs):
-    for a in (*args, *kwargs.values()):
-        if isinstance(a, torch.Tensor):
-            yield a
-        elif isinstance(a, (list, tuple)):
-            yield from (t for t in a if isinstance(t, torch.Tensor))

@@ -166,6 +166,15 @@ def window(name: str, args: tuple, kwargs: dict) -> Window | None:
     return None
 
 
+def arg_tensors(args: tuple, kwargs: dict):
+    """The tensors a call was given, positional then keyword (and inside list/tuple arguments)."""
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, torch.Tensor):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            yield from (t for t in a if isinstance(t, torch.Tensor))
+
+
 def _first_tensor(args) -> torch.Tensor | None:
     for a in args:
         if isinstance(a, torch.Tensor):

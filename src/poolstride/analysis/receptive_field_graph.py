@@ -29,6 +29,7 @@ from poolstride.analysis import extent as extents
 from poolstride.analysis.ops import (
     ADAPTIVE,
     CONV_T,
+    arg_tensors,
     bind,
     window,
 )
@@ -99,7 +100,7 @@ def op_receptive_field(name: str, args: tuple, kwargs: dict, out: torch.Tensor, 
     ``field_of(tensor)`` returns the input's :class:`Field`, or None for tensors that do not
     depend on the model input (weights, constants).
     """
-    inputs = [(t, field_of(t)) for t in _tensors(args, kwargs)]
+    inputs = [(t, field_of(t)) for t in arg_tensors(args, kwargs)]
     inputs = [(t, f) for t, f in inputs if f is not None]
     if not inputs or any(f.rf is None for _, f in inputs):
         return UNKNOWN
@@ -297,11 +298,3 @@ def _merge(fields):
         return ReceptiveField.merge(fields)
     except PoolstrideError:
         return None
-
-
-def _tensors(args, kwargs):
-    for a in (*args, *kwargs.values()):
-        if isinstance(a, torch.Tensor):
-            yield a
-        elif isinstance(a, (list, tuple)):
-            yield from (t for t in a if isinstance(t, torch.Tensor))
