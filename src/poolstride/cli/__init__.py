@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sqlite3
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -49,6 +52,11 @@ COMMANDS = {
         "report",
         "Write the HTML/Markdown report of a run directory.",
     ),
+    "store": (
+        "poolstride.cli.store",
+        "store",
+        "Check a run store, or salvage the readable rows of a damaged one.",
+    ),
 }
 
 
@@ -69,6 +77,26 @@ class LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def check_output_file(path: str, option: str) -> None:
+    """Fail now, in one line, if ``path`` cannot be written (before any work is done)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise PoolstrideError(f"{option} {path!r} is a directory; give a file path")
+    folder = target.parent
+    if not folder.is_dir():
+        raise PoolstrideError(f"{option} {path!r}: the folder {str(folder)!r} does not exist")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise PoolstrideError(f"{option} {path!r} is read-only")
+    try:  # a real file: permission bits, read-only mounts and full disks all show
+        fd, probe = tempfile.mkstemp(prefix=".poolstride-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise PoolstrideError(
+            f"{option} {path!r}: cannot write in {str(folder)!r} ({err.strerror})"
+        ) from None
 
 
 def _module_exists(module: str) -> bool:

@@ -124,6 +124,10 @@ def explain(
     """
     if topic not in TOPICS:
         raise unknown("topic", topic, TOPICS)
+    if gif_path:
+        from poolstride.cli import check_output_file
+
+        check_output_file(gif_path, "--gif")
     if html_path:
         _write_html(click.get_current_context(), topic, html_path)
         return

@@ -17,6 +17,7 @@ import json
 
 import click
 
+from poolstride.cli import check_output_file
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.shape_strings import parse_input_shape
 
@@ -89,6 +90,8 @@ def swap(
 
     if min_channels < 0:
         raise PoolstrideError(f"--min-channels must be >= 0, got {min_channels}")
+    if save_path and not dry_run:
+        check_output_file(save_path, "--save")
     shape = parse_input_shape(input_shape)
     net = load_model(model, num_classes=num_classes, input_shape=shape)
     new, changes = swap_downsampling(

@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -158,6 +161,89 @@ def dumps(value: Any) -> str:
     )
 
 
+#: A run directory needs at least this much free disk space before training starts.
+MIN_FREE_BYTES = 16 * 2**20
+
+_SALVAGE_HINT = (
+    "see `poolstride store check {dir}`; `poolstride store salvage {dir}` copies the readable "
+    "rows to a new store and keeps this file beside it"
+)
+
+
+def store_path(path: str | Path) -> Path:
+    """``runs/x`` -> ``runs/x/runs.sqlite``; a ``*.sqlite`` / ``*.db`` path stays as it is."""
+    p = Path(path).expanduser()
+    return p if p.suffix in (".sqlite", ".db") else p / STORE_FILENAME
+
+
+def check_writable(
+    directory: str | Path,
+    what: str = "directory",
+    needed: int = 0,
+    hint: str = "choose another one",
+) -> None:
+    """Raise a one-line PoolstrideError unless files can be created in ``directory`` (tried
+    with a real file: permission bits, read-only mounts and full disks all show) and it has
+    ``needed`` bytes free."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PoolstrideError(f"{what} {str(directory)!r} does not exist or is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".poolstride-probe-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise PoolstrideError(
+            f"{what} {str(directory)!r} is not writable ({err.strerror}); {hint}"
+        ) from None
+    if needed:
+        free = shutil.disk_usage(directory).free
+        if free < needed:
+            raise PoolstrideError(
+                f"{what} {str(directory)!r} has {free // 2**20} MiB free; at least "
+                f"{needed // 2**20} MiB are needed"
+            )
+
+
+def _open(path: str, create: bool) -> sqlite3.Connection:
+    """Connect to a store and check it is readable and poolstride's (one line if not)."""
+    hint = _SALVAGE_HINT.format(dir=str(Path(path).parent))
+    try:
+        if create or path == ":memory:":
+            conn = sqlite3.connect(path)
+        else:  # read-only: a report of a run directory the user cannot write still works
+            conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as err:
+        raise PoolstrideError(f"cannot open run store {path!r}: {err}") from None
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "runs" in tables:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            missing = [c for c in _COLUMNS if c not in columns]
+            if missing:
+                raise PoolstrideError(
+                    f"{path!r} is not a poolstride run store: its 'runs' table lacks "
+                    f"{', '.join(missing)}; choose another --out (the file is left as it is)"
+                )
+        elif tables:
+            raise PoolstrideError(
+                f"{path!r} is not a poolstride run store (tables: {', '.join(sorted(tables))}); "
+                "choose another --out (the file is left as it is)"
+            )
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise PoolstrideError(f"run store {path!r} is damaged ({problems[0]}); {hint}")
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise PoolstrideError(
+            f"run store {path!r} is damaged or not SQLite ({err}); {hint}"
+        ) from None
+    except PoolstrideError:
+        conn.close()
+        raise
+    return conn
+
+
 class Store:
     """SQLite store of runs under a run directory (``<dir>/runs.sqlite``).
 
@@ -169,26 +255,32 @@ class Store:
         if str(path) == ":memory:":
             self.path = ":memory:"
         else:
-            p = Path(path)
-            if p.suffix not in (".sqlite", ".db"):
-                p = p / STORE_FILENAME
+            p = store_path(path)
             if not create and not p.is_file():
                 raise PoolstrideError(
                     f"no run store at {str(p)!r} (run `poolstride compare` first)"
                 )
-            try:
-                p.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise PoolstrideError(
-                    f"cannot create run directory {str(p.parent)!r}: {err.strerror}"
-                ) from None
+            if create:  # about to write: fail now, not after the training
+                try:
+                    p.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as err:
+                    raise PoolstrideError(
+                        f"cannot create run directory {str(p.parent)!r}: {err.strerror}"
+                    ) from None
+                check_writable(p.parent, "run directory", needed=MIN_FREE_BYTES)
+                if p.exists() and not os.access(p, os.W_OK):
+                    raise PoolstrideError(
+                        f"run store {str(p)!r} is read-only; choose another --out"
+                    )
             self.path = str(p)
-        try:
-            self._conn = sqlite3.connect(self.path)
-            self._conn.execute(_SCHEMA)
-            self._conn.commit()
-        except sqlite3.Error as err:
-            raise PoolstrideError(f"cannot open run store {self.path!r}: {err}") from None
+        self._conn = _open(self.path, create)
+        if create:
+            try:
+                self._conn.execute(_SCHEMA)
+                self._conn.commit()
+            except sqlite3.Error as err:
+                self._conn.close()
+                raise PoolstrideError(f"cannot write run store {self.path!r}: {err}") from None
 
     # -- writing ---------------------------------------------------------------------
     def put(self, record: RunRecord) -> None:
@@ -210,10 +302,13 @@ class Store:
         )
         out = []
         for values in cur.fetchall():
-            row = dict(zip(_COLUMNS, values))
-            row["config"] = json.loads(row["config"])
-            row["metrics"] = json.loads(row["metrics"])
-            out.append(RunRecord(**row))
+            record = _record_of(values)
+            if record is None:
+                hint = _SALVAGE_HINT.format(dir=str(Path(self.path).parent))
+                raise PoolstrideError(
+                    f"run store {self.path!r}: the row of run {values[0]!r} is unreadable; {hint}"
+                )
+            out.append(record)
         return out
 
     def all_runs(self) -> list[RunRecord]:
@@ -248,3 +343,149 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.path!r})"
+
+
+def _record_of(values) -> RunRecord | None:
+    """A row of the ``runs`` table as a RunRecord, or None if it does not read as one."""
+    try:
+        row = dict(zip(_COLUMNS, values))
+        row["config"] = json.loads(row["config"])
+        row["metrics"] = json.loads(row["metrics"])
+        if not isinstance(row["config"], dict) or not isinstance(row["metrics"], dict):
+            return None
+        return RunRecord(
+            **{
+                k: v if k in ("config", "metrics") else ("" if v is None else str(v))
+                for k, v in row.items()
+            }
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+# -- damaged stores: check and salvage -------------------------------------------------------
+
+
+def check_store(path: str | Path) -> list[str]:
+    """Problems of the store at ``path`` (a run directory or a store file); [] when sound.
+
+    Runs SQLite's ``PRAGMA integrity_check`` (every page, index and row), checks the
+    ``runs`` table has poolstride's columns and that every row reads back. Never writes.
+    """
+    p = store_path(path)
+    if not p.is_file():
+        raise PoolstrideError(f"no run store at {str(p)!r}")
+    problems: list[str] = []
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as err:
+        return [f"cannot open: {err}"]
+    try:
+        try:
+            result = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
+        except sqlite3.DatabaseError as err:
+            return [f"integrity check failed: {err}"]
+        if result != ["ok"]:
+            problems += result
+        try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        except sqlite3.DatabaseError as err:
+            return [*problems, f"the runs table cannot be read: {err}"]
+        missing = [c for c in _COLUMNS if c not in columns]
+        if missing:
+            return [*problems, f"not a poolstride store: no column {', '.join(missing)}"]
+        rows, bad = _readable_rows(conn)
+        if bad:
+            problems.append(f"{bad} row(s) unreadable; {len(rows)} readable")
+    finally:
+        conn.close()
+    return problems
+
+
+def _readable_rows(conn: sqlite3.Connection) -> tuple[list[RunRecord], int]:
+    """Every row of ``runs`` that still reads, by rowid; and how many did not.
+
+    A scan stops at the first damaged page, so after a failure the remaining rowids are
+    read one by one (a damaged page loses only its own rows)."""
+    cols = ", ".join(_COLUMNS)
+    rows: dict[int, RunRecord] = {}
+    bad = 0
+    last = 0
+    try:
+        for rowid, *values in conn.execute(f"SELECT rowid, {cols} FROM runs ORDER BY rowid"):
+            last = rowid
+            record = _record_of(values)
+            if record is None:
+                bad += 1
+            else:
+                rows[rowid] = record
+        return list(rows.values()), bad
+    except sqlite3.DatabaseError:
+        pass
+    try:
+        top = int(conn.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0)
+    except (sqlite3.DatabaseError, TypeError):
+        top = last + 100_000
+    for rowid in range(last + 1, top + 1):
+        try:
+            found = conn.execute(f"SELECT {cols} FROM runs WHERE rowid = ?", (rowid,)).fetchone()
+        except sqlite3.DatabaseError:
+            bad += 1
+            continue
+        if found is not None:
+            record = _record_of(found)
+            if record is None:
+                bad += 1
+            else:
+                rows[rowid] = record
+    return list(rows.values()), bad
+
+
+def salvage_store(path: str | Path) -> tuple[Path, Path, int, int]:
+    """Copy the readable rows of a damaged store into a new one; keep the damaged file.
+
+    The damaged ``runs.sqlite`` is renamed ``runs.damaged-<UTC time>.sqlite`` beside it
+    (with its journal, if any), never deleted or overwritten, and a new ``runs.sqlite``
+    holding every row that still reads takes its place, so ``compare`` resumes and
+    ``report`` reads from it. Returns ``(new store, kept damaged file, rows kept, rows
+    lost)``.
+    """
+    p = store_path(path)
+    if not p.is_file():
+        raise PoolstrideError(f"no run store at {str(p)!r}")
+    check_writable(p.parent, "run directory")
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    except sqlite3.DatabaseError as err:
+        raise PoolstrideError(
+            f"{str(p)!r} cannot be read as SQLite ({err}); nothing to salvage"
+        ) from None
+    try:
+        missing = [c for c in _COLUMNS if c not in columns]
+        if missing:
+            raise PoolstrideError(
+                f"{str(p)!r} is not a poolstride run store (no column {', '.join(missing)}); "
+                "nothing to salvage"
+            )
+        records, lost = _readable_rows(conn)
+    finally:
+        conn.close()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    fresh = p.with_name(f".{p.stem}.salvage-{stamp}{p.suffix}")
+    kept = p.with_name(f"{p.stem}.damaged-{stamp}{p.suffix}")
+    n = 1
+    while kept.exists() or fresh.exists():
+        n += 1
+        fresh = p.with_name(f".{p.stem}.salvage-{stamp}-{n}{p.suffix}")
+        kept = p.with_name(f"{p.stem}.damaged-{stamp}-{n}{p.suffix}")
+    with Store(fresh) as new:
+        for record in records:
+            new.put(record)
+    os.rename(p, kept)  # the damaged file keeps every byte, under a new name
+    for side in ("-journal", "-wal", "-shm"):
+        extra = p.with_name(p.name + side)
+        if extra.exists():
+            os.rename(extra, kept.with_name(kept.name + side))
+    os.rename(fresh, p)
+    return p, kept, len(records), lost

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from poolstride.errors import PoolstrideError
+from poolstride.layers.base import check_dim
 from poolstride.layers.kinds import DOWNSAMPLE_CLASSES, KIND_OPTIONS, KINDS
 from poolstride.layers.variant import parse_variant, valid_tokens
 
@@ -57,6 +58,7 @@ def make_downsample(
                     f"{kind!r} and {value!r} as a keyword"
                 )
         merged = {**parsed, **options}
+        dim = check_dim(dim, name)  # before any class turns geometry into dim-long tuples
         # The module's variant is written from the options it is given: name + merged.
         return DOWNSAMPLE_CLASSES[name](in_channels, out_channels, factor=factor, dim=dim, **merged)
     if callable(kind):  # a module class, a functools.partial of one, or any factory function

@@ -35,6 +35,8 @@ def space_to_depth(x: torch.Tensor, factor: int) -> torch.Tensor:
         return x.reshape(n, c, out, factor).transpose(2, 3).reshape(n, c * factor, out)
     if x.ndim == 4:
         h, w = (s // factor * factor for s in x.shape[2:])
+        if x.shape[0] == 0:  # pixel_unshuffle returns the wrong shape for an empty batch
+            return x.new_empty((0, x.shape[1] * factor * factor, h // factor, w // factor))
         return F.pixel_unshuffle(x[:, :, :h, :w], factor)
     raise PoolstrideError(
         f"space_to_depth expects (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}"

@@ -344,15 +344,55 @@ def spec_shapes(spec: str | list[SpecItem], input_shape) -> list[tuple[SpecItem,
     """
     items = parse_spec(spec) if isinstance(spec, str) else spec
     shape = parse_shape(input_shape)
+    _check_elements(shape, "the input")
     out = []
     for item in items:
         if item.op == "kind":
+            if item.out is not None and item.out > MAX_CHANNELS:
+                raise item.error(f"{item.out} channels is more than {MAX_CHANNELS}")
             module = _built(item, shape)
-            shape = (module.out_channels or shape[0], *module.output_size(shape[1:]))
+            new = (module.out_channels or shape[0], *module.output_size(shape[1:]))
         else:
-            shape = _wrapped(item, _item_shape, shape)
+            new = _wrapped(item, _item_shape, shape)
+            _check_weights(item, shape)
+        _check_elements(new, f"the output of {item.where()}", item)
+        shape = new
         out.append((item, shape))
     return out
+
+
+#: Largest tensor (elements per example) and weight a spec may ask for: 2**28 float32
+#: values are 1 GiB. Sizes are known from arithmetic before anything is allocated, so a
+#: typo such as ``conv99999999-16`` or an input of 3x100000x100000 is refused at once.
+MAX_ELEMENTS = 2**28
+MAX_CHANNELS = 2**16
+
+
+def _check_elements(shape: tuple[int, ...], what: str, item: SpecItem | None = None) -> None:
+    n = _numel(shape)
+    if n > MAX_ELEMENTS:
+        message = (
+            f"{what} has {n:,} values per example ({'x'.join(map(str, shape))}), more than "
+            f"{MAX_ELEMENTS:,} (1 GiB of float32); use a smaller input or fewer channels"
+        )
+        raise item.error(message) if item is not None else PoolstrideError(f"spec: {message}")
+
+
+def _check_weights(item: SpecItem, shape: tuple[int, ...]) -> None:
+    """Refuse a conv or fc item whose weight alone would exceed :data:`MAX_ELEMENTS`."""
+    if item.op == "conv":
+        if item.out > MAX_CHANNELS:
+            raise item.error(f"{item.out} channels is more than {MAX_CHANNELS}")
+        weight = item.out * (shape[0] // _groups(item, shape[0])) * item.kernel ** (len(shape) - 1)
+    elif item.op == "fc":
+        weight = item.out * _numel(shape)
+    else:
+        return
+    if weight > MAX_ELEMENTS:
+        raise item.error(
+            f"its weight would hold {weight:,} values, more than {MAX_ELEMENTS:,} (1 GiB of "
+            "float32); use a smaller kernel or fewer channels"
+        )
 
 
 def _wrapped(item: SpecItem, fn, shape):

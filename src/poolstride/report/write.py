@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from poolstride.experiment.store import check_writable
 from poolstride.report.figures import render_figures
 from poolstride.report.html_report import render_page
 from poolstride.report.markdown import render_markdown
@@ -42,10 +43,18 @@ def write_report(
             shape: generated sets always work, image sets need their files locally).
 
     Raises:
-        PoolstrideError: ``run_dir`` holds no run store, or the store is empty.
+        PoolstrideError: ``run_dir`` holds no run store, the store is empty, or ``run_dir``
+            is not writable (checked before anything is rendered; the store is only read).
     """
     data = load_run(run_dir, baseline=baseline, test=test)
     out = data.run_dir if data.run_dir is not None else Path(run_dir)
+    # before any rendering: a read-only run directory is one line, and the store is only read
+    check_writable(
+        out,
+        "run directory",
+        hint="the stored results are untouched; copy the run directory somewhere writable "
+        "and run `poolstride report` there",
+    )
     styles = variant_styles(data.variants)
     figures = render_figures(data, styles, out / FIGURES_DIR)
     tables = layer_profiles(data) if profiles else []
