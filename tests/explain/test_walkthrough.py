@@ -128,10 +128,23 @@ def test_narration_matches_pytorch(cfg, seed):
     assert torch.allclose(total, xg.grad, atol=1e-12)
     if op == "max":  # all of each output's gradient goes to the picked cell
         for step, b in zip(wt.steps, wt.backward_steps):
-            if step.chosen is None:
-                assert b.targets == ()
+            if step.chosen is None:  # PyTorch's initial index: at most one cell, any row
+                assert len(b.targets) <= 1
             elif b.upstream != 0:
                 assert b.targets == ((step.cells[step.chosen], b.upstream),)
+
+
+def test_a_max_window_entirely_in_padding_follows_pytorchs_gradient():
+    # dilation 2 with padding 1 on a width-1 input: both windows see only padding (-inf);
+    # PyTorch routes out[0,0]'s gradient to input[1,0] and drops out[1,0]'s
+    x = torch.zeros(2, 1, dtype=torch.float64)
+    wt = walkthrough(x, op="max", kernel=(1, 2), stride=(1, 2), padding=(0, 1), dilation=(1, 2))
+    assert [s.chosen for s in wt.steps] == [None, None]
+    assert [b.targets for b in wt.backward_steps] == [(((1, 0), 1.0),), ()]
+    assert wt.grad_input.tolist() == [[0.0], [1.0]]
+    text = wt.render_text(backward=True)
+    assert "1 -> input[1,0] (the window lies entirely in padding" in text
+    assert "goes nowhere" in text
 
 
 def test_seed_example_max_2x2_stride_2():

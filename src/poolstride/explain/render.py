@@ -288,8 +288,14 @@ def render_backward(w: WalkthroughRecord) -> list[Text]:
     for step, b in zip(w.steps, w.backward_steps):
         text = f"  out{cell_name(b.index)} g={fmt(b.upstream)}: "
         if w.op == "max":
-            if step.chosen is None:
+            if step.chosen is None and not b.targets:
                 text += "goes nowhere (the window lies entirely in padding)"
+            elif step.chosen is None:
+                ((c, amt),) = b.targets
+                text += (
+                    f"{fmt(amt)} -> input{cell_name(c)} (the window lies entirely in padding; "
+                    "PyTorch's kernel keeps its initial index)"
+                )
             else:
                 ((c, amt),) = b.targets or ((step.cells[step.chosen], 0.0),)
                 text += f"{fmt(amt)} -> input{cell_name(c)}"

@@ -316,6 +316,14 @@ def walkthrough(
             for c, wh in zip(cells, where)
             if wh == "input" and float(row[c]) != 0.0
         )
+        if op == "max" and chosen is None:
+            # PyTorch's CPU kernel starts each window's argmax at the flat index of its first
+            # in-bounds column; a window entirely in padding keeps it, so the gradient lands
+            # on that cell (even in another row), or nowhere when it is past the end.
+            targets = tuple(
+                (tuple(int(i) for i in c), up * float(row[tuple(c)]))
+                for c in torch.nonzero(row).tolist()
+            )
         dropped = 0.0
         if op == "avg" and count_include_pad:
             dropped = up * sum(wh == "padding" for wh in where) / divisor
