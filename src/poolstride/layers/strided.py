@@ -15,22 +15,53 @@ separable strided convolution). Weights use PyTorch's default initialisation; th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from torch import nn
 
 from poolstride.layers.base import require_channels
 from poolstride.layers.dims import CONV
 from poolstride.layers.pooling import WindowDownsample
 
 
-class _StridedConvBase(WindowDownsample):
-    def _conv(self, out_channels: int, groups: int, bias: Any) -> nn.Module:
-        """The strided ``nn.Conv{1,2}d`` with this module's (normalised) geometry."""
-        return CONV[self.dim](
-            self.in_channels,
+class _StridedConv(WindowDownsample):
+    """The strided ``nn.Conv{1,2}d`` (attribute ``conv``) with this module's geometry:
+    ``in -> out`` channels (groups 1), or ``depthwise``: ``in -> in`` (groups ``in``) and a
+    1x1 projection ``in -> out`` if they differ."""
+
+    learnable = True
+    depthwise: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int | None = None,
+        *,
+        factor: int = 2,
+        dim: int = 2,
+        kernel_size: Any = None,
+        stride: Any = None,
+        padding: Any = None,
+        dilation: Any = 1,
+        bias: bool = True,
+    ) -> None:
+        require_channels(self.kind, in_channels, "a strided convolution")
+        super().__init__(
+            in_channels,
             out_channels,
+            factor=factor,
+            dim=dim,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            project=self.depthwise,
+            check_pad=False,
+        )
+        groups = in_channels if self.depthwise else 1
+        self.conv = CONV[self.dim](
+            in_channels,
+            in_channels if self.depthwise else self.out_channels,
             self.kernel_size,
             stride=self.stride,
             padding=self.padding,
@@ -38,79 +69,23 @@ class _StridedConvBase(WindowDownsample):
             groups=groups,
             bias=bool(bias),
         )
+        self._move_proj_last()
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
 
 
-class StridedConv(_StridedConvBase):
+class StridedConv(_StridedConv):
     """Strided convolution ``in_channels -> out_channels`` (``conv``). Learnable."""
 
     kind = "conv"
-    learnable = True
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-        dilation: Any = 1,
-        bias: bool = True,
-    ) -> None:
-        require_channels(self.kind, in_channels, "a strided convolution")
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            project=False,
-            check_pad=False,
-        )
-        self.conv = self._conv(self.out_channels, groups=1, bias=bias)
 
 
-class DepthwiseStridedConv(_StridedConvBase):
+class DepthwiseStridedConv(_StridedConv):
     """Depthwise strided convolution (``dwconv``): one ``kernel_size`` filter per channel.
 
     ``out_channels != in_channels`` adds a 1x1 convolution after it.
     """
 
     kind = "dwconv"
-    learnable = True
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-        dilation: Any = 1,
-        bias: bool = True,
-    ) -> None:
-        require_channels(self.kind, in_channels, "a strided convolution")
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            check_pad=False,
-        )
-        self.conv = self._conv(in_channels, groups=in_channels, bias=bias)
-        self._move_proj_last()
+    depthwise = True
