@@ -20,7 +20,7 @@ right padding is one larger than ``padding``, so use :meth:`output_size` for exa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -69,7 +69,26 @@ class BlurPool(nn.Module):
 
 
 class _BlurDownsample(Downsample):
-    """Shared wiring: a dense stage of extent ``dense_kernel`` / left pad ``dense_pad``, then blur."""
+    """Shared wiring: a dense stage of extent ``dense_kernel`` / left pad ``dense_pad``, then blur.
+
+    The fixed kinds (``blur-avg``, ``blur-max``) take only ``filt_size``; their dense stage is
+    the class's ``dense_kernel`` (unpadded).
+    """
+
+    dense_kernel: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        in_channels: int | None = None,
+        out_channels: int | None = None,
+        *,
+        factor: int = 2,
+        dim: int = 2,
+        filt_size: int = 3,
+    ) -> None:
+        self._setup(
+            in_channels, out_channels, factor, dim, filt_size, self.dense_kernel, dense_pad=0
+        )
 
     def _setup(
         self,
@@ -119,17 +138,7 @@ class BlurAvgPool(_BlurDownsample):
     """Anti-aliased average pooling (``blur-avg``): binomial blur + subsample. No parameters."""
 
     kind = "blur-avg"
-
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        filt_size: int = 3,
-    ) -> None:
-        self._setup(in_channels, out_channels, factor, dim, filt_size, dense_kernel=1, dense_pad=0)
+    dense_kernel = 1
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         return self.blur(x)
@@ -139,17 +148,7 @@ class BlurMaxPool(_BlurDownsample):
     """Anti-aliased max pooling (``blur-max``): max over 2-windows at stride 1, blur, subsample."""
 
     kind = "blur-max"
-
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        filt_size: int = 3,
-    ) -> None:
-        self._setup(in_channels, out_channels, factor, dim, filt_size, dense_kernel=2, dense_pad=0)
+    dense_kernel = 2  # max over 2-windows at stride 1
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         return PF.max_blur_pool(x, self.blur.filt_size, self.blur.stride, self.blur.filt)
