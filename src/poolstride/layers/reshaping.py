@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 
@@ -73,6 +75,8 @@ class Subsample(Downsample):
     """Keep every ``factor``-th sample along each spatial dimension (``subsample``)."""
 
     kind = "subsample"
+    #: Whether the step is ``factor`` (else 1: ``none``).
+    decimates: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -83,28 +87,20 @@ class Subsample(Downsample):
         dim: int = 2,
     ) -> None:
         factor = check_factor(factor, self.kind)
-        super().__init__(in_channels, out_channels, dim=dim, kernel_size=1, stride=factor)
+        step = factor if self.decimates else 1
+        super().__init__(in_channels, out_channels, dim=dim, kernel_size=1, stride=step)
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         f = self.stride[0]
         return x[:, :, ::f] if self.dim == 1 else x[:, :, ::f, ::f]
 
 
-class NoDownsample(Downsample):
-    """Identity (``none``): factor 1, kernel 1; ignores ``factor`` by design."""
+class NoDownsample(Subsample):
+    """Identity (``none``): step 1, kernel 1; ``factor`` is checked but ignored by design
+    (a uniform signature)."""
 
     kind = "none"
-
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-    ) -> None:
-        check_factor(factor, self.kind)  # accepted for a uniform signature; not used
-        super().__init__(in_channels, out_channels, dim=dim, kernel_size=1, stride=1)
+    decimates = False
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         return x
