@@ -559,14 +559,21 @@
     return Math.max(20, Math.min(52, Math.floor(820 / Math.max(total, 1))));
   }
 
-  // ---- forward picture --------------------------------------------------------------------
-  function drawForward(res, k) {
-    const svg = $("fwd-svg");
+  // A picture's svg, emptied; null (and a 1x1 picture) when the settings have a problem.
+  function startPicture(id, res) {
+    const svg = $(id);
     svg.textContent = "";
     if (res.problem) {
       finish(svg, 1, 1);
-      return;
+      return null;
     }
+    return svg;
+  }
+
+  // ---- forward picture --------------------------------------------------------------------
+  function drawForward(res, k) {
+    const svg = startPicture("fwd-svg", res);
+    if (!svg) return;
     const { g, dim, n } = res;
     const x = res.cfg.input;
     const st = k > 0 ? res.steps[k - 1] : null;
@@ -659,12 +666,8 @@
 
   // ---- backward picture -------------------------------------------------------------------
   function drawBackward(res, grad, k) {
-    const svg = $("bwd-svg");
-    svg.textContent = "";
-    if (res.problem) {
-      finish(svg, 1, 1);
-      return;
-    }
+    const svg = startPicture("bwd-svg", res);
+    if (!svg) return;
     const { dim, n, g } = res;
     const out = g.out;
     const size = cellSizeFor(out + n + 2 * g.p + 3);
