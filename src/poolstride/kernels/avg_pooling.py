@@ -11,15 +11,7 @@ from __future__ import annotations
 import torch
 
 from poolstride.kernels import dispatch, fallback, generated
-from poolstride.kernels.call_plan import (
-    CHANNELS_LAST,
-    Plan,
-    as4d,
-    from4d,
-    layout_of,
-    output_hw,
-    window_geometry,
-)
+from poolstride.kernels.call_plan import CHANNELS_LAST, Plan, from4d, pool_plan
 from poolstride.kernels.linear import LinearPool
 
 
@@ -54,26 +46,25 @@ def avg_pool(
     dim = x.ndim - 2
     reason = dispatch.fast_path_reason(x)
     if reason is None and (divisor_override is None or dim == 2):
-        kernel, stride_, pad, _ = window_geometry(dim, kernel_size, stride, padding, 1)
-        x4 = as4d(x)
-        out_hw = output_hw(x4.shape, kernel, stride_, pad, (1, 1), ceil_mode)
-        layout = layout_of(x4)
-        if layout == CHANNELS_LAST and not (x.requires_grad and torch.is_grad_enabled()):
+        x4, plan = pool_plan(
+            x,
+            kernel_size,
+            stride,
+            padding,
+            1,
+            ceil_mode,
+            count_include_pad=bool(count_include_pad),
+            divisor=int(divisor_override or 0),
+        )
+        if (
+            plan is not None
+            and plan.layout == CHANNELS_LAST
+            and not (x.requires_grad and torch.is_grad_enabled())
+        ):
             # Where the kernels are not faster (bench/kernels.py: PyTorch's channels-last
             # average-pooling forward is as fast or faster), PyTorch serves the call.
-            out_hw, reason = None, "channels-last average pooling without gradient"
-        if out_hw is not None and (divisor_override is None or divisor_override != 0):
-            plan = Plan(
-                layout,
-                x.dtype,
-                tuple(x4.shape),
-                (*x4.shape[:2], *out_hw),
-                kernel,
-                stride_,
-                pad,
-                count_include_pad=bool(count_include_pad),
-                divisor=int(divisor_override or 0),
-            )
+            plan, reason = None, "channels-last average pooling without gradient"
+        if plan is not None and (divisor_override is None or divisor_override != 0):
             if dispatch.log_active():
                 fast = generated.pool_kernels(*plan.window)
                 dispatch.note("avg", x, "poolstride generated" if fast else "poolstride generic")

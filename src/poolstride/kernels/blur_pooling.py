@@ -25,7 +25,7 @@ from poolstride.kernels.call_plan import (
     as4d,
     from4d,
     layout_of,
-    output_hw,
+    pool_plan,
 )
 from poolstride.kernels.linear import LinearPool
 from poolstride.kernels.max_pooling import UNSIGNED_BITS, gather_at_argmax, max_pool
@@ -241,21 +241,8 @@ def max_blur_pool(
     weights, padding = _blur_args(filt, stride, padding, pad_mode)
     dim = x.ndim - 2
     if dispatch.fast_path_reason(x) is None and dim in (1, 2):
-        x4 = as4d(x)
-        kernel = (1, 2) if dim == 1 else (2, 2)
-        dense = output_hw(x4.shape, kernel, (1, 1), (0, 0), (1, 1), False)
-        if dense is not None:
-            max_plan = Plan(
-                layout_of(x4),
-                x.dtype,
-                tuple(x4.shape),
-                (*x4.shape[:2], *dense),
-                kernel,
-                (1, 1),
-                (0, 0),
-                (1, 1),
-                taps=True,
-            )
+        x4, max_plan = pool_plan(x, 2, 1, 0, 1, False, taps=True)
+        if max_plan is not None:
             blur_plan = _blur_plan(x4, dim, weights, stride, padding, pad_mode, max_plan.out_shape)
             if blur_plan is not None and generated.pool_kernels(*max_plan.window):
                 dispatch.note("max+blur", x, "poolstride generated (fused)")

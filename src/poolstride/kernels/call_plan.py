@@ -153,6 +153,21 @@ class Plan:
         return t, view.numpy()
 
 
+def pool_plan(
+    x: torch.Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, **options
+) -> tuple[torch.Tensor, Plan | None]:
+    """``(x4, plan)`` of a pooling of ``x`` with PyTorch's window arguments: ``x`` as 4D
+    (:func:`as4d`) and the plan in its layout (``options``: the other :class:`Plan` fields),
+    or None where PyTorch would raise."""
+    window = window_geometry(x.ndim - 2, kernel_size, stride, padding, dilation)
+    x4 = as4d(x)
+    out_hw = output_hw(x4.shape, *window, ceil_mode)
+    if out_hw is None:
+        return x4, None
+    out_shape = (*x4.shape[:2], *out_hw)
+    return x4, Plan(layout_of(x4), x.dtype, tuple(x4.shape), out_shape, *window, **options)
+
+
 def np_dtype(dtype: torch.dtype):
     """The numpy dtype matching a supported torch float dtype."""
     return np.float32 if dtype == torch.float32 else np.float64

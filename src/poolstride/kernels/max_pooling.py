@@ -21,11 +21,8 @@ from poolstride.kernels.call_plan import (
     PAIRS,
     PLANAR,
     Plan,
-    as4d,
     from4d,
-    layout_of,
-    output_hw,
-    window_geometry,
+    pool_plan,
 )
 
 _MAX_PLANE = 2**31 - 1  # argmax is stored as int32 h * W + w
@@ -196,25 +193,12 @@ def max_pool(
     """
     dim = x.ndim - 2
     if dispatch.fast_path_reason(x) is None:
-        kernel, stride_, pad, dil = window_geometry(dim, kernel_size, stride, padding, dilation)
-        x4 = as4d(x)
-        out_hw = output_hw(x4.shape, kernel, stride_, pad, dil, ceil_mode)
-        if out_hw is not None and x4.shape[2] * x4.shape[3] <= _MAX_PLANE:
-            layout = layout_of(x4)
+        x4, plan = pool_plan(x, kernel_size, stride, padding, dilation, ceil_mode)
+        if plan is not None and x4.shape[2] * x4.shape[3] <= _MAX_PLANE:
             if dim == 1 and not x.requires_grad and not return_indices:
                 # PyTorch's grad-free max_pool1d has its own kernel, which returns NCL
                 # contiguous output whatever the input's strides.
-                layout = PLANAR
-            plan = Plan(
-                layout,
-                x.dtype,
-                tuple(x4.shape),
-                (*x4.shape[:2], *out_hw),
-                kernel,
-                stride_,
-                pad,
-                dil,
-            )
+                plan = dataclasses.replace(plan, layout=PLANAR)
             if taps_fit(plan):
                 plan = dataclasses.replace(plan, taps=True)
             if dispatch.log_active():
