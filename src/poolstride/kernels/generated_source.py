@@ -312,22 +312,29 @@ def max_fwd_dense(x, xs, out, idx, lo, hi):
 '''
 
 
-def _max_dense(kh, kw) -> str:
-    pad = " " * 12
-    offsets = "\n".join(
-        f"    o{i}{j} = uint64({i} * width + {j})" for i in range(kh) for j in range(kw)
-    )
-    taps = [f"{pad}best = flat[up, uq + o00]", f"{pad}k = uint8(0)"]
+def _max_taps(pad: str, kh: int, kw: int, value) -> str:
+    """The unrolled max over a window with PyTorch's rule in its scan order (strictly
+    greater, or NaN): ``best`` and its tap ``k = i * kw + j``; ``value(i, j)`` reads tap
+    (i, j)."""
+    taps = [f"{pad}best = {value(0, 0)}", f"{pad}k = uint8(0)"]
     for i in range(kh):
         for j in range(kw):
             if i or j:
                 taps += [
-                    f"{pad}v = flat[up, uq + o{i}{j}]",
+                    f"{pad}v = {value(i, j)}",
                     f"{pad}t = (v > best) | (v != v)",
                     f"{pad}best = v if t else best",
                     f"{pad}k = uint8({i * kw + j}) if t else k",
                 ]
-    return _MAX_DENSE.format(offsets=offsets, taps="\n".join(taps))
+    return "\n".join(taps)
+
+
+def _max_dense(kh, kw) -> str:
+    offsets = "\n".join(
+        f"    o{i}{j} = uint64({i} * width + {j})" for i in range(kh) for j in range(kw)
+    )
+    taps = _max_taps(" " * 12, kh, kw, lambda i, j: f"flat[up, uq + o{i}{j}]")
+    return _MAX_DENSE.format(offsets=offsets, taps=taps)
 
 
 _DOCS = {
@@ -357,17 +364,6 @@ def _max_fwd(function, kh, kw, sh, sw, ph, pw) -> str:
                 if f"z{i}_{pair + 1}" not in "".join(loads):
                     loads.append(f"{pad}z{i}_{pair + 1} = xs[up, u{i}, uint64(ow + {pair})]")
                 value[i, j] = f"z{i}_{pair + 1}." + ("imag" if part else "real")
-    taps = [f"{pad}best = {value[0, 0]}", f"{pad}k = uint8(0)"]
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                # PyTorch's rule, in its scan order: strictly greater, or NaN.
-                taps += [
-                    f"{pad}v = {value[i, j]}",
-                    f"{pad}t = (v > best) | (v != v)",
-                    f"{pad}best = v if t else best",
-                    f"{pad}k = uint8({i * kw + j}) if t else k",
-                ]
     return _MAX_FWD.format(
         function=function,
         doc=_DOCS[function],
@@ -379,7 +375,7 @@ def _max_fwd(function, kh, kw, sh, sw, ph, pw) -> str:
         pw=pw,
         rows=rows,
         loads="\n".join(loads),
-        taps="\n".join(taps),
+        taps=_max_taps(pad, kh, kw, lambda i, j: value[i, j]),
     )
 
 
@@ -485,16 +481,6 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
     adds = "\n".join(f"{pad}grad_in[up, u{i}, c{j}] += delta" for i in range(kh) for j in range(kw))
     cl_rows = "\n".join(f"        u{i} = uint64(h0 + {i})" for i in range(kh))
     cl_cols = "\n".join(f"            c{j} = uint64(w0 + {j})" for j in range(kw))
-    cl_taps = [f"{pad}best = x[un, u0, c0, uc]", f"{pad}k = uint8(0)"]
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                cl_taps += [
-                    f"{pad}v = x[un, u{i}, c{j}, uc]",
-                    f"{pad}t = (v > best) | (v != v)",
-                    f"{pad}best = v if t else best",
-                    f"{pad}k = uint8({i * kw + j}) if t else k",
-                ]
     cl_sums = "\n".join(f"{pad}s += x[un, u{i}, c{j}, uc]" for i in range(kh) for j in range(kw))
     return _TEMPLATE.format(
         kh=kh,
@@ -506,7 +492,7 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
         max_fwd=max_fwd,
         cl_rows=cl_rows,
         cl_cols=cl_cols,
-        cl_taps="\n".join(cl_taps),
+        cl_taps=_max_taps(pad, kh, kw, lambda i, j: f"x[un, u{i}, c{j}, uc]"),
         cl_sums=cl_sums,
         gather_passes=_gather_passes(kh, kw, sw, pw),
         stride1=sh == sw == 1,
