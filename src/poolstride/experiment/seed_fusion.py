@@ -48,21 +48,11 @@ from poolstride.experiment.augment import make_augment
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.device import synchronize
 from poolstride.experiment.train import LoopUsage, lr_at, make_optimizer, total_steps
-from poolstride.layers.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
-from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool, BlurPool
 from poolstride.layers.dims import CONV_FN
 from poolstride.layers.functional import avg_pool, max_pool
-from poolstride.layers.heads import (
-    AvgMaxPool,
-    CatAvgMaxPool,
-    FlattenHead,
-    GlobalAvgPool,
-    GlobalMaxPool,
-)
-from poolstride.layers.learnable import GatedPool, LpPool, MixedPool, SoftPool
-from poolstride.layers.pooling import AvgPool, MaxPool
-from poolstride.layers.reshaping import NoDownsample, SpaceToDepth, Subsample
-from poolstride.layers.strided import DepthwiseStridedConv, StridedConv
+from poolstride.layers.heads import CatAvgMaxPool
+from poolstride.layers.kinds import CHANNELWISE_CLASSES
+from poolstride.layers.learnable import GatedPool, MixedPool
 from poolstride.models.classifier import Classifier, ClassifierHead
 from poolstride.models.resnet import BasicBlock
 
@@ -165,27 +155,7 @@ class FusedCatAvgMaxPool(CatAvgMaxPool):
 # --------------------------------------------------------------------------------------
 #: Downsampling/head classes whose own forward treats channels independently (their
 #: learnable children, e.g. ``conv`` or ``proj``, are fused separately).
-_CHANNEL_AGNOSTIC = (
-    MaxPool,
-    AvgPool,
-    LpPool,
-    SoftPool,
-    BlurAvgPool,
-    BlurMaxPool,
-    BlurConv,
-    BlurPool,
-    StridedConv,
-    DepthwiseStridedConv,
-    SpaceToDepth,
-    Subsample,
-    NoDownsample,
-    AdaptiveMaxPool,
-    AdaptiveAvgPool,
-    GlobalAvgPool,
-    GlobalMaxPool,
-    AvgMaxPool,
-    FlattenHead,
-)
+_CHANNEL_AGNOSTIC = CHANNELWISE_CLASSES
 #: Modules whose forward only composes children and adds/concatenates nothing across
 #: channels (residual adds are element-wise).
 _CONTAINERS = (nn.Sequential, Classifier, ClassifierHead, BasicBlock)

@@ -9,14 +9,18 @@ classes, in documentation order:
 - :data:`KINDS`: the kind names;
 - :data:`KIND_OPTIONS`: the keyword options each kind accepts, in canonical (formatting)
   order — what the variant language (:mod:`poolstride.layers.variant`) parses and writes;
-- :data:`PARAMETER_FREE_KINDS`: the kinds with no learnable parameters.
+- :data:`PARAMETER_FREE_KINDS`: the kinds with no learnable parameters;
+- :data:`CHANNELWISE_CLASSES`: the layer classes (kinds, blur, heads) that keep channels apart.
 """
 
 from __future__ import annotations
 
+from torch import nn
+
 from poolstride.layers.adaptive import AdaptiveAvgPool, AdaptiveMaxPool
 from poolstride.layers.base import Downsample
-from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool
+from poolstride.layers.blur import BlurAvgPool, BlurConv, BlurMaxPool, BlurPool
+from poolstride.layers.heads import AvgMaxPool, FlattenHead, GlobalAvgPool, GlobalMaxPool
 from poolstride.layers.learnable import GatedPool, LpPool, MixedPool, SoftPool
 from poolstride.layers.pooling import AvgPool, MaxPool
 from poolstride.layers.reshaping import NoDownsample, SpaceToDepth, Subsample
@@ -58,4 +62,18 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
 #: Kinds with no learnable parameters (when ``out_channels == in_channels``).
 PARAMETER_FREE_KINDS: tuple[str, ...] = tuple(
     kind for kind, cls in DOWNSAMPLE_CLASSES.items() if not cls.learnable
+)
+
+#: Layer classes whose own forward keeps channels apart: the outputs of input channel ``c``
+#: come after those of ``c - 1``, and nothing (value or parameter) is shared across channels;
+#: learnable children such as ``conv`` or ``proj`` are modules of their own. Every kind but
+#: ``mixed`` and ``gated`` (one weight or gate for all channels), :class:`BlurPool`, and the
+#: global heads but ``catavgmax`` (all averages, then all maxima).
+CHANNELWISE_CLASSES: tuple[type[nn.Module], ...] = (
+    *(cls for cls in DOWNSAMPLE_CLASSES.values() if cls not in (MixedPool, GatedPool)),
+    BlurPool,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    AvgMaxPool,
+    FlattenHead,
 )
