@@ -7,7 +7,7 @@ alike; it sits above :mod:`poolstride.experiment` (which runs and summarises) an
 >>> import poolstride
 >>> res = poolstride.compare(variants=["max", "conv"], seeds=3, steps=500)  # doctest: +SKIP
 >>> print(res.verdicts[0])                                                  # doctest: +SKIP
-conv is 4.3 points less accurate than max (95% CI 3.1–5.5, p=0.002, n=3)
+conv is worse than max: 4.3 points less accurate (95% CI −5.5–−3.1, p=0.002, n=3)
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any
 import yaml
 
 from poolstride.experiment import allocator
+from poolstride.experiment.adaptive import run_auto
 from poolstride.experiment.config import CompareConfig, make_config
 from poolstride.experiment.grid import run_grid
-from poolstride.experiment.results import Results
+from poolstride.experiment.results import Results, verdict_options
 from poolstride.experiment.store import Store
 from poolstride.report.html_report import summary_html
 from poolstride.report.terminal import render_results, results_table, results_text
@@ -66,7 +67,10 @@ def compare(
         variants: downsampling variants, a list or ``"max,avg,conv"`` (default
             ``max, avg, conv, subsample, blur-max, none``); the first is the baseline unless
             ``baseline=`` is given.
-        seeds: a count (``3`` = seeds 0, 1, 2) or a list of seeds.
+        seeds: a count (``3`` = seeds 0, 1, 2), a list of seeds, or ``"auto"``: seeds in
+            rounds until every test-accuracy comparison is decided (better, worse,
+            equivalent within ``margin``), at most ``max_seeds`` (10), optionally within
+            ``budget`` minutes; ``res.auto`` says what it did.
         config: a :class:`CompareConfig`, a mapping of its fields, or a YAML file path;
             explicit arguments override it.
         out: run directory: the SQLite store (``runs.sqlite``), ``results.{json,csv}`` and the
@@ -75,12 +79,17 @@ def compare(
         progress: show rich progress bars.
         **options: any other :class:`CompareConfig` field (``model``, ``steps``,
             ``batch_size``, ``lr``, ``optimizer``, ``schedule``, ``augment``, ``device``,
-            ``train_size``, ``head``, ``match``, ``baseline``, ``test``, ``workers``,
+            ``train_size``, ``head``, ``match``, ``baseline``, ``test``, ``margin``
+            (``0.5`` = test accuracy within ±0.5 points; ``"test_acc=0.5,test_loss=0.01"``),
+            ``max_seeds``, ``budget``, ``workers``,
             ``threads``, ...).
 
     Returns:
         :class:`ComparisonResults` — per-run records, per-variant means with 95% CIs, and
-        verdicts.
+        verdicts: ``res.decisions[metric][variant]`` is a
+        :class:`~poolstride.experiment.stats.Verdict` (``kind``, ``diff``, ``lo``/``hi``,
+        ``p``/``p_adj``, ``p_equiv``/``p_equiv_adj``, ``n`` seeds used),
+        ``res.verdict_rows()`` the same as flat dicts, ``res.verdicts`` the sentences.
 
     Raises:
         PoolstrideError: a bad name or setting, found before any training starts.
@@ -97,23 +106,29 @@ def run_comparison(
     set, write its outputs and report. Returns the results and the report's path."""
     allocator.apply(cfg.allocator)  # before the data and models are allocated
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
+    grid_options = dict(
+        workers=cfg.workers,
+        threads=cfg.threads,
+        backend=cfg.backend,
+        address=cfg.address,
+        batch_seeds=cfg.batch_seeds,
+        channels_last=cfg.channels_last,
+        allocator=cfg.allocator,
+        progress=progress,
+        console=console,
+    )
+    auto = None
     try:
-        records = run_grid(
-            cfg.runs(),
-            store,
-            workers=cfg.workers,
-            threads=cfg.threads,
-            backend=cfg.backend,
-            address=cfg.address,
-            batch_seeds=cfg.batch_seeds,
-            channels_last=cfg.channels_last,
-            allocator=cfg.allocator,
-            progress=progress,
-            console=console,
-        )
+        if cfg.auto:  # seeds until decided: rounds of run_grid (resumes from the store)
+            records, _, auto = run_auto(cfg, store, **grid_options)
+        else:
+            records = run_grid(cfg.runs(), store, **grid_options)
     finally:
         store.close()
-    results = ComparisonResults.from_records(records, cfg.variants, cfg.baseline, cfg.test)
+    results = ComparisonResults.from_records(
+        records, cfg.variants, cfg.baseline, cfg.test, **verdict_options(cfg)
+    )
+    results.auto = auto
     report = save_outputs(results, cfg) if cfg.out is not None else None
     return results, report
 

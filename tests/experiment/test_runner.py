@@ -126,7 +126,7 @@ def test_a_diverging_run_is_failed_and_the_others_finish(tiny, tmp_path, monkeyp
     assert sum(s == "finished" for s, _ in status.values()) == 3
     res = ComparisonResults.from_records(records, grid.variants, grid.baseline)
     assert res.summary["conv"]["test_acc"].n == 1 and len(res.failed) == 1
-    assert "cannot test with n=1" in res.verdicts_for("test_acc")[0]
+    assert res.untested == {"conv": 1} and "conv vs max: not tested (n=1" in res.verdicts[0]
     assert "failed: conv seed 1: diverged" in str(res)
 
 

@@ -41,6 +41,7 @@ def test_writes_html_markdown_and_one_svg_per_figure(report):
     assert svgs == [
         "accuracy_vs_cost.svg",
         "feature_stability.svg",
+        "forest.svg",
         "gradient_norms.svg",
         "learning_curves.svg",
         "shift_consistency.svg",
@@ -72,7 +73,8 @@ def test_page_states_the_same_verdicts_and_numbers_as_results(report):
     assert results.verdicts
     for sentence in results.verdicts:
         assert sentence in text
-    assert re.search(r"conv is \d\.\d points less accurate than max", text)
+    assert re.search(r"conv is worse than max: \d\.\d points less accurate", text)
+    assert "Worse than max" in text and 'id="fig-forest"' in page
     for section in ("verdict", "results", "figures", "layers", "runs", "reproduce"):
         assert f'id="{section}"' in page
     acc = results.summary["max"]["test_acc"]
@@ -208,11 +210,11 @@ def test_missing_metrics_are_stated_not_crashed(tmp_path, make_run):
 
     run = make_run(tmp_path / "bare", metrics_fn=only_accuracy, effects={"conv": -0.1})
     page = html.unescape(write_report(run, profiles=False).read_text())
-    assert page.count("Not shown:") == len(FIGURES)
+    assert page.count("Not shown:") == len(FIGURES) - 1  # accuracy alone draws the forest plot
     assert "no run recorded test_acc together with params / macs" in page
     assert "no run recorded consistency_by_offset" in page
     assert "conv is" in page and "less accurate than max" in page
-    assert not list((run / "figures").glob("*.svg"))
+    assert [p.name for p in (run / "figures").glob("*.svg")] == ["forest.svg"]
     assert 'id="speed"' in page and "downsampling kernels (fastest configuration)" in page
 
 
@@ -262,12 +264,15 @@ def test_variant_order_and_baseline_from_grid_and_override(run_dir):
 
 
 def test_the_paired_test_is_named_and_used(run_dir):
-    from poolstride.report.tables import bottom_line
+    from poolstride.report.tables import bottom_line, method_sentence
 
     t = load_run(run_dir)
     w = load_run(run_dir, test="wilcoxon")
-    assert bottom_line(t).startswith("Test accuracy (t-test paired by seed, Holm-corrected):")
-    assert bottom_line(w).startswith("Test accuracy (Wilcoxon signed-rank test paired by seed")
+    assert bottom_line(t).startswith(
+        "Test accuracy (paired t-test and TOST, fixed seeds, Holm-corrected; margin ±0.5 points)"
+    )
+    assert "verdicts use the t-tests" in method_sentence(w.results)
+    assert "wilcoxon" not in method_sentence(t.results)
     assert {c.paired.test for c in w.results.comparisons} == {"wilcoxon"}
     with pytest.raises(PoolstrideError, match="unknown test 'z'"):
         load_run(run_dir, test="z")
@@ -311,7 +316,7 @@ def test_all_seeds_of_a_variant_failed(tmp_path, make_run):
     )
     page = html.unescape(write_report(run, profiles=False).read_text())
     assert "2 run(s) failed" in page
-    assert "conv vs max, test accuracy: cannot test with n=0" in page
+    assert "Not tested (n=0; a comparison needs at least 2 paired seeds" in page
     run = make_run(
         tmp_path / "run2", variants=("max", "conv"), seeds=(0, 1), failed=[("max", 0), ("max", 1)]
     )

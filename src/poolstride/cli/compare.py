@@ -21,6 +21,7 @@ _EXAMPLES = """
 Examples:
   poolstride compare
   poolstride compare --variants max,conv,conv:k3 --seeds 5 --train-size 1000
+  poolstride compare --seeds auto --max-seeds 10 --margin 0.5
   poolstride compare --dataset digits --model lenet5 --match params --out runs/digits
   poolstride compare --config grid.yaml --steps 3000
 """
@@ -94,12 +95,19 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     cfg = cfg.replace(out=str(out))
 
     console = Console(stderr=False)
-    n_runs = len(cfg.variants) * len(cfg.seeds)
+    n_runs = len(cfg.variants) * (cfg.max_seeds if cfg.auto else len(cfg.seeds))
     env = environment()
     workers = resolve_workers(cfg.workers)
+    seeds_text = (
+        f"seeds auto (3 to start, up to {cfg.max_seeds}"
+        + (f", budget {cfg.budget:g} min" if cfg.budget is not None else "")
+        + ")"
+        if cfg.auto
+        else f"{len(cfg.seeds)} seeds ({n_runs} runs)"
+    )
     console.print(
         f"[bold]poolstride compare[/]: {cfg.dataset}, model {cfg.model}, "
-        f"variants {', '.join(cfg.variants)}; {len(cfg.seeds)} seeds ({n_runs} runs), "
+        f"variants {', '.join(cfg.variants)}; {seeds_text}, "
         f"{_budget(cfg)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g} "
         f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {workers} worker(s) "
         f"x {cfg.threads or threads_per_worker(workers)} thread(s)"
@@ -111,7 +119,9 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     results.render(console)
     console.print(f"\nreport: {report}  (open it in a browser; works offline)")
     if not results.finished:  # nothing to compare: exit code 1 so scripts notice
-        raise click.ClickException(f"none of the {n_runs} runs finished (reasons above)")
+        raise click.ClickException(
+            f"none of the {len(results.records)} runs finished (reasons above)"
+        )
 
 
 # choice-valued options are case-insensitive: stored lower-case

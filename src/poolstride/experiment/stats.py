@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -342,6 +343,67 @@ def default_margin(metric: str) -> float | None:
     """The practical margin of ``metric`` in stored units (None: no equivalence test)."""
     spec = METRICS.get(metric)
     return spec.margin if spec is not None else None
+
+
+#: Short names accepted by :func:`parse_margins` (``--margin acc=0.5,loss=0.02``).
+MARGIN_ALIASES = {
+    "acc": "test_acc",
+    "accuracy": "test_acc",
+    "loss": "test_loss",
+    "circ": "shift_consistency_circular",
+    "crop": "shift_consistency_crop",
+}
+
+
+def parse_margins(text: str | float | int | Mapping[str, Any] | None) -> dict[str, float]:
+    """Margins in stored units from what a user writes, in *display* units.
+
+    ``0.5`` or ``"0.5"``: test accuracy within ±0.5 points; ``"test_acc=0.5,test_loss=0.02"``
+    (or a mapping, e.g. from YAML; ``acc``, ``loss``, ``circ``, ``crop`` also work): per
+    metric, points for accuracies and consistencies, nats for the loss. Metrics not named
+    keep their default (:func:`default_margin`); ``None`` or ``""`` gives ``{}``.
+    """
+    if text is None:
+        return {}
+    if isinstance(text, bool):
+        raise PoolstrideError(
+            f"cannot read margin {text!r}; e.g. 0.5 or test_acc=0.5,test_loss=0.01"
+        )
+    if isinstance(text, (int, float)):
+        items: list[tuple[str, Any]] = [("test_acc", text)]
+    elif isinstance(text, Mapping):
+        items = list(text.items())
+    else:
+        parts = [p.strip() for p in str(text).split(",") if p.strip()]
+        items = []
+        for part in parts:
+            name, eq, value = part.partition("=")
+            items.append((name.strip(), value.strip()) if eq else ("test_acc", name.strip()))
+    out: dict[str, float] = {}
+    for name, value in items:
+        metric = MARGIN_ALIASES.get(str(name).strip().lower(), str(name).strip().lower())
+        spec = METRICS.get(metric)
+        if spec is None or spec.margin is None:
+            valid = sorted(m for m, s in METRICS.items() if s.margin is not None)
+            raise unknown("margin metric", str(name), valid + sorted(MARGIN_ALIASES))
+        try:
+            shown = float(value)
+        except (TypeError, ValueError):
+            raise PoolstrideError(
+                f"cannot read margin {value!r} for {metric}; give a positive number"
+            ) from None
+        if not (math.isfinite(shown) and shown > 0):
+            raise PoolstrideError(f"margin for {metric} must be a positive number, got {value!r}")
+        out[metric] = shown / spec.scale
+    return out
+
+
+def margin_text(metric: str, margin: float | None) -> str:
+    """``"±0.5 points"`` (display units), ``"none"`` without a margin."""
+    spec = METRICS.get(metric) or MetricSpec(metric, metric, True, "higher", "lower")
+    if margin is None:
+        return "none"
+    return f"±{margin * spec.scale:.4g}{spec.unit}"
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,54 @@ def accuracy_vs_cost(data: RunData, styles: dict[str, Style]) -> Figure:
     return fig
 
 
+def forest(data: RunData, styles: dict[str, Style]) -> Figure:
+    """Each variant's paired test-accuracy difference from the baseline with its interval,
+    the ±margin band shaded, the verdict written beside it (one row per tested variant)."""
+    res = data.results
+    rows = [(v, d) for v, d in res.decisions.get("test_acc", {}).items() if d.n >= 2]
+    if not rows:
+        raise MissingData("no run recorded test_acc on 2 or more seeds paired with the baseline")
+    margin = res.margins.get("test_acc")
+    fig = Figure(figsize=(WIDTH, 0.9 + 0.45 * len(rows)), layout="constrained")
+    ax = fig.subplots()
+    if margin is not None:
+        ax.axvspan(
+            -100 * margin, 100 * margin, color="#999999", alpha=0.22, lw=0,
+            label=f"±{100 * margin:g} points (equivalence margin)",
+        )  # fmt: skip
+    ax.axvline(0, color="#555555", lw=0.8)
+    for i, (v, d) in enumerate(rows):
+        y = len(rows) - 1 - i
+        st = styles[v]
+        lo, hi = 100 * d.lo, 100 * d.hi
+        xerr = None
+        if math.isfinite(lo) and math.isfinite(hi):
+            xerr = [[100 * d.diff - lo], [hi - 100 * d.diff]]
+        ax.errorbar(
+            [100 * d.diff], [y], xerr=xerr, fmt=st.marker, color=st.color, ms=7, capsize=4,
+            elinewidth=1.6,
+        )  # fmt: skip
+        ax.annotate(
+            f"{d.kind}, n={d.n}",
+            (1.0, y),
+            xycoords=("axes fraction", "data"),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+            color=st.color,
+        )
+    ax.set_yticks(range(len(rows)), [v for v, _ in rows][::-1])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.grid(axis="y", visible=False)
+    ci = "repeated 95% CI" if res.design is not None else "95% CI"
+    ax.set_xlabel(f"test accuracy − {data.baseline}, points (paired by seed; mean, {ci})")
+    ax.set_title(f"difference from {data.baseline}", loc="left")
+    if margin is not None:
+        ax.legend(loc="lower right", frameon=False, fontsize=8)
+    return fig
+
+
 def _log_if_wide(ax) -> None:
     xs = [x for line in ax.lines for x in np.atleast_1d(line.get_xdata()) if x > 0]
     if xs and max(xs) / min(xs) > 20:
@@ -354,6 +402,16 @@ def _num(value) -> float:
 
 #: (file stem, title, caption, function) in report order.
 FIGURES: tuple[tuple[str, str, str, Callable[[RunData, dict[str, Style]], Figure]], ...] = (
+    (
+        "forest",
+        "Test accuracy against the baseline",
+        "Each variant's mean paired difference in test accuracy from the baseline (seed k "
+        "against seed k) with its 95% interval — the repeated confidence interval when seeds "
+        "were added until decided — and its verdict. The shaded band is the equivalence "
+        "margin: an interval inside it is 'equivalent', one clear of zero (after Holm) "
+        "'better' or 'worse', anything else 'undecided'.",
+        forest,
+    ),
     (
         "accuracy_vs_cost",
         "Accuracy vs parameters and compute",

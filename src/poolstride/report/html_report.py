@@ -17,7 +17,8 @@ from typing import Any
 
 from poolstride._version import __version__
 from poolstride.errors import PoolstrideError
-from poolstride.experiment.results import Results
+from poolstride.experiment.results import PRIMARY_METRIC, Results
+from poolstride.experiment.stats import METRICS
 from poolstride.report.figures import FigureFile
 from poolstride.report.markup import Markup, join, tag
 from poolstride.report.palette import Style, variant_styles
@@ -25,17 +26,23 @@ from poolstride.report.run import LayerProfile, RunData, from_records
 from poolstride.report.tables import (
     RESULTS_NOTE,
     SPEED_NOTE,
+    VERDICT_NOTE,
     Table,
+    auto_lines,
     bottom_line,
     config_table,
     environment_table,
     headline,
+    method_sentence,
+    outcome_groups,
     profile_summary,
     profile_table,
     results_table,
     runs_table,
     speed_table,
+    untested_sentence,
     verdict_groups,
+    verdict_table,
 )
 
 CSS = Markup("""
@@ -124,10 +131,15 @@ def html_table(
 
 
 def verdict_block(data: RunData) -> Markup:
-    """The verdict summary: the bottom line, then every verdict sentence by metric."""
-    groups = []
-    for label, sentences in verdict_groups(data):
-        groups.append(tag("li", tag("b", label), tag("ul", [tag("li", s) for s in sentences])))
+    """The verdict section: the bottom line, test accuracy's verdicts grouped by outcome
+    (better / worse / equivalent / undecided), untested comparisons once, how the verdicts
+    were reached, what ``--seeds auto`` did, the verdict table and the other metrics."""
+    res = data.results
+    groups = [
+        tag("li", tag("b", title), tag("ul", [tag("li", s) for s in sentences]))
+        for title, sentences in outcome_groups(res)
+    ]
+    untested = untested_sentence(res)
     failed = [r for r in data.records if not r.finished]
     notes = []
     if failed:
@@ -138,14 +150,30 @@ def verdict_block(data: RunData) -> Markup:
                 class_="note",
             )
         )
-    return tag(
+    box = tag(
         "div",
         tag("p", bottom_line(data)),
         tag("ul", groups) if groups else None,
+        tag("p", untested) if untested else None,
+        [tag("p", line) for line in auto_lines(res)],
         notes,
         class_="verdict",
         id="verdict",
     )
+    parts = [box]
+    if res.decisions.get(PRIMARY_METRIC) and res.ordered(PRIMARY_METRIC):
+        parts += [
+            tag("p", method_sentence(res), class_="note"),
+            html_table(verdict_table(data), variant_styles(data.variants), caption=VERDICT_NOTE),
+        ]
+    others = [
+        tag("li", tag("b", label), tag("ul", [tag("li", s) for s in sentences]))
+        for label, sentences in verdict_groups(data)
+        if not label.startswith(METRICS[PRIMARY_METRIC].label)
+    ]
+    if others:
+        parts += [tag("h3", "Other metrics"), tag("ul", others)]
+    return join(parts)
 
 
 def figure_block(fig: FigureFile) -> Markup:
@@ -312,6 +340,7 @@ def summary_html(results_or_records: Any) -> str:
         tag("li", tag("b", label), tag("ul", [tag("li", s) for s in sentences]))
         for label, sentences in verdict_groups(data)
     ]
+    untested = untested_sentence(data.results)
     return str(
         tag(
             "div",
@@ -320,6 +349,8 @@ def summary_html(results_or_records: Any) -> str:
             tag("p", tag("b", bottom_line(data))),
             table,
             tag("ul", groups) if groups else None,
+            tag("p", untested) if untested else None,
+            [tag("p", line) for line in auto_lines(data.results)],
             class_="poolstride-summary",
         )
     )

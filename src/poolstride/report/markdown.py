@@ -10,22 +10,30 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+from poolstride.experiment.results import PRIMARY_METRIC
+from poolstride.experiment.stats import METRICS
 from poolstride.report.figures import FigureFile
 from poolstride.report.run import LayerProfile, RunData
 from poolstride.report.tables import (
     RESULTS_NOTE,
     SPEED_NOTE,
+    VERDICT_NOTE,
     Table,
+    auto_lines,
     bottom_line,
     config_table,
     environment_table,
     headline,
+    method_sentence,
+    outcome_groups,
     profile_summary,
     profile_table,
     results_table,
     runs_table,
     speed_table,
+    untested_sentence,
     verdict_groups,
+    verdict_table,
 )
 
 
@@ -68,12 +76,37 @@ def render_markdown(
         f"**{md_escape(bottom_line(data))}**",
         "",
     ]
-    for label, sentences in verdict_groups(data):
-        out.append(f"- **{md_escape(label)}**")
+    res = data.results
+    for title, sentences in outcome_groups(res):
+        out.append(f"- **{md_escape(title)}**")
         out += [f"  - {md_escape(s)}" for s in sentences]
+    untested = untested_sentence(res)
+    if untested:
+        out += ["", md_escape(untested)]
+    for line in auto_lines(res):
+        out += ["", md_escape(line)]
     failed = [r for r in data.records if not r.finished]
     if failed:
         out += ["", f"{len(failed)} run(s) failed and are left out of the statistics (see Runs)."]
+    if res.ordered(PRIMARY_METRIC):
+        out += [
+            "",
+            md_escape(method_sentence(res)),
+            "",
+            md_table(verdict_table(data)),
+            "",
+            md_escape(VERDICT_NOTE),
+        ]
+    others = [
+        (label, sentences)
+        for label, sentences in verdict_groups(data)
+        if not label.startswith(METRICS[PRIMARY_METRIC].label)
+    ]
+    if others:
+        out += ["", "### Other metrics", ""]
+        for label, sentences in others:
+            out.append(f"- **{md_escape(label)}**")
+            out += [f"  - {md_escape(s)}" for s in sentences]
     out += [
         "",
         "## Results",

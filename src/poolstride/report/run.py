@@ -27,7 +27,7 @@ from poolstride.analysis.profile_table import profile
 from poolstride.data import load_dataset
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.config import CompareConfig, RunConfig, cli_options
-from poolstride.experiment.results import Results
+from poolstride.experiment.results import Results, verdict_options
 from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store
 from poolstride.experiment.workload import build_for
 
@@ -115,9 +115,30 @@ class RunData:
 
     def command(self) -> str:
         """The ``poolstride compare`` command line that reproduces this grid."""
-        return reproduce_command(
+        command = reproduce_command(
             self.records, self.baseline, self.results.test, self.run_dir, self.variants
         )
+        return _with_decision_flags(command, self.grid)
+
+
+def _with_decision_flags(command: str, grid: dict[str, Any]) -> str:
+    """``command`` with the grid's ``--seeds auto`` (and its cap, budget) and ``--margin``:
+    the seeds a ``--seeds auto`` run used differ by variant, and only ``auto`` re-creates
+    them."""
+    words = shlex.split(command.split("  #", 1)[0])
+    if "--seeds" not in words:
+        return command  # the --config form: config.yaml has them
+    rest = command[len(shlex.join(words)) :]
+    if str(grid.get("seeds")) == "auto":
+        i = words.index("--seeds")
+        words[i + 1] = "auto"
+        extra = ["--max-seeds", str(grid.get("max_seeds", 10))]
+        if grid.get("budget") is not None:
+            extra += ["--budget", str(grid["budget"])]
+        words[i + 2 : i + 2] = extra
+    if grid.get("margin"):
+        words += ["--margin", str(grid["margin"])]
+    return shlex.join(words) + rest
 
 
 def _variant(rec: RunRecord) -> str:
@@ -217,7 +238,9 @@ def from_records(
         test = test or grid.get("test") or "t"
         if test not in ("t", "wilcoxon"):
             raise PoolstrideError(f"unknown test {test!r}; valid: t, wilcoxon")
-        results = Results.from_records(records, variants, base, test, out=run_dir)
+        results = Results.from_records(
+            records, variants, base, test, out=run_dir, **verdict_options(grid)
+        )
     return RunData(name=name, run_dir=run_dir, records=records, results=results, grid=grid)
 
 

@@ -13,7 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolstride.experiment.stats import METRICS, Summary, format_p
+from poolstride.experiment.results import PRIMARY_METRIC, Results
+from poolstride.experiment.stats import (
+    BETTER,
+    EQUIVALENT,
+    METRICS,
+    NOT_TESTED,
+    UNDECIDED,
+    WORSE,
+    Summary,
+    Verdict,
+    describe,
+    format_p,
+    margin_text,
+)
 from poolstride.report.run import RunData
 
 
@@ -87,37 +100,215 @@ def headline(data: RunData) -> str:
 
 
 def verdict_groups(data: RunData) -> list[tuple[str, list[str]]]:
-    """``[(metric label, [verdict sentences])]``, test accuracy first, as statistics wrote them."""
-    groups: dict[str, list[str]] = {}
-    for c in data.results.comparisons:
-        label = METRICS[c.metric].label if c.metric in METRICS else c.metric
-        groups.setdefault(label, []).append(c.verdict)
-    return list(groups.items())
+    """``[(metric label with its margin, [verdict sentences])]``, test accuracy first; per
+    metric better, worse, equivalent, undecided. Untested variants are left out (said once
+    by :func:`untested_sentence`)."""
+    res = data.results
+    groups = []
+    for metric in res.decisions:
+        label = METRICS[metric].label if metric in METRICS else metric
+        sentences = res.verdicts_for(metric)
+        if sentences:
+            groups.append(
+                (f"{label} (margin {margin_text(metric, res.margins.get(metric))})", sentences)
+            )
+    return groups
+
+
+#: Headings of the outcome groups (``{b}``: the baseline, ``{m}``: the margin).
+OUTCOME_TITLES = {
+    BETTER: "Better than {b}",
+    WORSE: "Worse than {b}",
+    EQUIVALENT: "Equivalent to {b} within {m}",
+    UNDECIDED: "Undecided (more seeds needed)",
+}
+
+
+def outcome_groups(results: Results, metric: str = PRIMARY_METRIC) -> list[tuple[str, list[str]]]:
+    """``metric``'s verdict sentences grouped by outcome: ``[(heading, [sentences])]`` for
+    better, worse, equivalent and undecided, empty groups left out."""
+    margin = margin_text(metric, results.margins.get(metric))
+    out = []
+    for kind, title in OUTCOME_TITLES.items():
+        sentences = [
+            _describe(results, metric, v, d) for v, d in results.ordered(metric) if d.kind == kind
+        ]
+        if sentences:
+            out.append((title.format(b=results.baseline, m=margin), sentences))
+    return out
+
+
+def _describe(results: Results, metric: str, variant: str, verdict: Verdict) -> str:
+    return describe(verdict, metric, variant, results.baseline)
+
+
+def untested_sentence(results: Results) -> str:
+    """One sentence for every comparison that could not be tested (``""`` if none)."""
+    untested = results.untested
+    if not untested:
+        return ""
+    ns = sorted(set(untested.values()))
+    n = f"n={ns[0]}" if len(ns) == 1 else "n=" + "/".join(map(str, ns))
+    return (
+        f"Not tested ({n}; a comparison needs at least 2 paired seeds, so these are not "
+        f"ties): {', '.join(untested)}."
+    )
+
+
+def method_sentence(results: Results) -> str:
+    """How the verdicts were reached: tests, margin, Holm, intervals, in one paragraph."""
+    m = sum(d.kind != NOT_TESTED for d in results.decisions.get(PRIMARY_METRIC, {}).values())
+    margins = ", ".join(
+        f"{METRICS[k].label if k in METRICS else k} {margin_text(k, v)}"
+        for k, v in results.margins.items()
+        if v is not None
+    )
+    holm = (
+        f"Holm-corrected over the {m} comparison{'s' if m != 1 else ''} of each metric, "
+        "separately for differences and equivalences"
+    )
+    if results.design is None:
+        return (
+            f"Paired by seed against {results.baseline}. Better/worse: paired t-test; "
+            f"equivalent: two one-sided t-tests (TOST) within the margin; {holm}. "
+            f"Margins: {margins}. Intervals: 95% t-intervals of the mean paired difference."
+        ) + _wilcoxon_note(results)
+    d = results.design
+    return (
+        f"Paired by seed against {results.baseline}; seeds until decided: group-sequential "
+        f"paired t-test and TOST within the margin, looked at after {d.first}, "
+        f"{d.first + 1}, …, {d.max_seeds} seeds with O'Brien–Fleming-type α spending "
+        f"(Lan–DeMets) on exact t boundaries; {holm}, on repeated p-values. Margins: "
+        f"{margins}. Intervals: repeated 95% CIs, valid at every look."
+    ) + _wilcoxon_note(results)
+
+
+def _wilcoxon_note(results: Results) -> str:
+    if results.test != "wilcoxon":
+        return ""
+    return (
+        " (--test wilcoxon: the Wilcoxon signed-rank p-values are in results.json's "
+        "comparisons; the verdicts use the t-tests.)"
+    )
+
+
+def auto_lines(results: Results) -> list[str]:
+    """What ``--seeds auto`` did: seeds per variant, runs, rounds, wall time, and which
+    comparisons stayed undecided and why (``[]`` for a fixed number of seeds)."""
+    auto = results.auto
+    if auto is None:
+        return []
+    seeds = results.seeds_used()
+    runs = sum(seeds.values())
+    fixed = len(results.variants) * auto.design.max_seeds
+    minutes, sec = divmod(round(auto.wall_s), 60)
+    wall = f"{minutes} min {sec} s" if minutes else f"{sec} s"
+    lines = [
+        "Seeds used (until decided): "
+        + ", ".join(f"{v} {n}" for v, n in seeds.items())
+        + f" — {runs} runs in {len(auto.rounds)} round{'s' if len(auto.rounds) != 1 else ''}"
+        f" (a fixed {auto.design.max_seeds}-seed grid: {fixed}); wall time {wall}."
+    ]
+    if not auto.reasons:
+        lines.append("Every test-accuracy comparison is decided.")
+    else:
+        parts = []
+        for v, why in auto.reasons.items():
+            need = results.details.get(v, {}).get("seeds_needed")
+            hint = f"; a fixed design would need about {need} seeds" if need else ""
+            parts.append(f"{v} ({why}{hint})")
+        lines.append("Undecided: " + "; ".join(parts) + ".")
+    return lines
 
 
 def bottom_line(data: RunData) -> str:
-    """The plain answer for test accuracy: which variants differ from the baseline, if any."""
-    acc = [c for c in data.results.comparisons if c.metric == "test_acc"]
+    """The plain answer for test accuracy: which variants are better, worse, equivalent
+    within the margin, or undecided against the baseline -- never a tie for an untested one."""
+    res = data.results
+    acc = res.decisions.get(PRIMARY_METRIC, {})
     if not acc:
         if len(data.variants) < 2:
             return "Only one variant was run, so there is nothing to compare."
         return "No paired comparison of test accuracy was possible (no finished baseline runs)."
-    better = [c.variant for c in acc if c.significant and c.paired.diff > 0]
-    worse = [c.variant for c in acc if c.significant and c.paired.diff < 0]
-    same = [c.variant for c in acc if not c.significant]
+    margin = margin_text(PRIMARY_METRIC, res.margins.get(PRIMARY_METRIC))
+    words = {
+        BETTER: f"more accurate than {data.baseline}",
+        WORSE: f"less accurate than {data.baseline}",
+        EQUIVALENT: f"equivalent to {data.baseline} within {margin}",
+        UNDECIDED: "undecided",
+    }
     out = []
-    if better:
-        out.append(f"more accurate than {data.baseline}: {', '.join(better)}")
-    if worse:
-        out.append(f"less accurate than {data.baseline}: {', '.join(worse)}")
-    if same:
-        out.append(f"no significant difference from {data.baseline}: {', '.join(same)}")
-    n = min(c.paired.n for c in acc)
-    caveat = " With fewer than 3 seeds the tests have little power." if n < 3 else ""
-    test = TEST_NAMES.get(data.results.test, data.results.test)
-    return (
-        f"Test accuracy ({test} paired by seed, Holm-corrected): " + "; ".join(out) + "." + caveat
-    )
+    for kind, text in words.items():
+        names = [v for v, d in acc.items() if d.kind == kind]
+        if names:
+            out.append(f"{text}: {', '.join(names)}")
+    untested = res.untested
+    if untested:
+        ns = sorted(set(untested.values()))
+        out.append(f"not tested (n={'/'.join(map(str, ns))}): {', '.join(untested)}")
+    how = "group-sequential, seeds until decided" if res.design is not None else "fixed seeds"
+    text = f"Test accuracy (paired t-test and TOST, {how}, Holm-corrected; margin {margin}): "
+    text += "; ".join(out) + "."
+    if any(d.kind == UNDECIDED for d in acc.values()) and res.design is None:
+        text += " Undecided needs more seeds: --seeds auto adds them until decided."
+    return text
+
+
+def verdict_table(data: RunData) -> Table:
+    """Test accuracy against the baseline, one row per variant: verdict, paired difference
+    with its interval, the bootstrap interval, the probability of improvement, p-values,
+    seeds used and the seeds a fixed design would need to resolve the margin."""
+    res = data.results
+    acc = res.decisions.get(PRIMARY_METRIC, {})
+    rows = []
+    for v, d in acc.items():
+        det = res.details.get(v, {})
+        boot = det.get("bootstrap")
+        p_imp = det.get("p_improvement", math.nan)
+        need = det.get("seeds_needed")
+        tested = d.kind != NOT_TESTED
+        rows.append(
+            [
+                v,
+                d.kind,
+                fmt_ci(Summary(d.diff, d.lo, d.hi, math.nan, d.n), 100) if tested else "–",
+                _interval(boot.lo, boot.hi, 100) if boot is not None else "–",
+                f"{100 * p_imp:.0f}%" if math.isfinite(p_imp) else "–",
+                format_p(d.p_adj)[2:] if math.isfinite(d.p_adj) else "–",
+                format_p(d.p_equiv_adj)[2:] if math.isfinite(d.p_equiv_adj) else "–",
+                str(d.n) + (" (cap)" if d.capped else ""),
+                str(need) if need is not None else "–",
+            ]
+        )
+    margin = margin_text(PRIMARY_METRIC, res.margins.get(PRIMARY_METRIC))
+    headers = [
+        "variant",
+        "verdict",
+        "Δ acc, points [95% CI]",
+        "bootstrap 95% CI (BCa)",
+        f"P(beats {data.baseline})",
+        "p, difference (Holm)",
+        f"p, equivalence {margin} (Holm)",
+        "seeds",
+        f"seeds a fixed design needs for {margin}",
+    ]
+    return Table(headers, rows, [False, False] + [True] * 7)
+
+
+VERDICT_NOTE = (
+    "Δ: mean paired difference from the baseline (seed k against seed k). Bootstrap: BCa "
+    "interval of the same mean (scipy.stats.bootstrap; too narrow with few seeds, read it "
+    "beside the t-interval; none below 3 seeds). P(beats): share of seeds on which the "
+    "variant was more accurate than the baseline (ties count half). Last column: seeds a "
+    "fixed design would need for 80% power to show equivalence within the margin if the "
+    "true difference were 0, at the observed SD of the paired differences."
+)
+
+
+def _interval(lo: float, hi: float, scale: float) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "–"
+    return f"[{lo * scale:.1f}, {hi * scale:.1f}]"
 
 
 #: How each paired test is named in sentences.
@@ -126,7 +317,7 @@ TEST_NAMES = {"t": "t-test", "wilcoxon": "Wilcoxon signed-rank test"}
 
 def results_table(data: RunData) -> Table:
     """One row per variant: n, mean [95% CI] of the main metrics, Δ accuracy vs baseline."""
-    deltas = {c.variant: c for c in data.results.comparisons if c.metric == "test_acc"}
+    deltas = data.results.decisions.get(PRIMARY_METRIC, {})
     headers = [
         "variant",
         "n",
@@ -148,11 +339,8 @@ def results_table(data: RunData) -> Table:
         if v == data.baseline:
             delta = "(baseline)"
         elif v in deltas:
-            c = deltas[v]
-            d = c.paired
-            delta = fmt_ci(Summary(d.diff, d.lo, d.hi, math.nan, d.n), 100)
-            if math.isfinite(d.p_adj):
-                delta += f", {format_p(d.p_adj)}" + (" *" if c.significant else "")
+            d = deltas[v]
+            delta = fmt_ci(Summary(d.diff, d.lo, d.hi, math.nan, d.n), 100) + f", {d.kind}"
         else:
             delta = "–"
         rows.append(
@@ -177,8 +365,8 @@ def results_table(data: RunData) -> Table:
 RESULTS_NOTE = (
     "Mean over seeds with its 95% t-interval in brackets (with few seeds an "
     "interval can reach past a metric's range); n = finished seeds. "
-    "Δ: paired by seed against the baseline, p Holm-adjusted across variants "
-    "(* = significant at α = 0.05). MACs count conv/linear multiply-accumulates "
+    "Δ: paired by seed against the baseline, with its interval and the verdict (better / "
+    "worse / equivalent within the margin / undecided; see Verdict). MACs count conv/linear multiply-accumulates "
     "of one input; pooling is counted separately in the per-layer tables."
 )
 
@@ -409,17 +597,23 @@ __all__ = [
     "RESULTS_NOTE",
     "SPEED_NOTE",
     "Table",
+    "VERDICT_NOTE",
+    "auto_lines",
     "bottom_line",
     "config_table",
     "environment_table",
     "fmt_ci",
     "fmt_count",
     "headline",
+    "method_sentence",
     "n_text",
+    "outcome_groups",
     "profile_summary",
     "profile_table",
     "results_table",
     "runs_table",
     "speed_table",
+    "untested_sentence",
     "verdict_groups",
+    "verdict_table",
 ]

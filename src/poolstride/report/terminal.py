@@ -2,7 +2,9 @@
 
 What ``poolstride compare`` prints and ``str()`` of the results of :func:`poolstride.compare`
 shows: one row per variant with mean ± the 95% CI half-width over seeds, the paired
-difference from the baseline, then the verdict sentences grouped by metric.
+difference from the baseline and its test-accuracy verdict, then the verdict sentences by
+metric (better, worse, equivalent within the margin, undecided), the comparisons that could
+not be tested (once), and what ``--seeds auto`` did.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from poolstride.experiment.results import Results
-from poolstride.experiment.stats import METRICS, Summary
+from poolstride.experiment.results import PRIMARY_METRIC, Results
+from poolstride.experiment.stats import METRICS, Summary, margin_text
+from poolstride.report.tables import auto_lines, method_sentence, untested_sentence
 
 
 def results_table(results: Results) -> Table:
     """A rich Table: one row per variant, mean ± 95% CI half-width over seeds."""
     n_all = sorted({results.n_seeds(v) for v in results.variants})
     n_text = f"n={n_all[0]}" if len(n_all) == 1 else "n varies"
+    margin = margin_text(PRIMARY_METRIC, results.margins.get(PRIMARY_METRIC))
     table = Table(
-        title=f"mean ± 95% CI over seeds ({n_text}); baseline: {results.baseline}",
+        title=f"mean ± 95% CI over seeds ({n_text}); baseline: {results.baseline}; "
+        f"accuracy margin {margin}",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -34,6 +39,7 @@ def results_table(results: Results) -> Table:
         "n",
         "acc %",
         "Δ acc",
+        "verdict",
         "circ %",
         "crop %",
         "params",
@@ -41,23 +47,25 @@ def results_table(results: Results) -> Table:
         "train s",
     ):
         table.add_column(name, justify="left" if name == "variant" else "right", no_wrap=True)
-    deltas = {c.variant: c for c in results.comparisons if c.metric == "test_acc"}
+    deltas = results.decisions.get(PRIMARY_METRIC, {})
     for v in results.variants:
         s = results.summary.get(v, {})
         if not s or s["test_acc"].n == 0:
-            table.add_row(v, "0", "failed", "", "", "", "", "", "")
+            table.add_row(v, "0", "failed", "", "", "", "", "", "", "")
             continue
         d = deltas.get(v)
-        delta = (
-            "base"
-            if v == results.baseline
-            else (_signed(100 * d.paired.diff) + ("*" if d.significant else "") if d else "")
-        )
+        if v == results.baseline:
+            delta, kind = "base", ""
+        elif d is None:
+            delta, kind = "", ""
+        else:
+            delta, kind = _signed(100 * d.diff), d.kind
         table.add_row(
             v,
             str(s["test_acc"].n),
             _pm(s["test_acc"], 100),
             delta,
+            kind,
             _pm(s["shift_consistency_circular"], 100),
             _pm(s["shift_consistency_crop"], 100),
             _count(s["params"].mean),
@@ -65,8 +73,9 @@ def results_table(results: Results) -> Table:
             f"{s['train_time_s'].mean:.1f}",
         )
     table.caption = (
-        "acc: test accuracy. Δ acc: paired difference from the baseline in "
-        "points (* significant, Holm, α=0.05). circ / crop: shift consistency, "
+        "acc: test accuracy. Δ acc: mean paired difference from the baseline in "
+        f"points; verdict: test accuracy vs the baseline within {margin} (see below). "
+        "circ / crop: shift consistency, "
         "same class under two random circular / crop shifts. Training-step "
         "times per configuration: the report's Speed section."
     )
@@ -75,20 +84,30 @@ def results_table(results: Results) -> Table:
 
 
 def render_results(results: Results, console: Console | None = None) -> None:
-    """Print the table, the verdicts (grouped by metric) and any failed runs."""
+    """Print the table, the verdicts (by metric, then by outcome), the untested comparisons
+    once, what ``--seeds auto`` did, and any failed runs."""
 
     console = console or Console()
     console.print(results_table(results))
-    if results.comparisons:
-        console.print(
-            f"\n[bold]Verdicts[/] vs {results.baseline} (paired by seed, "
-            f"{_test_name(results.test)}, Holm-corrected per metric):"
-        )
-        for metric in dict.fromkeys(c.metric for c in results.comparisons):
-            console.print(f"[bold]{METRICS[metric].label}[/]" if metric in METRICS else metric)
-            for c in results.comparisons:
-                if c.metric == metric:
-                    console.print(f"  • {c.verdict}", markup=False, highlight=False)
+    tested = any(results.ordered(m) for m in results.decisions)
+    if results.decisions:
+        console.print(f"\n[bold]Verdicts[/] vs {results.baseline}:")
+    if tested:
+        console.print(method_sentence(results), markup=False, highlight=False)
+        for metric in results.decisions:
+            ordered = results.ordered(metric)
+            if not ordered:
+                continue
+            label = METRICS[metric].label if metric in METRICS else metric
+            margin = margin_text(metric, results.margins.get(metric))
+            console.print(f"[bold]{label}[/] (margin {margin})", highlight=False)
+            for sentence in results.verdicts_for(metric):
+                console.print(f"  • {sentence}", markup=False, highlight=False)
+    untested = untested_sentence(results)
+    if untested:
+        console.print(untested, markup=False, highlight=False)
+    for line in auto_lines(results):
+        console.print(line, markup=False, highlight=False)
     for r in results.failed:
         console.print(f"[red]failed:[/] {r.variant} seed {r.seed}: {r.reason}", highlight=False)
     if results.out is not None:
@@ -103,10 +122,6 @@ def results_text(results: Results) -> str:
     console = Console(width=120, record=True, file=_Discard(), color_system=None)
     render_results(results, console)
     return console.export_text()
-
-
-def _test_name(test: str) -> str:
-    return "paired t-test" if test == "t" else "Wilcoxon signed-rank"
 
 
 def _ci(s: Summary, scale: float = 1.0) -> str:
