@@ -513,8 +513,9 @@ import numpy as np
 from numba import njit, uint64
 
 from poolstride.kernels.call_plan import CHANNELS_LAST, PLANAR
-from poolstride.kernels.generic import (border_columns_planar, rows_from_inverse_cl,
-                                        rows_from_inverse_planar)
+from poolstride.kernels.generic import (border_columns_adjoint_planar, border_columns_planar,
+                                        filter_rows_cl, filter_rows_planar,
+                                        rows_from_inverse_cl, rows_from_inverse_planar)
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -534,16 +535,8 @@ def resample_fwd_planar(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n
             h0 = oh * {s} - {lo}
             if h0 >= 0 and h0 + {k} <= height and row_n[oh] == {k}:
 {rows_planar}
-            elif row_n[oh] == 0:  # the window lies in the zero padding
-                buf[:] = 0
-            else:
-                a, r = row_w[oh, 0], uint64(rows[oh, 0])
-                for w in range(width):
-                    buf[uint64(w)] = a * x[up, r, uint64(w)]
-                for i in range(1, row_n[oh]):
-                    a, r = row_w[oh, i], uint64(rows[oh, i])
-                    for w in range(width):
-                        buf[uint64(w)] += a * x[up, r, uint64(w)]
+            else:  # a border row: from the row table
+                filter_rows_planar(buf, x, up, oh, rows, row_w, row_n)
             uo = uint64(oh)
             for ow in range(ow_lo, ow_hi):
 {cols_planar}
@@ -572,12 +565,7 @@ def resample_bwd_planar(grad_out, grad_in, lo, hi, rows, row_w, row_n, rinv, rin
                 g = grad_out[up, uo, uint64(ow)]
                 gz[uint64(ow + {margin})] = g if ow_lo <= ow < ow_hi else zero
 {gather}
-            for ow in range(ow_count):
-                if ow_lo <= ow < ow_hi:
-                    continue
-                g = grad_out[up, uo, uint64(ow)]
-                for j in range(col_n[ow]):
-                    t[uo, uint64(cols[ow, j])] += col_w[ow, j] * g
+            border_columns_adjoint_planar(t, grad_out, up, uo, cols, col_w, col_n, ow_lo, ow_hi)
         rows_from_inverse_planar(grad_in, t, up, rinv, rinv_w, rinv_n)
 
 
@@ -602,18 +590,8 @@ def resample_fwd_cl(x, out, lo, hi, rows, row_w, row_n, rinv, rinv_w, rinv_n, co
                 for c in range(channels):
                     uc = uint64(c)
                     buf[uw, uc] = {rows_cl}
-        elif row_n[oh] == 0:
-            buf[:] = 0
-        else:
-            a, r = row_w[oh, 0], uint64(rows[oh, 0])
-            for w in range(width):
-                for c in range(channels):
-                    buf[uint64(w), uint64(c)] = a * x[un, r, uint64(w), uint64(c)]
-            for i in range(1, row_n[oh]):
-                a, r = row_w[oh, i], uint64(rows[oh, i])
-                for w in range(width):
-                    for c in range(channels):
-                        buf[uint64(w), uint64(c)] += a * x[un, r, uint64(w), uint64(c)]
+        else:  # a border row: from the row table
+            filter_rows_cl(buf, x, un, oh, rows, row_w, row_n)
         for ow in range(ow_count):
             uw = uint64(ow)
             if ow_lo <= ow < ow_hi:

@@ -287,6 +287,53 @@ def border_columns_planar(buf, out, up, uo, cols, col_w, col_n, ow_lo, ow_hi):
 
 
 @njit(inline="always")
+def border_columns_adjoint_planar(t, grad_out, up, uo, cols, col_w, col_n, ow_lo, ow_hi):
+    """Adjoint of border_columns_planar: ``t[uo, cols[ow, j]] += col_w[ow, j] * g[ow]`` for
+    the border columns (outside ``[ow_lo, ow_hi)``) of output row ``uo`` of plane ``up``."""
+    for ow in range(grad_out.shape[2]):
+        if ow_lo <= ow < ow_hi:
+            continue
+        g = grad_out[up, uo, uint64(ow)]
+        for j in range(col_n[ow]):
+            t[uo, uint64(cols[ow, j])] += col_w[ow, j] * g
+
+
+@njit(inline="always")
+def filter_rows_planar(buf, x, up, oh, rows, row_w, row_n):
+    """Output row ``oh``'s vertical filter of plane ``up`` from the row table:
+    ``buf[w] = sum_i row_w[oh, i] * x[up, rows[oh, i], w]`` (0 in the zero padding)."""
+    width = x.shape[2]
+    if row_n[oh] == 0:  # the window lies in the zero padding
+        buf[:] = 0
+    else:
+        a, r = row_w[oh, 0], uint64(rows[oh, 0])
+        for w in range(width):
+            buf[uint64(w)] = a * x[up, r, uint64(w)]
+        for i in range(1, row_n[oh]):
+            a, r = row_w[oh, i], uint64(rows[oh, i])
+            for w in range(width):
+                buf[uint64(w)] += a * x[up, r, uint64(w)]
+
+
+@njit(inline="always")
+def filter_rows_cl(buf, x, un, oh, rows, row_w, row_n):
+    """Channels-last filter_rows_planar: ``buf`` (W, C) from sample ``un`` of x (N, H, W, C)."""
+    width, channels = x.shape[2], x.shape[3]
+    if row_n[oh] == 0:  # the window lies in the zero padding
+        buf[:] = 0
+    else:
+        a, r = row_w[oh, 0], uint64(rows[oh, 0])
+        for w in range(width):
+            for c in range(channels):
+                buf[uint64(w), uint64(c)] = a * x[un, r, uint64(w), uint64(c)]
+        for i in range(1, row_n[oh]):
+            a, r = row_w[oh, i], uint64(rows[oh, i])
+            for w in range(width):
+                for c in range(channels):
+                    buf[uint64(w), uint64(c)] += a * x[un, r, uint64(w), uint64(c)]
+
+
+@njit(inline="always")
 def rows_from_inverse_planar(grad_in, t, up, rinv, rinv_w, rinv_n):
     """Plane ``up`` of grad_in (P, H, W), each row written once:
     ``grad_in[h] = sum_m rinv_w[h, m] * t[rinv[h, m]]`` (0 where no output row reads h)."""
@@ -373,15 +420,7 @@ def resample_fwd_planar(
         up = uint64(p)
         for oh in range(oh_count):
             uo = uint64(oh)
-            a, r = row_w[oh, 0], uint64(rows[oh, 0])
-            if row_n[oh] == 0:  # the window lies in the zero padding
-                buf[:] = 0
-            for w in range(width if row_n[oh] else 0):
-                buf[uint64(w)] = a * x[up, r, uint64(w)]
-            for i in range(1, row_n[oh]):
-                a, r = row_w[oh, i], uint64(rows[oh, i])
-                for w in range(width):
-                    buf[uint64(w)] += a * x[up, r, uint64(w)]
+            filter_rows_planar(buf, x, up, oh, rows, row_w, row_n)
             if ow_hi > ow_lo:
                 b = filt[0]
                 for w in range(first, last):
@@ -422,7 +461,7 @@ def resample_bwd_planar(
     (OH, W); then each input row is written once, from the output rows that read it
     (the inverse row table): no zeroing pass, no read-modify-write of grad_in."""
     width = grad_in.shape[2]
-    oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    oh_count = grad_out.shape[1]
     k = filt.shape[0]
     t = np.empty((oh_count, width), grad_in.dtype)
     zero = grad_in.dtype.type(0)
@@ -436,12 +475,7 @@ def resample_bwd_planar(
                 b = filt[j]
                 for ow in range(ow_lo, ow_hi):
                     t[uo, uint64(ow * stride - pad + j)] += b * grad_out[up, uo, uint64(ow)]
-            for ow in range(ow_count):
-                if ow_lo <= ow < ow_hi:
-                    continue
-                g = grad_out[up, uo, uint64(ow)]
-                for j in range(col_n[ow]):
-                    t[uo, uint64(cols[ow, j])] += col_w[ow, j] * g
+            border_columns_adjoint_planar(t, grad_out, up, uo, cols, col_w, col_n, ow_lo, ow_hi)
         rows_from_inverse_planar(grad_in, t, up, rinv, rinv_w, rinv_n)
 
 
@@ -475,17 +509,7 @@ def resample_fwd_cl(
         un = uint64(t // oh_count)
         oh = t % oh_count
         uo = uint64(oh)
-        a, r = row_w[oh, 0], uint64(rows[oh, 0])
-        if row_n[oh] == 0:  # the window lies in the zero padding
-            buf[:] = 0
-        for w in range(width if row_n[oh] else 0):
-            for c in range(channels):
-                buf[uint64(w), uint64(c)] = a * x[un, r, uint64(w), uint64(c)]
-        for i in range(1, row_n[oh]):
-            a, r = row_w[oh, i], uint64(rows[oh, i])
-            for w in range(width):
-                for c in range(channels):
-                    buf[uint64(w), uint64(c)] += a * x[un, r, uint64(w), uint64(c)]
+        filter_rows_cl(buf, x, un, oh, rows, row_w, row_n)
         for ow in range(ow_count):
             uw = uint64(ow)
             interior = ow_lo <= ow < ow_hi
