@@ -76,6 +76,7 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     from poolstride.experiment.config import load_config_file, make_config
     from poolstride.experiment.cores import cpu_count, resolve_workers, threads_per_worker
     from poolstride.experiment.grid import environment
+    from poolstride.experiment.store import mixed_execution_note
 
     base = load_config_file(config_file) if config_file else {}
     overrides = {
@@ -117,6 +118,9 @@ def compare(config_file, quiet, seeds, variants, out, **options):
     results, report = run_comparison(cfg, progress=not quiet, console=console)
     console.print()
     results.render(console)
+    mixed = mixed_execution_note(results.records)
+    if mixed:  # one key, several executions: say so (docs/reliability.md)
+        console.print(f"[yellow]note[/] {mixed}")
     console.print(f"\nreport: {report}  (open it in a browser; works offline)")
     if not results.finished:  # nothing to compare: exit code 1 so scripts notice
         raise click.ClickException(

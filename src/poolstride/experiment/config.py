@@ -44,7 +44,9 @@ BACKENDS = ("local", "ray")
 
 # Fields recorded with the run but not part of its identity: where the data lives and which
 # device ran it do not change what the run *is* (results are compared across machines).
-_NOT_IN_KEY = frozenset({"data_dir", "device", "download", "tensorboard_dir"})
+# ``deterministic`` is how a run was executed (recorded with it, like threads and seed fusion),
+# not what it is: a deterministic rerun answers the same question.
+_NOT_IN_KEY = frozenset({"data_dir", "device", "download", "tensorboard_dir", "deterministic"})
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,12 @@ class TrainingFields:
         "none",
         "bf16 autocast for the forward pass (CPU or CUDA); part of each run's identity.",
         choices=AMPS,
+    )
+    deterministic: bool = option(
+        False,
+        "Bit-identical reruns whatever the schedule: torch deterministic algorithms, seeds "
+        "trained separately, one thread per run (slower; recorded with each run).",
+        switch="flag",
     )
 
 
@@ -248,7 +256,12 @@ def _number(value: Any, kind: type) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         return value if isinstance(value, int) else None
-    return float(value) if isinstance(value, (int, float)) else None
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range
+        return None
 
 
 def validate_run_fields(cfg: Any) -> None:
@@ -412,6 +425,15 @@ class CompareConfig(TrainingFields):
             raise PoolstrideError(
                 f"batch_seeds must be true, false or null, got {self.batch_seeds!r}"
             )
+        if self.deterministic is True:  # one schedule for every run: separate seeds, 1 thread
+            if self.batch_seeds is True:
+                raise PoolstrideError("--deterministic trains seeds separately: drop --batch-seeds")
+            if self.threads not in (None, 1):
+                raise PoolstrideError(
+                    f"--deterministic runs one thread per run, got --threads {self.threads}"
+                )
+            object.__setattr__(self, "batch_seeds", False)
+            object.__setattr__(self, "threads", 1)
         object.__setattr__(self, "variants", variants)
         object.__setattr__(self, "seeds", "auto" if auto else seeds)
         object.__setattr__(self, "baseline", baseline)

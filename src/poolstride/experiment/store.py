@@ -489,3 +489,41 @@ def salvage_store(path: str | Path) -> tuple[Path, Path, int, int]:
             os.rename(extra, kept.with_name(kept.name + side))
     os.rename(fresh, p)
     return p, kept, len(records), lost
+
+
+# -- one identity, several executions --------------------------------------------------------
+
+
+def execution_of(record: RunRecord) -> str:
+    """How a finished run was executed, in words: seed-fused or separate, threads, and
+    whether torch's deterministic algorithms were on (runs stored before these were
+    recorded read as separate, threads unknown)."""
+    m = record.metrics
+    fused = int(m.get("batched_seeds") or 1) > 1
+    threads = m.get("threads")
+    words = ["seed-fused" if fused else "separate"]
+    words.append(f"{threads} thread{'s' if threads != 1 else ''}" if threads else "threads ?")
+    if m.get("deterministic"):
+        words.append("deterministic")
+    return ", ".join(words)
+
+
+def mixed_execution_note(records: Iterable[RunRecord]) -> str | None:
+    """A one-line note when finished runs were executed in different ways, else None.
+
+    A run's key names what it is; its numbers can still depend on how it was scheduled: in
+    float32, seed-fused and separate training, or different thread counts, sum in a
+    different order and give slightly different results for the same key."""
+    modes: dict[str, int] = {}
+    for record in records:
+        if record.finished:
+            mode = execution_of(record)
+            modes[mode] = modes.get(mode, 0) + 1
+    if len(modes) < 2:
+        return None
+    parts = "; ".join(f"{n} run(s) {mode}" for mode, n in sorted(modes.items()))
+    return (
+        f"these results mix executions ({parts}): in float32 these give slightly different "
+        "numbers for the same run; rerun into a new --out with --deterministic for one "
+        "execution per result"
+    )

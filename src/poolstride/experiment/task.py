@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,11 +89,33 @@ def lost_outcomes(task: Task, err: BaseException) -> list[Outcome]:
 
 def run_task(task: Task, on_progress: ProgressCallback | None = None) -> list[Outcome]:
     """Execute ``task`` in this process; one outcome per config, in order."""
-    if task.fused or task.own_loop:
-        return execute_fused(
-            task.configs, channels_last=task.channels_last, on_progress=on_progress
-        )
-    return [run_safely(cfg, on_progress) for cfg in task.configs]
+    with deterministic_mode(any(c.deterministic for c in task.configs)):
+        if task.fused or task.own_loop:
+            return execute_fused(
+                task.configs, channels_last=task.channels_last, on_progress=on_progress
+            )
+        return [run_safely(cfg, on_progress) for cfg in task.configs]
+
+
+@contextmanager
+def deterministic_mode(on: bool):
+    """torch's deterministic algorithms (and deterministic cuDNN/cuBLAS) while ``on``.
+
+    An op without a deterministic implementation then fails its run with a one-line reason
+    instead of silently varying. The previous settings come back afterwards."""
+    if not on:
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    saved = (torch.are_deterministic_algorithms_enabled(), cudnn.deterministic, cudnn.benchmark)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.use_deterministic_algorithms(True)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0])
+        cudnn.deterministic, cudnn.benchmark = saved[1], saved[2]
 
 
 def run_safely(cfg: RunConfig, on_progress: ProgressCallback | None = None) -> Outcome:
@@ -188,6 +210,11 @@ def run_metrics(
             # Saved so the report can rebuild each model for its layer table without the data.
             "input_shape": list(ds.input_shape),
             "num_classes": int(ds.num_classes),
+            # how the run was executed (one identity, several possible executions): a
+            # summary that mixes them says so
+            "batched_seeds": 1,
+            "threads": torch.get_num_threads(),
+            "deterministic": torch.are_deterministic_algorithms_enabled(),
         }
     )
     metrics.update(fastest_step(model, x_train[: cfg.batch_size], y_train[: cfg.batch_size]))

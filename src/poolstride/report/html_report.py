@@ -19,6 +19,7 @@ from poolstride._version import __version__
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.results import PRIMARY_METRIC, Results
 from poolstride.experiment.stats import METRICS
+from poolstride.experiment.store import mixed_execution_note
 from poolstride.report.figures import FigureFile
 from poolstride.report.markup import Markup, join, tag
 from poolstride.report.palette import Style, variant_styles
@@ -142,6 +143,9 @@ def verdict_block(data: RunData) -> Markup:
     untested = untested_sentence(res)
     failed = [r for r in data.records if not r.finished]
     notes = []
+    mixed = mixed_execution_note(data.records)
+    if mixed:  # one key, several executions (docs/reliability.md)
+        notes.append(tag("p", f"Note: {mixed}.", class_="note"))
     if failed:
         notes.append(
             tag(
