@@ -12,6 +12,7 @@ from pathlib import Path
 
 from poolstride.experiment.results import PRIMARY_METRIC
 from poolstride.experiment.stats import METRICS
+from poolstride.experiment.store import mixed_execution_note
 from poolstride.report.figures import FigureFile
 from poolstride.report.run import LayerProfile, RunData
 from poolstride.report.tables import (
@@ -88,6 +89,9 @@ def render_markdown(
     failed = [r for r in data.records if not r.finished]
     if failed:
         out += ["", f"{len(failed)} run(s) failed and are left out of the statistics (see Runs)."]
+    mixed = mixed_execution_note(data.records)
+    if mixed:  # one key, several executions (docs/reliability.md)
+        out += ["", md_escape(f"Note: {mixed}.")]
     if res.ordered(PRIMARY_METRIC):
         out += [
             "",
