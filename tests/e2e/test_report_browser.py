@@ -89,7 +89,7 @@ def _check_page(opened: Opened, n_variants: int):
     for complete, natural, shown in images:
         assert complete and natural > 0 and 0 < shown <= WIDTH
     verdict = page.inner_text("#verdict")
-    assert "Test accuracy (t-test paired by seed, Holm-corrected):" in verdict
+    assert "Test accuracy (paired t-test and TOST, fixed seeds, Holm-corrected" in verdict
     rows = page.eval_on_selector_all("#results tbody tr", "els => els.length")
     assert rows == n_variants
     # readable at laptop width: no sideways scrolling of the page or the results table
