@@ -153,7 +153,7 @@ def forest(data: RunData, styles: dict[str, Style]) -> Figure:
     if not rows:
         raise MissingData("no run recorded test_acc on 2 or more seeds paired with the baseline")
     margin = res.margins.get("test_acc")
-    fig = Figure(figsize=(WIDTH, 0.9 + 0.45 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(WIDTH, max(2.2, 1.3 + 0.45 * len(rows))), layout="constrained")
     ax = fig.subplots()
     if margin is not None:
         ax.axvspan(
@@ -189,7 +189,7 @@ def forest(data: RunData, styles: dict[str, Style]) -> Figure:
     ax.set_xlabel(f"test accuracy − {data.baseline}, points (paired by seed; mean, {ci})")
     ax.set_title(f"difference from {data.baseline}", loc="left")
     if margin is not None:
-        ax.legend(loc="lower right", frameon=False, fontsize=8)
+        fig.legend(loc="outside upper right", frameon=False, fontsize=8)
     return fig
 
 

@@ -176,11 +176,18 @@ def method_sentence(results: Results) -> str:
     d = results.design
     return (
         f"Paired by seed against {results.baseline}; seeds until decided: group-sequential "
-        f"paired t-test and TOST within the margin, looked at after {d.first}, "
-        f"{d.first + 1}, …, {d.max_seeds} seeds with O'Brien–Fleming-type α spending "
+        f"paired t-test and TOST within the margin, looked at after {_looks(d.looks)} "
+        "seeds with O'Brien–Fleming-type α spending "
         f"(Lan–DeMets) on exact t boundaries; {holm}, on repeated p-values. Margins: "
         f"{margins}. Intervals: repeated 95% CIs, valid at every look."
     ) + _wilcoxon_note(results)
+
+
+def _looks(looks: tuple[int, ...]) -> str:
+    """``3, 4, …, 10`` (or every look when there are few)."""
+    if len(looks) <= 4:
+        return ", ".join(map(str, looks))
+    return f"{looks[0]}, {looks[1]}, …, {looks[-1]}"
 
 
 def _wilcoxon_note(results: Results) -> str:
