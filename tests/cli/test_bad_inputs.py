@@ -239,6 +239,8 @@ CLI_CASES = [
     ("profile torchvision:resnet18 --input 3x0", "is not valid"),
     ("profile max2 --input 3x8x8 --batch-size 0", "batch_size=0"),
     ("profile nope:x", "expected a layer"),
+    ("profile torchvision:resnet18 --input 3x100000x100000", "values per example"),
+    ("swap torchvision:resnet18 --to max --input 3x100000x100000", "values per example"),
     # report and store: damaged, foreign, missing stores
     ("report {tmp}/missing", "no run store"),
     ("report {damaged}", "is damaged"),

@@ -30,6 +30,23 @@ def shape_or_none(text, max_dims: int = 2) -> tuple[int, ...] | None:
     return shape if 2 <= len(shape) <= max_dims + 1 and min(shape) >= 1 else None
 
 
+#: The most values one example may hold (2**28 float32 values = 1 GiB): a larger input is a
+#: typo (``3x100000x100000``), refused before anything is allocated.
+MAX_INPUT_VALUES = 2**28
+
+
+def _within_memory(text, shape: tuple[int, ...]) -> tuple[int, ...]:
+    n = 1
+    for s in shape:
+        n *= s
+    if n > MAX_INPUT_VALUES:
+        raise PoolstrideError(
+            f"input shape {text!r} has {n:,} values per example, more than "
+            f"{MAX_INPUT_VALUES:,} (1 GiB of float32); use a smaller input"
+        )
+    return shape
+
+
 def parse_shape(text) -> tuple[int, ...]:
     """``"3x32x32"`` -> ``(3, 32, 32)``; ``"1x40"`` -> ``(1, 40)`` (1D). Tuples pass through."""
     shape = shape_or_none(text)
@@ -37,7 +54,7 @@ def parse_shape(text) -> tuple[int, ...]:
         raise PoolstrideError(
             f"input shape {text!r} is not valid; expected CxL (1D) or CxHxW (2D) with sizes >= 1, e.g. 3x32x32"
         )
-    return shape
+    return _within_memory(text, shape)
 
 
 def parse_input_shape(text: str | tuple | list) -> tuple[int, ...]:
@@ -51,7 +68,7 @@ def parse_input_shape(text: str | tuple | list) -> tuple[int, ...]:
             f"bad input shape {text!r}; expected CxL, CxHxW or CxDxHxW with positive sizes, "
             "e.g. 3x224x224"
         )
-    return shape
+    return _within_memory(text, shape)
 
 
 def format_shape(shape) -> str:
