@@ -362,7 +362,8 @@ class CompareConfig(TrainingFields):
     )
     batch_seeds: bool | None = option(
         None,
-        "Train the seeds of a variant as one seed-fused model (same results).",
+        "Train the seeds of a variant as one seed-fused model (same computation; float32 "
+        "rounding differs slightly from separate runs).",
         switch="pair",
         default_text="on, in chunks that keep every worker busy",
     )
