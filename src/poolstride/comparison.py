@@ -7,7 +7,7 @@ alike; it sits above :mod:`poolstride.experiment` (which runs and summarises) an
 >>> import poolstride
 >>> res = poolstride.compare(variants=["max", "conv"], seeds=3, steps=500)  # doctest: +SKIP
 >>> print(res.verdicts[0])                                                  # doctest: +SKIP
-conv is worse than max: 4.3 points less accurate (95% CI −5.5–−3.1, p=0.002, n=3)
+conv is worse than max: 4.3 points less accurate (95% CI 3.1–5.5, p=0.002, n=3)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from poolstride.experiment import allocator
 from poolstride.experiment.adaptive import run_auto
 from poolstride.experiment.config import CompareConfig, make_config
 from poolstride.experiment.grid import run_grid
+from poolstride.experiment.mlflow_tracking import log_grid, require_mlflow
 from poolstride.experiment.results import Results, verdict_options
 from poolstride.experiment.store import Store
 from poolstride.report.html_report import summary_html
@@ -104,6 +105,8 @@ def run_comparison(
 ) -> tuple[ComparisonResults, Path | None]:
     """Run ``cfg``'s grid (resuming from its store), summarise it and, when ``cfg.out`` is
     set, write its outputs and report. Returns the results and the report's path."""
+    if cfg.mlflow is not None:
+        require_mlflow()  # a missing extra fails before any training
     allocator.apply(cfg.allocator)  # before the data and models are allocated
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
     grid_options = dict(
@@ -130,6 +133,8 @@ def run_comparison(
     )
     results.auto = auto
     report = save_outputs(results, cfg) if cfg.out is not None else None
+    if cfg.mlflow is not None:  # after the outputs: the report and results are artifacts
+        log_grid(records, target=cfg.mlflow, grid=cfg.to_dict(), run_dir=cfg.out)
     return results, report
 
 

@@ -322,14 +322,15 @@ def test_four_way_invariant_to_a_constant_added_to_both_arms(pairs, shift):
 def test_describe_says_the_verdict_margin_and_n():
     better = decide([-0.027, -0.026, -0.028, -0.027, -0.025], 0.005)
     text = describe(better, "test_acc", "subsample", "max")
-    assert text.startswith("subsample is worse than max: 2.7 points less accurate (95% CI")
-    assert text.endswith("n=5)")
+    assert text.startswith("subsample is worse than max: 2.7 points less accurate (95% CI 2.")
+    assert text.endswith("n=5)") and "−" not in text  # the size's interval, no signs
     eq = decide([0.001, 0.0, 0.002, 0.0015, 0.0005, 0.001], 0.005)
     assert describe(eq, "test_acc", "conv", "max").startswith(
         "conv is equivalent to max on test accuracy within ±0.5 points (difference +0.1"
     )
     und = describe(decide([0.01, -0.02, 0.015], 0.005), "test_acc", "avg", "max")
     assert "undecided" in und and "margin ±0.5 points" in und and "n=3" in und
+    assert " to " in und  # a signed interval: "95% CI −4.6 to 4.9"
     one = describe(decide([0.24], 0.005), "test_acc", "conv", "max")
     assert one == "conv vs max, test accuracy: not tested (n=1)"
     assert "equivalent" not in one and "no significant" not in one

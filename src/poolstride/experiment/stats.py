@@ -633,9 +633,11 @@ def describe(verdict: Verdict, metric: str, variant: str, baseline: str) -> str:
     """One sentence for a :class:`Verdict`, the margin and n always stated.
 
     ``"subsample is worse than max: 2.7 points less accurate (95% CI 2.2–3.2, p=0.001,
-    n=5)"``, ``"conv is equivalent to max within ±0.5 points (difference +0.1, 95% CI
-    −0.2–0.4, n=8)"``, ``"avg vs max: undecided (difference −0.3, 95% CI −1.1–0.5, margin
-    ±0.5 points, n=10, seed cap reached)"``, ``"conv vs max: not tested (n=1)"``.
+    n=5)"`` (the interval of the size, in the direction stated), ``"conv is equivalent to
+    max on test accuracy within ±0.5 points (difference +0.1, 95% CI −0.2 to 0.4, n=8)"``,
+    ``"avg vs max, test accuracy: undecided (difference −0.3, 95% CI −1.1 to 0.5, margin
+    ±0.5 points, n=10, seed cap reached)"``, ``"conv vs max, test accuracy: not tested
+    (n=1)"``.
     """
     spec = METRICS.get(metric) or MetricSpec(metric, metric, True, "higher", "lower")
     fmt = f"{{:.{spec.digits}f}}"
@@ -647,13 +649,17 @@ def describe(verdict: Verdict, metric: str, variant: str, baseline: str) -> str:
         text = (f"{{:+.{spec.digits}f}}" if signed else fmt).format(x * spec.scale)
         return text.replace("-", "−")
 
-    ci = f"95% CI {num(verdict.lo)}–{num(verdict.hi)}"
+    ci = f"95% CI {num(verdict.lo)} to {num(verdict.hi)}"
     margin = f"±{num(verdict.margin)}{spec.unit}" if verdict.margin is not None else "no margin"
     if verdict.kind in (BETTER, WORSE):
         words = spec.better if (verdict.diff > 0) == spec.higher_is_better else spec.worse
+        # the interval of the size, in the direction stated ("2.7 points less accurate")
+        sign = 1.0 if verdict.diff > 0 else -1.0
+        lo, hi = sorted((sign * verdict.lo, sign * verdict.hi))
+        size_ci = f"95% CI {num(lo)}–{num(hi)}"
         return (
             f"{variant} is {verdict.kind} than {baseline}: {num(abs(verdict.diff))}{spec.unit} "
-            f"{words} ({ci}, {format_p(verdict.p_adj)}, n={n})"
+            f"{words} ({size_ci}, {format_p(verdict.p_adj)}, n={n})"
         )
     if verdict.kind == EQUIVALENT:
         return (
