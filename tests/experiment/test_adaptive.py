@@ -168,3 +168,24 @@ def test_bad_auto_fields_are_one_line_errors(opts, match):
 
     with pytest.raises(PoolstrideError, match=match):
         make_config(None, seeds="auto", **opts)
+
+
+def test_the_report_reads_what_the_auto_run_did(monkeypatch, tmp_path):
+    from poolstride.comparison import config_yaml
+    from poolstride.report.run import load_run
+    from poolstride.report.tables import auto_lines
+
+    monkeypatch.setattr(adaptive, "run_grid", FakeGrid())
+    cfg = grid(out=str(tmp_path), max_seeds=5)
+    with Store(tmp_path) as store:
+        _, res, auto = run_auto(cfg, store)
+    res.save(tmp_path)
+    (tmp_path / "config.yaml").write_text(config_yaml(cfg.to_dict()))
+    data = load_run(tmp_path)
+    assert data.results.design == res.design  # seeds: auto in config.yaml
+    assert data.results.verdict_rows() == res.verdict_rows()
+    assert data.results.auto.to_dict() == auto.to_dict()
+    lines = auto_lines(data.results)
+    assert lines[0].startswith("Seeds used (until decided): max 5, same ")
+    assert len(lines) == 2 and lines[1].startswith("Undecided:") == bool(auto.reasons)
+    assert "--seeds auto --max-seeds 5" in data.command()

@@ -95,6 +95,33 @@ class AutoRun:
         }
 
 
+def auto_from_dict(data: dict[str, Any]) -> AutoRun:
+    """An :class:`AutoRun` from :meth:`AutoRun.to_dict` (as ``results.json`` keeps it)."""
+    design = Design(
+        first=int(data.get("first", 3)),
+        max_seeds=int(data["max_seeds"]),
+        alpha=float(data.get("alpha", 0.05)),
+        spending=str(data.get("spending", "obf")),
+    )
+    rounds = [
+        Round(
+            {str(k): int(n) for k, n in r["seeds"].items()},
+            int(r.get("trained", 0)),
+            float(r.get("wall_s", 0.0)),
+            tuple(r.get("undecided", ())),
+        )
+        for r in data.get("rounds", [])
+    ]
+    return AutoRun(
+        design,
+        data.get("budget_min"),
+        rounds,
+        str(data.get("stop", DECIDED)),
+        {str(k): str(v) for k, v in (data.get("reasons") or {}).items()},
+        float(data.get("wall_s", 0.0)),
+    )
+
+
 def run_auto(
     cfg: CompareConfig,
     store: Store,
@@ -213,4 +240,4 @@ def _reasons(auto: AutoRun, verdicts: dict, design: Design) -> dict[str, str]:
     return out
 
 
-__all__ = ["AutoRun", "Round", "run_auto"]
+__all__ = ["AutoRun", "Round", "auto_from_dict", "primary_verdicts", "run_auto"]

@@ -16,6 +16,7 @@ depend on the weights) and profile it with :func:`poolstride.analysis.profile`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shlex
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from typing import Any
 from poolstride.analysis.profile_table import profile
 from poolstride.data import load_dataset
 from poolstride.errors import PoolstrideError
+from poolstride.experiment.adaptive import auto_from_dict
 from poolstride.experiment.config import CompareConfig, RunConfig, cli_options
 from poolstride.experiment.results import Results, verdict_options
 from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store
@@ -201,7 +203,7 @@ def load_run(
     if not records:
         raise PoolstrideError(f"run store {str(store_path)!r} holds no runs yet")
     grid = _read_grid(run_dir_path)
-    return from_records(
+    data = from_records(
         records,
         name=run_dir_path.resolve().name,
         run_dir=run_dir_path,
@@ -209,6 +211,22 @@ def load_run(
         baseline=baseline,
         test=test,
     )
+    data.results.auto = _read_auto(run_dir_path, data.results)
+    return data
+
+
+def _read_auto(run_dir: Path, results: Results) -> Any:
+    """What ``--seeds auto`` did, from ``results.json`` -- only when it describes these runs
+    (the same seeds per variant); ``None`` otherwise."""
+    path = run_dir / "results.json"
+    try:
+        saved = json.loads(path.read_text()).get("auto") if path.is_file() else None
+        auto = auto_from_dict(saved) if isinstance(saved, dict) else None
+    except Exception:  # noqa: BLE001 - a damaged side file must not stop the report
+        return None
+    if auto is None or auto.seeds != results.seeds_used() or results.design is None:
+        return None
+    return auto
 
 
 def from_records(
