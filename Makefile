@@ -1,9 +1,17 @@
 # Two commands for a fresh machine:  `make demo` (set up + run the main job), `make test`.
+# `make demo` installs only the core dependencies (what `poolstride compare` needs);
+# `make test` adds the `dev` extra (Ray, timm, MLflow, ONNX, pytest, ...) to the same venv.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CORE_STAMP := $(VENV)/.installed-core
 
 .PHONY: demo test lint bench setup
+
+$(CORE_STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e .
+	touch $(CORE_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -12,7 +20,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: $(STAMP)
+demo: $(CORE_STAMP)
 	$(VENV)/bin/poolstride compare
 
 test: $(STAMP)

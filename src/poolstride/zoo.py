@@ -113,7 +113,8 @@ def _load_torchvision(name: str, num_classes: int | None) -> nn.Module:
 def _timm():
     if importlib.util.find_spec("timm") is None:
         raise PoolstrideError(
-            "timm is not installed; install it with `pip install timm` to load timm:NAME models"
+            "timm is not installed; install it with `pip install timm` "
+            "(or 'poolstride[timm]') to load timm:NAME models"
         )
     # imported on use: timm is an optional dependency
     import timm

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from poolstride.data.dataset import IMAGE_NORMALIZATION, Dataset, standardize
+from poolstride.errors import PoolstrideError
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
@@ -18,9 +19,14 @@ TEST_FRACTION = 0.2
 
 def load_digits_dataset() -> Dataset:
     """Load the digits as ``(N, 1, 8, 8)`` images: 1,437 train / 360 test."""
-    # imported on use: scikit-learn is slow to import
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    # imported on use: scikit-learn is slow to import, and an optional dependency
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise PoolstrideError(
+            "dataset 'digits' needs scikit-learn: pip install 'poolstride[sklearn]'"
+        ) from None
 
     bunch = load_digits()
     images = np.asarray(bunch.images, dtype=np.float32)[:, None] / 16.0
