@@ -56,6 +56,7 @@ class CliOption:
     The flag is the field name with dashes. ``value_type``: ``str``, ``int``, ``float`` or
     ``"dir"`` (a directory path); ``choices``: the valid values (case-insensitive);
     ``switch``: ``"flag"`` (``--x``) or ``"pair"`` (``--x/--no-x``) for booleans;
+    ``flag_value``: the value of the option given without one (``--mlflow`` alone);
     ``default_text``: the default as the help shows it (else the field's default).
     """
 
@@ -65,6 +66,7 @@ class CliOption:
     choices: tuple[str, ...] | None = None
     switch: str | None = None
     default_text: str | None = None
+    flag_value: str | None = None
 
     @staticmethod
     def flag_of(name: str) -> str:
@@ -372,6 +374,14 @@ class CompareConfig(TrainingFields):
     )
     tensorboard: bool = option(
         False, "Log per-step loss and test metrics to RUN_DIR/tensorboard/.", switch="flag"
+    )
+    mlflow: str | None = option(
+        None,
+        "Log each run to MLflow (params, metric curves, report and results files) under one "
+        "parent run per grid: a tracking URI, or a directory for a local store "
+        "(pip install 'poolstride[mlflow]').",
+        flag_value="mlruns",
+        default_text="off; --mlflow alone: ./mlruns",
     )
     allocator: str = option(
         "retain",
