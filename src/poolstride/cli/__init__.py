@@ -52,6 +52,11 @@ COMMANDS = {
         "report",
         "Write the HTML/Markdown report of a run directory.",
     ),
+    "export-check": (
+        "poolstride.cli.export_check",
+        "export_check",
+        "Export each variant to ONNX, run it in onnxruntime, compare and time it.",
+    ),
     "store": (
         "poolstride.cli.store",
         "store",
