@@ -31,7 +31,7 @@ def test_compare_prints_table_verdicts_and_resumes(tmp_path, capsys):
     )  # with progress (not -q)
     assert code == 0, err
     assert "done max          seed 1: test acc" in out  # one line per finished run
-    assert "mean ± 95% CI over seeds (n=2); baseline: max; accuracy margin ±0.5 points" in out
+    assert "mean ± 95% CI over seeds (n=2); baseline: max; margin ±0.5 points" in out
     assert "Verdicts vs max:" in out and "Paired by seed against max." in out
     assert "conv" in out and "n=2)" in out
     for name in ("runs.sqlite", "results.json", "results.csv", "summary.csv", "config.yaml"):

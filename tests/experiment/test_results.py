@@ -61,7 +61,7 @@ def test_summary_and_verdicts_from_records():
         "conv is equivalent to max on circular-shift consistency within ±0.5 points"
     )
     text = str(res)
-    assert "mean ± 95% CI over seeds (n=4); baseline: max; accuracy margin ±0.5 points" in text
+    assert "mean ± 95% CI over seeds (n=4); baseline: max; margin ±0.5 points" in text
     assert re.search(r"conv .* -5\.0 +worse ", text)  # the paired difference and its verdict
     assert "Holm-corrected over the 1 comparison of each metric" in text
 

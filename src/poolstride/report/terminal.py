@@ -26,8 +26,7 @@ def results_table(results: Results) -> Table:
     n_text = f"n={n_all[0]}" if len(n_all) == 1 else "n varies"
     margin = margin_text(PRIMARY_METRIC, results.margins.get(PRIMARY_METRIC))
     table = Table(
-        title=f"mean ± 95% CI over seeds ({n_text}); baseline: {results.baseline}; "
-        f"accuracy margin {margin}",
+        title=f"mean ± 95% CI over seeds ({n_text}); baseline: {results.baseline}; margin {margin}",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -44,14 +43,13 @@ def results_table(results: Results) -> Table:
         "crop %",
         "params",
         "MACs",
-        "train s",
     ):
         table.add_column(name, justify="left" if name == "variant" else "right", no_wrap=True)
     deltas = results.decisions.get(PRIMARY_METRIC, {})
     for v in results.variants:
         s = results.summary.get(v, {})
         if not s or s["test_acc"].n == 0:
-            table.add_row(v, "0", "failed", "", "", "", "", "", "", "")
+            table.add_row(v, "0", "failed", "", "", "", "", "", "")
             continue
         d = deltas.get(v)
         if v == results.baseline:
@@ -70,14 +68,13 @@ def results_table(results: Results) -> Table:
             _pm(s["shift_consistency_crop"], 100),
             _count(s["params"].mean),
             _count(s["macs"].mean),
-            f"{s['train_time_s'].mean:.1f}",
         )
     table.caption = (
         "acc: test accuracy. Δ acc: mean paired difference from the baseline in "
         f"points; verdict: test accuracy vs the baseline within {margin} (see below). "
         "circ / crop: shift consistency, "
-        "same class under two random circular / crop shifts. Training-step "
-        "times per configuration: the report's Speed section."
+        "same class under two random circular / crop shifts. Training times: "
+        "results.csv and the report (Results, Speed)."
     )
     table.caption_justify = "left"
     return table
@@ -133,12 +130,12 @@ def _ci(s: Summary, scale: float = 1.0) -> str:
 
 
 def _pm(s: Summary, scale: float = 1.0) -> str:
-    """``97.6 ± 0.4`` (the half-width of the 95% t-interval); the bare mean when n < 2."""
+    """``97.6 ±0.4`` (the half-width of the 95% t-interval); the bare mean when n < 2."""
     if s.n == 0 or not math.isfinite(s.mean):
         return "–"
     if s.n < 2 or not math.isfinite(s.hi):
         return f"{s.mean * scale:.1f}"
-    return f"{s.mean * scale:.1f} ± {(s.hi - s.mean) * scale:.1f}"
+    return f"{s.mean * scale:.1f} ±{(s.hi - s.mean) * scale:.1f}"
 
 
 def _signed(x: float) -> str:
