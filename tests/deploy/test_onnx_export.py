@@ -115,6 +115,7 @@ def test_export_check_table_views():
         ("adaptive-avg", False),
     ]
     assert [r.variant for r in table.failures()] == ["adaptive-avg"]
+    assert table.blocked() == ["adaptive-avg"]
     md = table.to_markdown()
     assert "| max | torchscript | yes | 17 |" in md and "dynamic batch" in md
     html = table._repr_html_()

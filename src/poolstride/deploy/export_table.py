@@ -87,6 +87,11 @@ class ExportTable:
         """Rows that did not export, or whose outputs differ from PyTorch."""
         return [r for r in self.rows if not r.matches]
 
+    def blocked(self) -> list[str]:
+        """Variants that no exporter asked for could export with matching outputs."""
+        fine = {r.variant for r in self.rows if r.matches}
+        return list(dict.fromkeys(r.variant for r in self.rows if r.variant not in fine))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
