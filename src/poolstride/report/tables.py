@@ -71,6 +71,8 @@ def n_text(data: RunData) -> str:
         return "no finished runs"
     if len(ns) == 1:
         return f"n={ns[0]} seed{'s' if ns[0] != 1 else ''} per variant"
+    if data.results.design is not None:
+        return f"n={ns[0]}–{ns[-1]} seeds per variant (seeds added until decided)"
     return f"n={ns[0]}–{ns[-1]} seeds per variant (some runs failed)"
 
 
@@ -284,7 +286,7 @@ def verdict_table(data: RunData) -> Table:
                 format_p(d.p_adj)[2:] if math.isfinite(d.p_adj) else "–",
                 format_p(d.p_equiv_adj)[2:] if math.isfinite(d.p_equiv_adj) else "–",
                 str(d.n) + (" (cap)" if d.capped else ""),
-                str(need) if need is not None else "–",
+                str(need) if need is not None and d.kind == UNDECIDED else "–",
             ]
         )
     margin = margin_text(PRIMARY_METRIC, res.margins.get(PRIMARY_METRIC))
@@ -306,9 +308,10 @@ VERDICT_NOTE = (
     "Δ: mean paired difference from the baseline (seed k against seed k). Bootstrap: BCa "
     "interval of the same mean (scipy.stats.bootstrap; too narrow with few seeds, read it "
     "beside the t-interval; none below 3 seeds). P(beats): share of seeds on which the "
-    "variant was more accurate than the baseline (ties count half). Last column: seeds a "
-    "fixed design would need for 80% power to show equivalence within the margin if the "
-    "true difference were 0, at the observed SD of the paired differences."
+    "variant was more accurate than the baseline (ties count half). Last column, for "
+    "undecided comparisons: seeds a fixed design would need for 80% power to show "
+    "equivalence within the margin if the true difference were 0, at the observed SD of "
+    "the paired differences."
 )
 
 

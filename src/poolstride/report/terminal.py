@@ -103,6 +103,13 @@ def render_results(results: Results, console: Console | None = None) -> None:
     untested = untested_sentence(results)
     if untested:
         console.print(untested, markup=False, highlight=False)
+    acc = results.decisions.get(PRIMARY_METRIC, {})
+    if results.design is None and any(d.kind == "undecided" for d in acc.values()):
+        console.print(
+            "Undecided needs more seeds: --seeds auto adds them, only where still open, "
+            "until decided (error rates kept under the optional stopping).",
+            highlight=False,
+        )
     for line in auto_lines(results):
         console.print(line, markup=False, highlight=False)
     for r in results.failed:
