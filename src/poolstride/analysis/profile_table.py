@@ -31,6 +31,7 @@ from poolstride.geometry.lint import receptive_field_warnings, window_warnings
 from poolstride.geometry.receptive_field import ReceptiveField
 from poolstride.geometry.shape_strings import parse_shape
 from poolstride.layers.spec import build_spec, parse_spec, spec_shapes
+from poolstride.notebook import html_table
 from poolstride.zoo import load_model
 
 __all__ = ["CONVENTION", "LayerRow", "Totals", "ProfileTable", "profile", "resolve_model"]
@@ -159,6 +160,52 @@ class ProfileTable:
         return "\n".join(lines)
 
     __str__ = to_markdown
+
+    def __repr__(self) -> str:
+        return f"<ProfileTable {self.model}: {len(self.rows)} layers; {self.summary()}>"
+
+    def _repr_html_(self) -> str:
+        """The table in a notebook: one row per layer, the total, the convention."""
+        header = ["layer", "type", "output", "params", "MACs", "pool ops", "memory", "RF", "jump"]
+        body = [
+            [
+                r.name,
+                r.kind or r.type,
+                _shape(r.output_shape),
+                f"{r.params:,}",
+                f"{r.macs:,}",
+                f"{r.pool_ops:,}",
+                human_bytes(r.activation_bytes),
+                r.receptive_field or "",
+                _jump(r.receptive_field),
+            ]
+            for r in self.rows
+        ]
+        t = self.totals
+        body.append(
+            [
+                "total",
+                "",
+                _shape(t.output_shape),
+                f"{t.params:,}",
+                f"{t.macs:,}",
+                f"{t.pool_ops:,}",
+                human_bytes(t.activation_bytes),
+                t.receptive_field or "",
+                _jump(t.receptive_field),
+            ]
+        )
+        caption = [self.summary(), f"Convention: {self.convention}."]
+        caption += [f"warning: {r.name}: {w}" for r in self.rows for w in r.warnings]
+        caption += [f"note: {n}" for n in self.notes]
+        return html_table(
+            header,
+            body,
+            title=f"{self.model} — input {_shape(self.totals.input_shape)}, batch {self.batch_size}",
+            caption="\n".join(caption),
+            right=(3, 4, 5, 6, 8),
+            bold_last=True,
+        )
 
     def to_rich(self, checks: dict | None = None, title: str | None = None):
         """A ``rich.table.Table`` (``checks``: row name -> measured-RF verdict text)."""

@@ -9,7 +9,6 @@ as Markdown and JSON, and renders in a notebook (``_repr_html_``).
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from poolstride.errors import PoolstrideError, unknown
 from poolstride.geometry.shape_strings import format_shape, parse_shape
 from poolstride.layers.kinds import KINDS
 from poolstride.models import build_model
+from poolstride.notebook import html_table
 
 COLUMNS = ("variant", "exporter", "exported", "opset", "max |Δ|", "ORT ms", "PyTorch ms", "why not")
 
@@ -127,14 +127,12 @@ class ExportTable:
         return table
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in self.cells(r)) + "</tr>"
-            for r in self.rows
-        )
-        return (
-            f"<table><caption>{html.escape(self.caption)}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return html_table(
+            COLUMNS,
+            (self.cells(r) for r in self.rows),
+            title=f"ONNX export of {self.model}",
+            caption=self.caption,
+            right=(3, 4, 5, 6),
         )
 
     def __repr__(self) -> str:

@@ -11,9 +11,30 @@ from dataclasses import dataclass, field
 
 import torch
 
+from poolstride.notebook import html_matrix, html_table
+
 __all__ = ["BackwardStep", "Coord", "ForwardStep", "WalkthroughRecord"]
 
 Coord = tuple[int, ...]
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _cell(coord: Coord) -> str:
+    return "[" + ",".join(str(c) for c in coord) + "]"
+
+
+def _dims(t: torch.Tensor) -> str:
+    return "×".join(str(n) for n in t.shape)
+
+
+def _rounded(t: torch.Tensor) -> list:
+    values = t.tolist()
+    if t.ndim == 1:
+        return [_num(v) for v in values]
+    return [[_num(v) for v in row] for row in values]
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,48 @@ class WalkthroughRecord:
     @property
     def dim(self) -> int:
         return self.input.ndim
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.torch_call}: input {_dims(self.input)} -> output "
+            f"{_dims(self.output)}, {len(self.steps)} steps>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The walkthrough in a notebook: input, output, and one row per output position
+        (the window's input cells, their values — the max's pick in brackets — and the
+        result)."""
+        rows = []
+        for n, step in enumerate(self.steps, 1):
+            values = [
+                "pad" if v is None else (f"[{_num(v)}]" if i == step.chosen else _num(v))
+                for i, v in enumerate(step.values)
+            ]
+            rule = f"sum / {step.divisor}" if step.divisor else {"max": "max"}.get(self.op, "Σ w·x")
+            rows.append(
+                [
+                    n,
+                    _cell(step.index),
+                    " ".join(_cell(c) for c in step.cells),
+                    ", ".join(values),
+                    rule,
+                    _num(step.output),
+                ]
+            )
+        table = html_table(
+            ["step", "output", "window (input cells)", "values", "rule", "result"],
+            rows,
+            title=self.torch_call,
+            caption="Every number is PyTorch's; cells outside the input are padding.",
+            right=(0, 5),
+        )
+        return "\n".join(
+            [
+                html_matrix(_rounded(self.input), f"input {_dims(self.input)}"),
+                html_matrix(_rounded(self.output), f"output {_dims(self.output)}"),
+                table,
+            ]
+        )
 
     @property
     def torch_call(self) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from poolstride.geometry.shape_strings import format_shape
+from poolstride.notebook import html_table
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,21 @@ class Changes:
 
     def __rich__(self):
         return self.to_rich()
+
+    def __repr__(self) -> str:
+        return f"<Changes {self.title()}>"
+
+    def _repr_html_(self) -> str:
+        """The change list in a notebook: one row per site, the total, the convention."""
+        header, body = self._table()
+        return html_table(
+            header,
+            body,
+            title=self.title(),
+            caption=self.footnote(),
+            right=(4, 5, 6),
+            bold_last=True,
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready: target, input shape, totals and one dict per site."""
