@@ -147,3 +147,76 @@ def test_compare_mlflow_local_store(tmp_path, monkeypatch, capsys):
     parent = runs[runs["tags.mlflow.parentRunId"].isna()].iloc[0]
     assert parent["tags.mlflow.runName"] == "run"
     assert parent["params.mlflow"] == "mlruns"
+
+
+@pytest.mark.slow
+def test_log_grid_to_a_tracking_server_on_loopback(tmp_path):
+    """A real `mlflow server` started here on 127.0.0.1 (artifacts proxied by the server)."""
+    mlflow = pytest.importorskip("mlflow")
+    import contextlib
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its uvicorn worker is stopped with it (one process group)
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.skip("mlflow server did not start on loopback")
+            time.sleep(0.5)
+        run_dir = tmp_path / "grid"
+        run_dir.mkdir()
+        (run_dir / "report.html").write_text("<html>report</html>")
+        parent = log_grid([_record("k1")], target=uri, grid={"steps": 12}, run_dir=run_dir)
+        client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name("poolstride").experiment_id
+        children = client.search_runs(
+            [experiment], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'"
+        )
+        assert len(children) == 1 and children[0].data.params["variant"] == "max"
+        run_id = children[0].info.run_id
+        assert [m.step for m in client.get_metric_history(run_id, "lr")] == [4, 8, 12]
+        assert {a.path for a in client.list_artifacts(run_id)} == {"report.html", "run.json"}
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, sig)
+            try:
+                server.wait(timeout=20)
+                break
+            except subprocess.TimeoutExpired:
+                continue
