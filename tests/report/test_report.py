@@ -195,7 +195,7 @@ def test_runs_stored_before_step_timing_still_render(tmp_path, make_run):
                 store.put(type(r)(**{**r.to_dict(), "metrics": metrics}))
     data = load_run(run)
     rows = {r[0]: r for r in speed_table(data).rows}
-    assert rows["conv"] == ["conv", "–", "–", "–", "–"]
+    assert rows["conv"] == ["conv", "–", "–", "–", "–", "–", "–"]
     assert rows["max"][1] == "contiguous, poolstride pooling"
     col = results_table(data).headers.index("train step ms (fastest config)")
     assert [r[col] for r in results_table(data).rows][1] == "–"
