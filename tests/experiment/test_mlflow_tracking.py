@@ -60,6 +60,19 @@ def test_resolve_uri_dirs_become_sqlite_stores_and_uris_pass(tmp_path, monkeypat
     assert resolve_uri("store")[0].endswith("/store/mlflow.db")
 
 
+def test_mlflow_option_takes_an_optional_uri():
+    from poolstride.cli.compare import compare
+
+    def parsed(*args):
+        return compare.make_context("compare", list(args)).params["mlflow"]
+
+    assert parsed("--steps", "3") is None
+    assert parsed("--mlflow", "--steps", "3") == "mlruns"
+    assert parsed("--steps", "3", "--mlflow") == "mlruns"
+    assert parsed("--mlflow", "http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert parsed("--mlflow", "store") == "store"
+
+
 def test_run_metrics_curves_per_step_and_finals_at_the_last_step():
     pytest.importorskip("mlflow")
     metrics = run_metrics(_record(), timestamp=0)

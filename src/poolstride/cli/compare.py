@@ -44,7 +44,15 @@ def _click_option(name: str, default, how: CliOption):
     if how.switch == "flag":
         return click.option(*decls, name, is_flag=True, default=None, help=help_text)
     if how.flag_value is not None:  # a value that may be left out: --mlflow [URI]
-        return click.option(*decls, name, flag_value=how.flag_value, default=None, help=help_text)
+        return click.option(
+            *decls,
+            name,
+            is_flag=False,
+            flag_value=how.flag_value,
+            default=None,
+            metavar="[VALUE]",
+            help=help_text,
+        )
     if how.choices is not None:
         kind = _choice(how.choices)
     elif how.value_type == "dir":
