@@ -172,3 +172,26 @@ def test_help_lists_every_option():
         "--test",
     ):
         assert option in proc.stdout, option
+
+
+@pytest.mark.slow
+def test_seeds_auto_reports_seeds_wall_time_and_resumes(tmp_path, capsys):
+    out_dir = tmp_path / "auto"
+    args = ["--variants", "max,none", "--seeds", "auto", "--max-seeds", "4"]
+    code, out, err = _run(capsys, *args, "--out", str(out_dir), *FAST)
+    assert code == 0, err
+    out = " ".join(out.split())  # the console wraps at 80 columns
+    assert "seeds auto (3 to start, up to 4)" in out
+    assert "Seeds used (until decided): max " in out and "wall time" in out
+    assert ("Every test-accuracy comparison is decided." in out) or (
+        "Undecided: none (seed cap reached (4 seeds)" in out
+    )
+    saved = json.loads((out_dir / "results.json").read_text())
+    assert saved["auto"]["max_seeds"] == 4 and saved["design"]["max_seeds"] == 4
+    assert {r["metric"] for r in saved["decisions"]} >= {"test_acc", "test_loss"}
+    assert "seeds: auto" in (out_dir / "config.yaml").read_text()
+    # again: every round is found in the store, nothing is trained, the verdicts are the same
+    code, again, _ = _run(capsys, *args, "--out", str(out_dir), *FAST)
+    assert code == 0
+    assert json.loads((out_dir / "results.json").read_text())["decisions"] == saved["decisions"]
+    assert json.loads((out_dir / "results.json").read_text())["auto"]["rounds"][0]["trained"] == 0

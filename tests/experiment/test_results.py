@@ -1,6 +1,7 @@
 """Results built from store records only: summaries, verdicts, display, files."""
 
 import csv
+import html
 import json
 import re
 
@@ -85,7 +86,7 @@ def test_the_api_returns_verdict_objects_with_ci_p_values_and_seeds():
 
 def test_n_1_with_a_large_gap_is_never_called_a_tie(tmp_path):
     """An untested comparison reads "not tested (n=1)", once, in every output."""
-    from poolstride.report.html_report import summary_html
+    from poolstride.report.html_report import render_page, summary_html
     from poolstride.report.markdown import render_markdown
     from poolstride.report.run import from_records
     from poolstride.report.tables import bottom_line
@@ -99,6 +100,7 @@ def test_n_1_with_a_large_gap_is_never_called_a_tie(tmp_path):
         "bottom line": bottom_line(data),
         "notebook": summary_html(res),
         "markdown": render_markdown(data, [], []),
+        "report.html": html.unescape(render_page(data, [], [])),
     }
     for name, text in outputs.items():
         low = text.lower()
