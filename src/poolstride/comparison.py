@@ -13,6 +13,7 @@ conv is worse than max: 4.3 points less accurate (95% CI 3.1–5.5, p=0.002, n=3
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -120,18 +121,17 @@ def run_comparison(
         progress=progress,
         console=console,
     )
-    auto = None
     try:
         if cfg.auto:  # seeds until decided: rounds of run_grid (resumes from the store)
-            records, _, auto = run_auto(cfg, store, **grid_options)
+            records, done, _ = run_auto(cfg, store, **grid_options)
+            results = ComparisonResults(**{f.name: getattr(done, f.name) for f in fields(done)})
         else:
             records = run_grid(cfg.runs(), store, **grid_options)
+            results = ComparisonResults.from_records(
+                records, cfg.variants, cfg.baseline, cfg.test, **verdict_options(cfg)
+            )
     finally:
         store.close()
-    results = ComparisonResults.from_records(
-        records, cfg.variants, cfg.baseline, cfg.test, **verdict_options(cfg)
-    )
-    results.auto = auto
     report = save_outputs(results, cfg) if cfg.out is not None else None
     if cfg.mlflow is not None:  # after the outputs: the report and results are artifacts
         log_grid(records, target=cfg.mlflow, grid=cfg.to_dict(), run_dir=cfg.out)
