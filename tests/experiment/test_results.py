@@ -154,4 +154,5 @@ def test_save_writes_json_and_csv(tmp_path):
     assert {r["variant"] for r in rows} == {"max", "conv"}
     summary = list(csv.DictReader(paths[2].open()))
     assert [r["variant"] for r in summary] == ["max", "conv"]
+    assert [r["test_acc_verdict"] for r in summary] == ["", "worse"]
     assert float(summary[1]["test_acc_mean"]) == pytest.approx(sum(CONV) / 4)

@@ -165,7 +165,8 @@ def test_compare_api_results_and_files(tiny, tmp_path):
     assert data["baseline"] == "max" and len(data["runs"]) == 6
     assert data["summary"]["avg"]["test_acc"]["n"] == 2
     rows = (tmp_path / "run" / "summary.csv").read_text().splitlines()
-    assert rows[0].startswith("variant,n,baseline,test_acc_mean") and len(rows) == 4
+    assert rows[0].startswith("variant,n,baseline,test_acc_verdict,test_acc_mean")
+    assert len(rows) == 4
     html = res._repr_html_()
     assert "<table>" in html and "Baseline: max." in html
     text = str(res)

@@ -269,13 +269,16 @@ class Results:
         return self.summary.get(variant, {}).get("test_acc", mean_ci([])).n
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One flat dict per variant: ``n``, then ``<metric>_mean/_lo/_hi`` for each metric."""
+        """One flat dict per variant: ``n``, test accuracy's verdict against the baseline,
+        then ``<metric>_mean/_lo/_hi`` for each metric."""
         rows = []
         for v in self.variants:
+            d = self.verdict(v)
             row: dict[str, Any] = {
                 "variant": v,
                 "n": self.n_seeds(v),
                 "baseline": v == self.baseline,
+                "test_acc_verdict": d.kind if d is not None else "",
             }
             for m, s in self.summary.get(v, {}).items():
                 row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = s.mean, s.lo, s.hi
