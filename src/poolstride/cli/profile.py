@@ -19,19 +19,14 @@ import sys
 
 import click
 
+from poolstride.cli.options import format_option, input_shape_option
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.shape_strings import parse_shape
 
 
 @click.command("profile")
 @click.argument("model")
-@click.option(
-    "--input",
-    "input_shape",
-    default="3x224x224",
-    show_default=True,
-    help="One example's shape CxHxW (CxL for 1D), without the batch.",
-)
+@input_shape_option("One example's shape CxHxW (CxL for 1D), without the batch.")
 @click.option(
     "--batch-size", type=int, default=1, show_default=True, help="Batch size of the profiled pass."
 )
@@ -41,14 +36,7 @@ from poolstride.geometry.shape_strings import parse_shape
 @click.option(
     "--empirical", is_flag=True, help="Check receptive fields with a gradient measurement."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "markdown", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option()
 def profile(model, input_shape, batch_size, depth, empirical, fmt):
     """Per-layer table of MODEL: output shape, params, MACs, pool ops, memory, receptive field."""
     # imported on use: torch-heavy modules load only when the command runs (fast --help)

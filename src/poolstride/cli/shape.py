@@ -19,25 +19,14 @@ import json
 
 import click
 
+from poolstride.cli.options import format_option, input_shape_option
 from poolstride.cli.profile import print_table
 
 
 @click.command("shape")
 @click.argument("spec")
-@click.option(
-    "--input",
-    "input_shape",
-    required=True,
-    help="Input shape without the batch: CxHxW (2D) or CxL (1D).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "markdown", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@input_shape_option("Input shape without the batch: CxHxW (2D) or CxL (1D).", default=None)
+@format_option()
 def shape(spec, input_shape, fmt):
     """Per-item output shape, params, MACs, receptive field and lint warnings of SPEC."""
     # imported on use: torch-heavy modules load only when the command runs (fast --help)

@@ -18,6 +18,7 @@ import json
 import click
 
 from poolstride.cli import check_output_file
+from poolstride.cli.options import format_option, input_shape_option
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.shape_strings import parse_input_shape
 
@@ -30,12 +31,8 @@ from poolstride.geometry.shape_strings import parse_input_shape
     required=True,
     help="Target downsampling kind (max, avg, blur-max, conv, conv:k3, ...) or 'original'.",
 )
-@click.option(
-    "--input",
-    "input_shape",
-    default="3x224x224",
-    show_default=True,
-    help="One example's shape CxHxW (CxL for 1D): shapes are checked and MACs counted at it.",
+@input_shape_option(
+    "One example's shape CxHxW (CxL for 1D): shapes are checked and MACs counted at it."
 )
 @click.option(
     "--num-classes", type=int, default=None, help="Replace the classifier for this many classes."
@@ -62,14 +59,7 @@ from poolstride.geometry.shape_strings import parse_input_shape
     default=None,
     help="Write the swapped model here (torch.save of the module).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "markdown", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print the changes.",
-)
+@format_option("How to print the changes.")
 def swap(
     model,
     target,
