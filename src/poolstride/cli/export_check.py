@@ -22,6 +22,8 @@ import sys
 
 import click
 
+from poolstride.cli.options import format_option, input_shape_option
+
 
 @click.command("export-check")
 @click.option(
@@ -32,13 +34,7 @@ import click
 @click.option(
     "--model", default="simple", show_default=True, help="simple, allcnn-a|b|c, resnet20, lenet5."
 )
-@click.option(
-    "--input",
-    "input_shape",
-    default="3x32x32",
-    show_default=True,
-    help="One example's shape CxHxW (CxL for 1D), without the batch.",
-)
+@input_shape_option("One example's shape CxHxW (CxL for 1D), without the batch.", "3x32x32")
 @click.option("--classes", type=int, default=10, show_default=True, help="Outputs of the model.")
 @click.option(
     "--exporter",
@@ -53,14 +49,7 @@ import click
     help="Export with the batch size baked in (default: a symbolic batch dimension).",
 )
 @click.option("--no-timing", is_flag=True, help="Skip the latency measurement.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "markdown", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@format_option()
 def export_check(
     variants, model, input_shape, classes, exporter, batch_size, fixed_batch, no_timing, fmt
 ):
