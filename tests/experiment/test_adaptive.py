@@ -7,6 +7,7 @@ function of variant and seed), so the loop's decisions are tested without any tr
 import numpy as np
 import pytest
 
+from poolstride.errors import PoolstrideError
 from poolstride.experiment import adaptive
 from poolstride.experiment.adaptive import run_auto
 from poolstride.experiment.config import CompareConfig, make_config, parse_seeds
@@ -152,6 +153,8 @@ def test_auto_config_fields():
     keyed = make_config(None, margin={"acc": 1, "test_loss": 0.02})
     assert keyed.margin == "test_acc=1,test_loss=0.02"
     assert not make_config(None).auto
+    with pytest.raises(PoolstrideError, match="--budget needs --seeds auto"):
+        make_config(None, seeds=3, budget=5)
 
 
 @pytest.mark.parametrize(
@@ -164,8 +167,6 @@ def test_auto_config_fields():
     ],
 )
 def test_bad_auto_fields_are_one_line_errors(opts, match):
-    from poolstride.errors import PoolstrideError
-
     with pytest.raises(PoolstrideError, match=match):
         make_config(None, seeds="auto", **opts)
 

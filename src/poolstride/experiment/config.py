@@ -335,7 +335,7 @@ class CompareConfig(TrainingFields):
     max_seeds: int = option(10, "Seed cap of --seeds auto.", value_type=int)
     budget: float | None = option(
         None,
-        "Time budget of --seeds auto in minutes: no new round starts past it.",
+        "Time budget of --seeds auto in minutes: no round starts that would end past it.",
         value_type=float,
         default_text="none",
     )
@@ -585,6 +585,8 @@ def _check_auto_fields(cfg: Any) -> None:
                 f"budget must be a positive number of minutes, got {cfg.budget!r}"
             )
         object.__setattr__(cfg, "budget", budget)
+        if not (isinstance(cfg.seeds, str) and cfg.seeds.strip().lower() == "auto"):
+            raise PoolstrideError("--budget needs --seeds auto (a fixed grid runs to the end)")
 
 
 def _as_tuple(value: Any, kind: type) -> tuple:
