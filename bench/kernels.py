@@ -172,6 +172,25 @@ _TARGETS = [
 ]
 
 
+def memory_floor_ratios(variants, fwd, fb) -> dict[str, tuple[float, float]]:
+    """``ours`` forward+backward time over the time of moving its unavoidable bytes.
+
+    The floor: forward reads x and writes y, backward reads dL/dy and writes dL/dx, so
+    2|x| + 2|y| bytes; a copy of the input moves 2|x| bytes in the measured ``copy`` time, so
+    the floor is ``copy * (1 + |y| / |x|)`` (1.25 copies for a stride-2 2D pool).
+    Returns ``{variant: (ratio, floor in ms)}`` for the ``ours`` variants.
+    """
+    out = {}
+    for name, (op, x) in variants.items():
+        if not name.startswith("ours") or name not in fb or "copy" not in fwd:
+            continue
+        with torch.no_grad():
+            y = op(x)
+        floor = fwd["copy"] * (1 + y.numel() / x.numel())
+        out[name] = (fb[name] / floor, floor * 1e3)
+    return out
+
+
 def run_kernels(args) -> None:
     shape = tuple(int(s) for s in args.shape.split(","))
     x = torch.randn(shape, dtype=getattr(torch, args.dtype))
@@ -202,6 +221,12 @@ def run_kernels(args) -> None:
             print(
                 f"  copy / ours NCHW forward: {fwd['copy'] / fwd['ours NCHW']:.2f} "
                 f"(1.0 = as fast as copying the input once)"
+            )
+        floors = memory_floor_ratios(variants, fwd, fb)
+        for name, (ratio, floor_ms) in floors.items():
+            print(
+                f"  {name} fwd+bwd / memory floor ({floor_ms:.2f} ms): {ratio:.2f} "
+                f"(1.0 = only the unavoidable bytes moved; issue 19 aims at <= 1.3)"
             )
         for prefix, ours, base, target in _TARGETS:
             if label.startswith(prefix) and ours in fb and base in fb:
