@@ -33,6 +33,13 @@ def report(tmp_path_factory, make_run):
     return run, path, path.read_text()
 
 
+def test_the_explainer_page_is_written_beside_the_report_and_linked(report):
+    run, _, html = report
+    page = (run / "explain.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
+    assert 'href="explain.html"' in html
+
+
 def test_writes_html_markdown_and_one_svg_per_figure(report):
     run, path, _ = report
     assert path == run / "report.html"

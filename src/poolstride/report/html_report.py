@@ -298,7 +298,19 @@ def render_page(
         ),
     ]
     nav = tag("nav", [tag("a", label, href=f"#{sid}") for sid, label, _ in sections])
-    body = [tag("h1", title), tag("p", _generated_line(), class_="muted"), nav]
+    body = [tag("h1", title), tag("p", _generated_line(), class_="muted")]
+    if EXPLAINER_NAME in files:
+        body.append(
+            tag(
+                "p",
+                "New to pooling and stride? ",
+                tag("a", "explain.html", href=EXPLAINER_NAME),
+                " (beside this report) lets you slide a pooling window or a strided kernel "
+                "step by step and compare them side by side.",
+                class_="muted",
+            )
+        )
+    body.append(nav)
     for sid, label, content in sections:
         body.append(tag("section", tag("h2", label), content, id=sid))
     doc = tag(
@@ -319,6 +331,10 @@ def render_page(
         lang="en",
     )
     return str(Markup("<!DOCTYPE html>\n") + doc + Markup("\n"))
+
+
+#: The interactive explainer page written beside the report (poolstride.explain).
+EXPLAINER_NAME = "explain.html"
 
 
 def _generated_line() -> str:

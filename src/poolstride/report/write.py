@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from poolstride.experiment.store import check_writable
+from poolstride.explain.explainer_page import page_html
 from poolstride.report.figures import render_figures
-from poolstride.report.html_report import render_page
+from poolstride.report.html_report import EXPLAINER_NAME, render_page
 from poolstride.report.markdown import render_markdown
 from poolstride.report.palette import variant_styles
 from poolstride.report.run import layer_profiles, load_run
@@ -34,7 +35,9 @@ def write_report(
       environment, full config and the command that reproduces the run;
     - ``report.md`` — the same content in Markdown, linking the figures below;
     - ``figures/*.svg`` — accuracy vs params and MACs, shift consistency per offset,
-      learning curves, gradient norm per layer.
+      learning curves, gradient norm per layer;
+    - ``explain.html`` — the interactive explainer page (:mod:`poolstride.explain`), linked
+      from the report for readers new to pooling and stride.
 
     Args:
         baseline: override the baseline the statistics compare against.
@@ -59,7 +62,8 @@ def write_report(
     figures = render_figures(data, styles, out / FIGURES_DIR)
     tables = layer_profiles(data) if profiles else []
     present = {p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
-    listing = sorted(present | {HTML_NAME, MARKDOWN_NAME, f"{FIGURES_DIR}/"})
+    listing = sorted(present | {HTML_NAME, MARKDOWN_NAME, EXPLAINER_NAME, f"{FIGURES_DIR}/"})
+    _write_atomic(out / EXPLAINER_NAME, page_html())
     html_path = out / HTML_NAME
     _write_atomic(html_path, render_page(data, figures, tables, files=listing))
     _write_atomic(out / MARKDOWN_NAME, render_markdown(data, figures, tables, base_dir=out))
