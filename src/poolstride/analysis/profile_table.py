@@ -167,34 +167,7 @@ class ProfileTable:
     def _repr_html_(self) -> str:
         """The table in a notebook: one row per layer, the total, the convention."""
         header = ["layer", "type", "output", "params", "MACs", "pool ops", "memory", "RF", "jump"]
-        body = [
-            [
-                r.name,
-                r.kind or r.type,
-                _shape(r.output_shape),
-                f"{r.params:,}",
-                f"{r.macs:,}",
-                f"{r.pool_ops:,}",
-                human_bytes(r.activation_bytes),
-                r.receptive_field or "",
-                _jump(r.receptive_field),
-            ]
-            for r in self.rows
-        ]
-        t = self.totals
-        body.append(
-            [
-                "total",
-                "",
-                _shape(t.output_shape),
-                f"{t.params:,}",
-                f"{t.macs:,}",
-                f"{t.pool_ops:,}",
-                human_bytes(t.activation_bytes),
-                t.receptive_field or "",
-                _jump(t.receptive_field),
-            ]
-        )
+        body = self.cell_rows()
         caption = [self.summary(), f"Convention: {self.convention}."]
         caption += [f"warning: {r.name}: {w}" for r in self.rows for w in r.warnings]
         caption += [f"note: {n}" for n in self.notes]
@@ -206,6 +179,31 @@ class ProfileTable:
             right=(3, 4, 5, 6, 8),
             bold_last=True,
         )
+
+    def cell_rows(self, *, per_input: bool = False, memory: bool = True) -> list[list[str]]:
+        """Every layer, then the total, as display strings: layer, type, output, params,
+        MACs, pool ops, [memory,] RF, jump. ``per_input`` drops the batch dimension of the
+        layers' output shapes (the totals never carry it)."""
+        entries = [(r.name, r.kind or r.type, r, r.output_shape) for r in self.rows]
+        for i, (name, kind, r, shape) in enumerate(entries):
+            if per_input and shape:
+                entries[i] = (name, kind, r, shape[1:])
+        t = self.totals
+        entries.append(("total", "", t, t.output_shape))
+        return [
+            [
+                name,
+                kind,
+                _shape(shape),
+                f"{e.params:,}",
+                f"{e.macs:,}",
+                f"{e.pool_ops:,}",
+                *([human_bytes(e.activation_bytes)] if memory else []),
+                str(e.receptive_field) if e.receptive_field else "",
+                _jump(e.receptive_field),
+            ]
+            for name, kind, e, shape in entries
+        ]
 
     def to_rich(self, checks: dict | None = None, title: str | None = None):
         """A ``rich.table.Table`` (``checks``: row name -> measured-RF verdict text)."""
@@ -232,34 +230,12 @@ class ProfileTable:
             table.add_column(col, justify=justify, no_wrap=col in ("layer", "output"))
         if checks is not None:
             table.add_column("RF measured", justify="left")
-        for r in self.rows:
-            rf = r.receptive_field
-            cells = [
-                r.name,
-                r.kind or r.type,
-                _shape(r.output_shape),
-                f"{r.params:,}",
-                f"{r.macs:,}",
-                f"{r.pool_ops:,}",
-                human_bytes(r.activation_bytes),
-                str(rf) if rf else "",
-                _jump(rf),
-            ]
+        *rows, total = self.cell_rows()
+        for r, cells in zip(self.rows, rows):
             if checks is not None:
                 cells.append(checks.get(r.name, ""))
             table.add_row(*cells, style="yellow" if r.warnings else None)
-        t = self.totals
-        cells = [
-            "total",
-            "",
-            _shape(t.output_shape),
-            f"{t.params:,}",
-            f"{t.macs:,}",
-            f"{t.pool_ops:,}",
-            human_bytes(t.activation_bytes),
-            str(t.receptive_field or ""),
-            _jump(t.receptive_field),
-        ]
+        cells = total
         table.add_section()
         table.add_row(*cells, *([""] if checks is not None else []), style="bold")
         return table

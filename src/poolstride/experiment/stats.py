@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ class Summary:
     n: int
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean, "lo": self.lo, "hi": self.hi, "std": self.std, "n": self.n}
+        return asdict(self)
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Summary:
@@ -687,13 +687,7 @@ class Interval:
     method: str
 
     def to_dict(self) -> dict:
-        return {
-            "estimate": self.estimate,
-            "lo": self.lo,
-            "hi": self.hi,
-            "n": self.n,
-            "method": self.method,
-        }
+        return asdict(self)
 
 
 def bootstrap_ci(

@@ -538,36 +538,8 @@ def _value(v: Any) -> str:
 
 def profile_table(table: Any) -> Table:
     """A :class:`poolstride.analysis.profile.ProfileTable` as rows of strings."""
-    rows = []
-    for r in table.rows:
-        rf = r.receptive_field
-        # rows carry the batch dimension (the profile ran a batch of 1); totals do not
-        out_shape = r.output_shape[1:] if r.output_shape else r.output_shape
-        rows.append(
-            [
-                r.name,
-                r.kind or r.type,
-                _shape(out_shape),
-                f"{r.params:,}",
-                f"{r.macs:,}",
-                f"{r.pool_ops:,}",
-                str(rf) if rf is not None else "",
-                _jump(rf),
-            ]
-        )
-    t = table.totals
-    rows.append(
-        [
-            "total",
-            "",
-            _shape(t.output_shape),
-            f"{t.params:,}",
-            f"{t.macs:,}",
-            f"{t.pool_ops:,}",
-            str(t.receptive_field or ""),
-            _jump(t.receptive_field),
-        ]
-    )
+    # rows carry the batch dimension (the profile ran a batch of 1); totals do not
+    rows = table.cell_rows(per_input=True, memory=False)
     return Table(
         [
             "layer",
