@@ -33,7 +33,7 @@ def test_input_option_and_backward(capsys):
     code, out, _ = run(
         capsys,
         "max",
-        "--input",
+        "--matrix",
         "1 3 2 1; 2 9 1 1; 1 3 2 3; 5 6 1 2",
         "--backward",
         "--grad",
@@ -45,15 +45,27 @@ def test_input_option_and_backward(capsys):
     assert "input gradient dL/dx (PyTorch autograd)" in out
 
 
+def test_the_old_spellings_still_work_for_one_release_and_say_so(capsys):
+    new = run(capsys, "avg", "--matrix", "1 2 3 4 5", "--stride", "1", "--dilation", "1", "--plain")
+    old = run(capsys, "avg", "-i", "1 2 3 4 5", "-s", "1", "-d", "1", "--plain")
+    assert new[0] == old[0] == 0 and new[1] == old[1]
+    assert "explain --input/-i is now --matrix" in old[2] and "-s is now --stride" in old[2]
+    assert "-d is now --dilation" in old[2] and "note:" not in new[2]
+    assert (
+        run(capsys, "--input", "9 1; 2 3", "--plain")[1]
+        == run(capsys, "--matrix", "9 1; 2 3", "--plain")[1]
+    )
+
+
 def test_avg_conv_and_1d(capsys):
     code, out, _ = run(
         capsys,
         "avg",
-        "-i",
+        "--matrix",
         "1 2 3 4 5 6 7",
         "-k",
         "3",
-        "-s",
+        "--stride",
         "2",
         "-p",
         "1",
@@ -67,9 +79,9 @@ def test_avg_conv_and_1d(capsys):
         "conv",
         "-w",
         "1 2 1; 2 4 2; 1 2 1",
-        "-s",
+        "--stride",
         "1",
-        "-i",
+        "--matrix",
         "1 1 1 1 1; 1 1 1 1 1; 1 1 1 1 1; 1 1 1 1 1; 1 1 1 1 1",
         "--plain",
     )
@@ -79,8 +91,8 @@ def test_avg_conv_and_1d(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--input", "1 2; 3"], "ragged rows"),
-        (["--input", "1 two"], "'two' in row 1 is not a number"),
+        (["--matrix", "1 2; 3"], "ragged rows"),
+        (["--matrix", "1 two"], "'two' in row 1 is not a number"),
         (["--stride", "0"], "stride=0 is invalid"),
         (["--kernel", "5"], "larger than the padded input"),
         (["conv", "--kernel-weights", "1 2 3"], "kernel weights have shape 3"),
@@ -101,7 +113,7 @@ def test_bad_input_exits_2_with_one_line(capsys, args, message):
 
 def test_bad_input_through_the_console_script_has_no_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "poolstride", "explain", "--input", "1 2; 3"],
+        [sys.executable, "-m", "poolstride", "explain", "--matrix", "1 2; 3"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -115,8 +127,22 @@ def test_bad_input_through_the_console_script_has_no_traceback():
     [
         ([], 4),
         (["conv", "-k", "3", "-p", "1", "--backward"], 4),
-        (["avg", "-i", "1 2 3 4 5 6 7", "-k", "3", "-s", "2", "-p", "1", "--ceil-mode"], 4),
-        (["max", "-i", "1 2; 3 4", "--backward"], 1),
+        (
+            [
+                "avg",
+                "--matrix",
+                "1 2 3 4 5 6 7",
+                "-k",
+                "3",
+                "--stride",
+                "2",
+                "-p",
+                "1",
+                "--ceil-mode",
+            ],
+            4,
+        ),
+        (["max", "--matrix", "1 2; 3 4", "--backward"], 1),
     ],
 )
 def test_gif_is_animated_with_one_frame_per_output(capsys, tmp_path, args, n_outputs):
@@ -177,7 +203,7 @@ def test_docs_show_real_output(capsys, args, pasted):
 def test_docs_contain_the_seed_examples():
     text = DOCS.read_text()
     assert "$ poolstride explain --plain" in text and "output (2x2):\n   9  2\n   6  3" in text
-    assert "-k 3 -s 1 --plain" in text and "output (3x3):" in text
+    assert "-k 3 --stride 1 --plain" in text and "output (3x3):" in text
 
 
 def test_html_writes_the_interactive_page(capsys, tmp_path):

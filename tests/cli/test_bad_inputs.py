@@ -233,7 +233,7 @@ CLI_CASES = [
     ("explain max --gif {tmp}", "is a directory"),
     ("explain shift --gif {tmp}/x.gif", "not 'shift'"),
     ("explain nope", "unknown topic 'nope'"),
-    ("explain -i '1 2; 3'", "ragged rows"),
+    ("explain --matrix '1 2; 3'", "ragged rows"),
     ("explain -k 0", "kernel=0 is invalid"),
     # profile
     ("profile torchvision:resnet18 --input 3x0", "is not valid"),

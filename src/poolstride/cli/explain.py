@@ -1,6 +1,6 @@
 """``poolstride explain``: walk through pooling or a strided convolution step by step.
 
-``poolstride explain [max|avg|conv] --input "1 3 2 1; 2 9 1 1" --kernel 2 --stride 2``
+``poolstride explain [max|avg|conv] --matrix "1 3 2 1; 2 9 1 1" --kernel 2 --stride 2``
 prints each window, its values, the value chosen (max), the average or the dot product, and
 the output filling in; ``--backward`` adds where the gradient goes; ``--gif FILE`` writes the
 animation. ``poolstride explain shift`` shows what a one-pixel shift does after pooling.
@@ -29,11 +29,10 @@ def _emit(lines, plain: bool | None) -> None:
 @click.command("explain")
 @click.argument("topic", required=False, default="max", metavar="[max|avg|conv|shift]")
 @click.option(
-    "--input",
-    "-i",
+    "--matrix",
     "input_text",
     default=None,
-    help='Matrix, rows separated by ";" (e.g. "1 3 2 1; 2 9 1 1"); one row = 1-D. '
+    help='Input matrix, rows separated by ";" (e.g. "1 3 2 1; 2 9 1 1"); one row = 1-D. '
     "Default: the 4x4 example (shift: an 8x8 digit).",
 )
 @click.option(
@@ -44,14 +43,18 @@ def _emit(lines, plain: bool | None) -> None:
 )
 @click.option(
     "--stride",
-    "-s",
     default=None,
     help="Stride: 2 or 2x1. Default: the kernel (pooling) or 2 (conv).",
 )
 @click.option(
     "--padding", "-p", default="0", show_default=True, help="Zero padding per side: 1 or 1x0."
 )
-@click.option("--dilation", "-d", default="1", show_default=True, help="Dilation (max, conv).")
+@click.option("--dilation", default="1", show_default=True, help="Dilation (max, conv).")
+# The spellings before 0.2, kept hidden for one release: across poolstride's commands -s is
+# --seeds, -d --dataset and --input a shape (CxHxW), so explain no longer uses them.
+@click.option("--input", "-i", "old_input", default=None, hidden=True)
+@click.option("-s", "old_stride", default=None, hidden=True)
+@click.option("-d", "old_dilation", default=None, hidden=True)
 @click.option("--ceil-mode", is_flag=True, help="Round the output size up (max, avg).")
 @click.option(
     "--count-include-pad/--no-count-include-pad",
@@ -112,16 +115,29 @@ def explain(
     pixels,
     html_path,
     plain,
+    old_input,
+    old_stride,
+    old_dilation,
 ):
     """Step-by-step walkthrough of max/avg pooling or a strided convolution (numbers from PyTorch).
 
     \b
     poolstride explain                           # 2x2 max pooling of the 4x4 example
-    poolstride explain avg -i "1 2 3 4 5 6" -k 3 -s 2 -p 1 --backward
+    poolstride explain avg --matrix "1 2 3 4 5 6" -k 3 --stride 2 -p 1 --backward
     poolstride explain conv -w "1 0; 0 -1" --gif conv.gif
     poolstride explain shift --pattern 1
     poolstride explain --html explain.html      # the interactive page, for a browser
     """
+    for old, value, new in (
+        ("--input/-i", old_input, "--matrix"),
+        ("-s", old_stride, "--stride"),
+        ("-d", old_dilation, "--dilation"),
+    ):
+        if value is not None:
+            click.echo(f"note: explain {old} is now {new} (the old spelling goes in 0.3)", err=True)
+    input_text = input_text if old_input is None else old_input
+    stride = stride if old_stride is None else old_stride
+    dilation = dilation if old_dilation is None else old_dilation
     if topic not in TOPICS:
         raise unknown("topic", topic, TOPICS)
     if gif_path:

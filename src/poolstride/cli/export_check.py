@@ -28,11 +28,16 @@ from poolstride.cli.options import format_option, input_shape_option
 @click.command("export-check")
 @click.option(
     "--variants",
+    "-v",
     default=None,
     help="Comma-separated variants, e.g. max,conv:k3,blur-max (default: every kind).",
 )
 @click.option(
-    "--model", default="simple", show_default=True, help="simple, allcnn-a|b|c, resnet20, lenet5."
+    "--model",
+    "-m",
+    default="simple",
+    show_default=True,
+    help="simple, allcnn-a|b|c, resnet20, lenet5.",
 )
 @input_shape_option("One example's shape CxHxW (CxL for 1D), without the batch.", "3x32x32")
 @click.option("--classes", type=int, default=10, show_default=True, help="Outputs of the model.")
