@@ -9,72 +9,22 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from headless_browser import WIDTH, Opened, launch_browser
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.store import RunRecord, Store
 from poolstride.report import write_report
 from poolstride.report.figures import FIGURES
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WIDTH = 1280  # a laptop screen
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required under CI)")
-    pytest.skip(reason)
-
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = (
-        os.environ.get("POOLSTRIDE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    )
-    if not Path(executable).is_file():
-        _unavailable("chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-class Opened:
-    """A page opened on a report, with everything the browser complained about."""
-
-    def __init__(self, browser, path: Path):
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.context = browser.new_context(viewport={"width": WIDTH, "height": 900})
-        self.page = self.context.new_page()
-        self.page.on(
-            "console",
-            lambda m: (
-                m.type in ("error", "warning") and self.errors.append(f"console {m.type}: {m.text}")
-            ),
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(path.resolve().as_uri(), wait_until="load")
-
-    def close(self):
-        self.context.close()
+    yield from launch_browser()
 
 
 def _check_page(opened: Opened, n_variants: int):

@@ -5,6 +5,7 @@ import os
 
 import pytest
 import torch
+from digits_grid import DIGITS
 
 from poolstride.errors import PoolstrideError
 from poolstride.experiment import cores, local_backend, task
@@ -15,19 +16,6 @@ from poolstride.experiment.grid import chunk_sizes, fused_chunk_size, plan, run_
 from poolstride.experiment.local_backend import run_local_pool
 from poolstride.experiment.store import Store
 from poolstride.experiment.task import Task
-
-# digits (sklearn, offline, 1,437 8x8 images) is real data that spawned workers can load.
-DIGITS = dict(
-    dataset="digits",
-    steps=12,
-    batch_size=32,
-    log_every=4,
-    eval_points=2,
-    width=4,
-    shift_samples=40,
-    max_shift=1,
-    device="cpu",
-)
 
 
 def test_plan_fuses_the_seeds_of_each_variant_when_asked():

@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from digits_grid import DIGITS
 
 from poolstride.experiment.config import CompareConfig, RunConfig
 from poolstride.experiment.grid import run_grid
@@ -12,18 +13,6 @@ from poolstride.experiment.task import Task
 ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.slow
-
-DIGITS = dict(
-    dataset="digits",
-    steps=12,
-    batch_size=32,
-    log_every=4,
-    eval_points=2,
-    width=4,
-    shift_samples=40,
-    max_shift=1,
-    device="cpu",
-)
 
 
 @pytest.fixture(scope="module")

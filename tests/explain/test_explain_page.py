@@ -18,30 +18,19 @@ import importlib
 import itertools
 import json
 import math
-import os
 import random
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import poolstride
+from headless_browser import WIDTH, Opened, launch_browser
 from poolstride.explain import write_page
 from poolstride.explain.explainer_page import DIGITS, RANGES, geometry_cases, page_html
 from poolstride.geometry import ReceptiveField, conv_output_size, pool_output_size
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WIDTH = 1280
 N_CONFIGS = 280  # 210 of them valid, 70 refused by PyTorch
 
 
@@ -106,46 +95,9 @@ def test_write_page_errors_are_one_line(tmp_path):
 # In the browser
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required under CI)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    executable = (
-        os.environ.get("POOLSTRIDE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    )
-    if not Path(executable).is_file():
-        _unavailable("chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-class Opened:
-    """The page opened from a file:// URL, with everything the browser complained about."""
-
-    def __init__(self, browser, path: Path):
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.context = browser.new_context(viewport={"width": WIDTH, "height": 900})
-        self.page = self.context.new_page()
-        self.page.on(
-            "console",
-            lambda m: (
-                m.type in ("error", "warning") and self.errors.append(f"console {m.type}: {m.text}")
-            ),
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(path.resolve().as_uri(), wait_until="load")
+    yield from launch_browser()
 
 
 @pytest.fixture(scope="module")
