@@ -391,10 +391,35 @@ def _as_user(argv: list[str], home: Path) -> subprocess.CompletedProcess:
     )
 
 
+def _open_for_others(paths: list[Path]) -> list[tuple[Path, int]]:
+    """Let another user traverse the directories above ``paths`` (o+x, not o+r), so the
+    unprivileged process can run this checkout's Python and poolstride even when the clone
+    sits in a private (0700) folder; return what to restore."""
+    changed = []
+    for path in paths:
+        for directory in [path, *path.parents]:
+            mode = directory.stat().st_mode
+            if directory.is_dir() and not mode & 0o001:
+                directory.chmod(mode | 0o001)
+                changed.append((directory, mode))
+    return changed
+
+
 @pytest.fixture
 def readonly_run():
     if os.geteuid() == 0 and not Path("/usr/bin/setpriv").exists():
         pytest.skip("running as root without setpriv: cannot make a directory read-only")
+    import poolstride
+
+    opened = []
+    if os.geteuid() == 0:
+        opened = _open_for_others(
+            [
+                Path(poolstride.__file__).resolve().parent,
+                Path(sys.prefix).resolve(),
+                Path(sys.executable).resolve().parent,
+            ]
+        )
     base = Path(tempfile.mkdtemp(prefix="poolstride-ro-"))
     base.chmod(0o755)
     home = base / "home"
@@ -405,6 +430,8 @@ def readonly_run():
     run.chmod(0o555)
     yield run, home
     run.chmod(0o755)
+    for directory, mode in reversed(opened):
+        directory.chmod(mode)
     assert (run / "runs.sqlite").read_bytes() == before  # the stored results never change
     subprocess.run(["rm", "-rf", str(base)], check=False)
 
