@@ -28,7 +28,10 @@ ConvPool-CNN-X extra 3×3 conv, then the 3×3 max-pool       ``kind="max:k3", ex
 All-CNN-X      3×3 conv with stride 2 replaces the pool    ``kind="conv:k3"``
 =============  ========================================  =====================================
 
-(:data:`ALLCNN_VARIANTS` holds this table.) Every site is followed by a ReLU: a no-op after
+(:data:`ALLCNN_VARIANTS` holds this table.) The paper names are also variant strings of
+these models -- ``base``, ``strided``, ``convpool``, ``allconv`` -- so one comparison grid
+(``poolstride compare -m allcnn-c -v base,strided,convpool,allconv``) runs all four,
+ConvPool's extra convolution included. Every site is followed by a ReLU: a no-op after
 pooling non-negative maps, and the paper's ReLU after its stride-2 convolution. Any other
 kind (``avg``, ``blur-max``, ...) can be put at the sites the same way. ConvPool-CNN-X and
 All-CNN-X have identical parameter counts by construction — the control the paper used.
@@ -36,6 +39,8 @@ Dropout and the paper's training schedule are left to the training loop.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from torch import nn
 
@@ -68,7 +73,14 @@ def allcnn_variant(variant: str) -> tuple[str, bool]:
 
 
 def build_allcnn(letter: str, args: ModelArgs, *, extra_conv: bool = False) -> Classifier:
-    """Build All-CNN ``letter`` (``a``, ``b`` or ``c``) with ``args.kind`` at both pooling sites."""
+    """Build All-CNN ``letter`` (``a``, ``b`` or ``c``) with ``args.kind`` at both pooling sites.
+
+    ``args.kind`` may be a paper variant name (``base strided convpool allconv``): its kind
+    and ``extra_conv`` then come from :data:`ALLCNN_VARIANTS`.
+    """
+    if isinstance(args.kind, str) and args.kind in ALLCNN_VARIANTS:
+        kind, extra_conv = ALLCNN_VARIANTS[args.kind]
+        args = replace(args, kind=kind)
     kind, dim, width = args.kind, args.dim, args.width
     widths = (width, 2 * width)
 
