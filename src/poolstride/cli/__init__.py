@@ -35,7 +35,12 @@ COMMANDS = {
     "profile": (
         "poolstride.cli.profile",
         "profile",
-        "Per-layer table of any model (torchvision:NAME, ...).",
+        "Per-layer table of any model (torchvision:NAME, timm:NAME, resnet20, a spec).",
+    ),
+    "models": (
+        "poolstride.cli.models",
+        "models",
+        "List the models: poolstride's own, torchvision:NAME and timm:NAME.",
     ),
     "explain": (
         "poolstride.cli.explain",
@@ -56,6 +61,11 @@ COMMANDS = {
         "poolstride.cli.export_check",
         "export_check",
         "Export each variant to ONNX, run it in onnxruntime, compare and time it.",
+    ),
+    "reproduce": (
+        "poolstride.cli.reproduce",
+        "reproduce",
+        "Reproduce a published pooling-vs-stride study, next to its published numbers.",
     ),
     "store": (
         "poolstride.cli.store",
