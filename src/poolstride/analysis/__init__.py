@@ -15,13 +15,9 @@ from __future__ import annotations
 
 from poolstride.lazy import lazy_exports
 
+_PROFILE_TABLE = ("profile", "ProfileTable", "LayerRow", "Totals", "CONVENTION", "resolve_model")
 _LAZY = {
-    "profile": "poolstride.analysis.profile_table",
-    "ProfileTable": "poolstride.analysis.profile_table",
-    "LayerRow": "poolstride.analysis.profile_table",
-    "Totals": "poolstride.analysis.profile_table",
-    "CONVENTION": "poolstride.analysis.profile_table",
-    "resolve_model": "poolstride.analysis.profile_table",
+    **dict.fromkeys(_PROFILE_TABLE, "poolstride.analysis.profile_table"),
     "measure_receptive_field": "poolstride.analysis.receptive_field_measured",
 }
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 from poolstride.lazy import lazy_exports
 
 _LAZY = {
-    "check_onnx": "poolstride.deploy.onnx_check",
-    "ExportRow": "poolstride.deploy.onnx_check",
-    "EXPORTERS": "poolstride.deploy.onnx_check",
-    "export_check": "poolstride.deploy.export_table",
-    "ExportTable": "poolstride.deploy.export_table",
+    **dict.fromkeys(("check_onnx", "ExportRow", "EXPORTERS"), "poolstride.deploy.onnx_check"),
+    **dict.fromkeys(("export_check", "ExportTable"), "poolstride.deploy.export_table"),
 }
 
 __all__ = list(_LAZY)

@@ -16,12 +16,10 @@ from poolstride.lazy import lazy_exports
 _LAZY = {
     "write_report": "poolstride.report.write",
     "summary_html": "poolstride.report.html_report",
-    "load_run": "poolstride.report.run",
-    "reproduce_command": "poolstride.report.run",
+    **dict.fromkeys(("load_run", "reproduce_command"), "poolstride.report.run"),
     "variant_styles": "poolstride.report.palette",
 }
 
 __all__ = list(_LAZY)
-
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
