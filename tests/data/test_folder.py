@@ -27,7 +27,7 @@ def test_cifar10_mini_folder():
     assert ds.y_train[0] == 0
     # Standardisation is one affine map per channel, so it vanishes after re-standardising.
     for c in range(3):
-        a, b = pixels[c].flatten().float(), ds.x_train[0, c].flatten()
+        a, b = pixels[c].flatten().float(), ds.x_train[0][c].flatten()
         assert torch.allclose((a - a.mean()) / a.std(), (b - b.mean()) / b.std(), atol=1e-4)
 
 
@@ -50,7 +50,7 @@ def test_single_folder_is_split_stratified_and_deterministically(tmp_path):
     assert ds.test_size == 6 and torch.bincount(ds.y_test).tolist() == [2, 4]
     assert torch.bincount(ds.y_train).tolist() == [8, 16]
     again = load_dataset(f"folder:{tmp_path}", seed=7)  # seed never moves the test split
-    assert torch.equal(ds.x_test, again.x_test)
+    assert torch.equal(ds.x_test[:], again.x_test[:])
     third = load_dataset(f"folder:{tmp_path}", test_fraction=0.5)
     assert third.test_size == 15
 

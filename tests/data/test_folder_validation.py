@@ -8,8 +8,15 @@ import torch
 from PIL import Image
 
 from poolstride.data import load_dataset
-from poolstride.data.folder import _decode
+from poolstride.data.folder import _decode_into
 from poolstride.errors import PoolstrideError
+
+
+def _decode(paths, size, grey):
+    """Images as the float32 store holds them: ``(N, C, H, W)`` in [0, 1]."""
+    out = np.empty((len(paths), 1 if grey else 3, *size), dtype=np.float32)
+    _decode_into(out, paths, size, grey)
+    return torch.from_numpy(out)
 
 
 def _noise(root, counts, size=(6, 5), seed=0):

@@ -1,8 +1,11 @@
 """The :class:`Dataset` record every loader returns, and the operations shared by loaders.
 
-A dataset is held fully in memory as tensors: the experiments here are small (MNIST-1D,
+A dataset is held in memory as tensors: the experiments here are small (MNIST-1D,
 CIFAR-sized images), so the training loop can index batches directly and every seed sees
-exactly the same bytes.
+exactly the same bytes. Image folders are the exception that proves it: their inputs are
+:class:`~poolstride.data.standardized_images.StandardizedImages` — the decoded uint8 pixels,
+in memory or memory-mapped from the decode cache, read as standardised float32 batches
+(``x[idx]``) — so a folder costs the bytes of its images, not four times that.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from poolstride.data.standardized_images import StandardizedImages
 from poolstride.errors import PoolstrideError
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
-    """An in-memory classification dataset.
+    """A classification dataset (inputs readable by row, labels in memory).
 
     Attributes:
         name: the name it was loaded under (``"mnist1d"``, ``"folder:/data/pets"``, ...).
-        x_train, x_test: float32 tensors ``(N, C, L)`` (1D) or ``(N, C, H, W)`` (2D).
+        x_train, x_test: float32 tensors ``(N, C, L)`` (1D) or ``(N, C, H, W)`` (2D), or
+            :class:`~poolstride.data.standardized_images.StandardizedImages` (image folders),
+            whose rows ``x[idx]`` read as such float32 tensors.
         y_train, y_test: int64 tensors ``(N,)`` with labels in ``[0, num_classes)``.
         num_classes: number of classes.
         input_shape: one example's shape, ``(C, L)`` or ``(C, H, W)``.
@@ -139,7 +145,9 @@ def subsample_train(dataset: Dataset, train_size: int | None, seed: int) -> Data
     if train_size == available:
         return dataset
     idx = torch.from_numpy(stratified_indices(dataset.y_train.numpy(), train_size, seed))
-    return replace(dataset, x_train=dataset.x_train[idx], y_train=dataset.y_train[idx])
+    x = dataset.x_train  # images keep their storage: ``take`` copies uint8 rows, or indexes
+    x_train = x.take(idx) if isinstance(x, StandardizedImages) else x[idx]
+    return replace(dataset, x_train=x_train, y_train=dataset.y_train[idx])
 
 
 def standardize(

@@ -36,21 +36,38 @@ Folders are validated as data, not just as files (what :func:`load_folder` refus
 
 Reports are collected in ``Dataset.notes`` and printed once on stderr (``note:`` /
 ``warning:`` lines) by the process that loads the folder first.
+
+Decoded once (:mod:`poolstride.data.image_cache`): the decoded pixels, the split's statistics
+and the notes are cached under ``<cache_dir>/decoded/<key>``, the key being a hash of the
+file list (paths, labels, sizes, modification times), ``image_size``, the PIL version and
+the cache format — any change to a file, the split or the settings decodes again. Pixels are
+stored as uint8 when every image is 8-bit without transparency (else float32 in [0, 1]) and
+standardised per batch as they are read (:class:`~poolstride.data.standardized_images.
+StandardizedImages`): the memory held is that of the images. The statistics are exact
+(float64 over the decoded float32 values, rounded to float32). One line on stderr says how
+long decoding (or opening the cache) took and where the cache is. Folders larger than the
+memory cap (:mod:`poolstride.data.memory_cap`), or any folder with ``stream=True``, are read
+batch by batch from the memory-mapped cache instead of held in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from poolstride.data.dataset import IMAGE_NORMALIZATION, Dataset, standardize, stratified_indices
+from poolstride.data.dataset import IMAGE_NORMALIZATION, Dataset, stratified_indices
+from poolstride.data.image_cache import FORMAT, CacheEntry, build_entry, open_entry
+from poolstride.data.memory_cap import streams
+from poolstride.data.standardized_images import StandardizedImages
 from poolstride.errors import PoolstrideError
 
 SPLIT_SEED = 0
@@ -59,6 +76,8 @@ IMBALANCE_RATIO = 3.0
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _EIGHT_BIT = {"1", "L", "P", "RGB", "CMYK", "YCbCr", "LAB", "HSV"}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "La", "RGBa"}
+_ROWS_PER_CHUNK_VALUES = 1 << 24  # pixel values per chunk when computing statistics
 
 
 def _scan(root: Path, seen: set[str]) -> tuple[list[str], list[tuple[str, int]], int]:
@@ -130,25 +149,44 @@ def _size_arg(image_size) -> tuple[int, int] | None:
     return h, w
 
 
-def _decode(paths: list[str], size: tuple[int, int], grey: bool) -> torch.Tensor:
+def _decode_into(out: np.ndarray, paths: list[str], size: tuple[int, int], grey: bool) -> list:
+    """Decode ``paths`` into ``out`` ``(N, C, H, W)`` (uint8: 8-bit pixels; float32: [0, 1]);
+    return a content hash of each image (same pixels, same hash)."""
     # imported on use: only the folder loader decodes images
     from PIL import Image
 
-    channels = 1 if grey else 3
-    out = np.empty((len(paths), size[0], size[1], channels), dtype=np.float32)
+    pixels = _bytes if out.dtype == np.uint8 else _pixels
+    digests = []
     for i, path in enumerate(paths):
         try:
             with Image.open(path) as img:
-                out[i] = _pixels(img, size, grey)
+                out[i] = pixels(img, size, grey).transpose(2, 0, 1)
         except OSError as exc:
             raise PoolstrideError(f"cannot read image {path!r}: {exc}") from None
-    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+        digests.append(hashlib.blake2b(out[i].tobytes(), digest_size=16).hexdigest())
+    return digests
+
+
+def _stored_as_bytes(img) -> bool:
+    """Whether ``img`` decodes to 8-bit values (no transparency, no 16-bit/float depth)."""
+    if img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
+        return False
+    return img.mode in _EIGHT_BIT or img.mode not in _GREY_MODES
+
+
+def _bytes(img, size: tuple[int, int], grey: bool) -> np.ndarray:
+    """An 8-bit image as uint8 ``(H, W, C)``: converted to L or RGB, resized (bilinear)."""
+    from PIL import Image
+
+    img = img.convert("L" if grey else "RGB")
+    if img.size != (size[1], size[0]):  # PIL sizes are (W, H)
+        img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    arr = np.asarray(img)
+    return arr[..., None] if grey else arr
 
 
 def _pixels(img, size: tuple[int, int], grey: bool) -> np.ndarray:
     """One image as float32 ``(H, W, C)`` in [0, 1] (see the module's scaling and alpha rules)."""
-    from PIL import Image
-
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
@@ -158,11 +196,7 @@ def _pixels(img, size: tuple[int, int], grey: bool) -> np.ndarray:
             colour = colour @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32)
         return _resized(colour, size)
     if img.mode in _EIGHT_BIT or img.mode not in _GREY_MODES:
-        img = img.convert("L" if grey else "RGB")
-        if img.size != (size[1], size[0]):  # PIL sizes are (W, H)
-            img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        arr = np.asarray(img, dtype=np.float32) / 255.0
-        return arr[..., None] if grey else arr
+        return _bytes(img, size, grey).astype(np.float32) / np.float32(255.0)
     # 16-bit, 32-bit integer and float grey-scale: scaled by depth, never clipped
     arr = np.asarray(img, dtype=np.float64)
     if img.mode.startswith("I;16"):
@@ -202,34 +236,60 @@ def _resized(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.stack(planes, axis=2)
 
 
-def _probe(paths: list[str]) -> tuple[tuple[int, int], bool]:
-    """Most common (H, W) and whether every image is grey-scale (reads headers only)."""
+def _probe(paths: list[str]) -> tuple[tuple[int, int], bool, bool]:
+    """Most common (H, W), whether every image is grey-scale and whether every one is 8-bit
+    without transparency (reads headers only)."""
     # imported on use: only the folder loader decodes images
     from PIL import Image
 
     sizes: Counter = Counter()
-    grey = True
+    grey = eight_bit = True
     for path in paths:
         try:
             with Image.open(path) as img:
                 sizes[(img.size[1], img.size[0])] += 1
                 grey &= img.mode in _GREY_MODES
+                eight_bit &= _stored_as_bytes(img)
         except OSError as exc:
             raise PoolstrideError(f"cannot read image {path!r}: {exc}") from exc
-    return sizes.most_common(1)[0][0], grey
+    return sizes.most_common(1)[0][0], grey, eight_bit
 
 
-def _digests(x: torch.Tensor) -> list[bytes]:
-    """A content hash of each decoded image (same pixels, same hash)."""
-    arr = x.numpy()
-    return [hashlib.blake2b(arr[i].tobytes(), digest_size=16).digest() for i in range(len(arr))]
+def _channel_stats(x: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and unbiased std of ``x`` ``(N, C, H, W)`` as read (uint8 ``v`` as
+    ``float32(v / 255)``), exact in float64 and rounded to float32, read in chunks."""
+    channels = x.shape[1]
+    rows = max(1, _ROWS_PER_CHUNK_VALUES // max(1, x[0].size))
+    if x.dtype == np.uint8:
+        counts = np.zeros((channels, 256), dtype=np.int64)
+        for start in range(0, len(x), rows):
+            chunk = x[start : start + rows]
+            for c in range(channels):
+                counts[c] += np.bincount(chunk[:, c].reshape(-1), minlength=256)
+        values = (np.arange(256, dtype=np.float32) / np.float32(255.0)).astype(np.float64)
+        n = counts.sum(1)
+        mean = counts @ values / n
+        var = (counts * (values[None, :] - mean[:, None]) ** 2).sum(1) / np.maximum(n - 1, 1)
+    else:
+        total = np.zeros(channels)
+        for start in range(0, len(x), rows):
+            total += x[start : start + rows].sum(axis=(0, 2, 3), dtype=np.float64)
+        n = x.size // channels
+        mean = total / n
+        sq = np.zeros(channels)
+        for start in range(0, len(x), rows):
+            dev = x[start : start + rows].astype(np.float64) - mean[None, :, None, None]
+            sq += (dev**2).sum(axis=(0, 2, 3))
+        var = sq / max(n - 1, 1)
+    std = np.maximum(np.sqrt(var).astype(np.float32), np.float32(1e-8))
+    return mean.astype(np.float32).tolist(), std.tolist()
 
 
 def _counts(labels: list[int], classes: list[str]) -> list[int]:
     return np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes)).tolist()
 
 
-def _check_data(name, classes, train, test, x_train, x_test, repeats) -> list[str]:
+def _check_data(name, classes, train, test, shared, repeats) -> list[str]:
     """What the user should know about this folder as data: ``note:``/``warning:`` lines."""
     n_train = _counts([c for _, c in train], classes)
     n_test = _counts([c for _, c in test], classes)
@@ -242,8 +302,6 @@ def _check_data(name, classes, train, test, x_train, x_test, repeats) -> list[st
             f"warning: {name}: {repeats} file(s) reached twice through symbolic links were "
             "counted once"
         )
-    in_train = set(_digests(x_train))
-    shared = sum(d in in_train for d in _digests(x_test))
     if shared:
         notes.append(
             f"warning: {name}: {shared} of {len(test)} test image(s) also appear in the "
@@ -269,9 +327,17 @@ def _tell(notes: list[str]) -> None:
 
 
 def load_folder(
-    path: str | Path, *, image_size=None, test_fraction: float = 0.2, name: str | None = None
+    path: str | Path,
+    *,
+    image_size=None,
+    test_fraction: float = 0.2,
+    name: str | None = None,
+    stream: bool = False,
+    memory_cap: float | None = None,
 ) -> Dataset:
-    """Load an image folder as ``(N, C, H, W)`` tensors (C = 1 or 3)."""
+    """Load an image folder as ``(N, C, H, W)`` images (C = 1 or 3), decoded once into the
+    cache; held in memory, or streamed from the cache when ``stream`` or when larger than
+    ``memory_cap`` GB (default: half the available memory)."""
     root = Path(path).expanduser()
     name = name or f"folder:{path}"
     layout = (
@@ -310,13 +376,30 @@ def load_folder(
         train = [s for i, s in enumerate(samples) if i not in test_idx]
         test = [s for i, s in enumerate(samples) if i in test_idx]
 
-    common, grey = _probe([p for p, _ in train + test])
-    size = _size_arg(image_size) or common
-    x_train = _decode([p for p, _ in train], size, grey)
-    x_test = _decode([p for p, _ in test], size, grey)
-    notes = _check_data(name, classes, train, test, x_train, x_test, repeats)
-    _tell(notes)
-    x_train, x_test = standardize(x_train, x_test, inplace=True)
+    size = _size_arg(image_size)
+    key = _cache_key(train, test, size)
+    started = time.perf_counter()
+    entry = open_entry(key, mmap=lambda nbytes: streams(nbytes, stream, memory_cap))
+    if entry is None:
+        common, grey, eight_bit = _probe([p for p, _ in train + test])
+        size = size or common
+        shape = (1 if grey else 3, *size)
+        dtype = np.dtype(np.uint8 if eight_bit else np.float32)
+        nbytes = (len(train) + len(test)) * int(np.prod(shape)) * dtype.itemsize
+        entry = build_entry(
+            key,
+            lambda allocate: _decode_split(allocate, train, test, shape, dtype),
+            mmap=streams(nbytes, stream, memory_cap),
+        )
+    seconds = time.perf_counter() - started
+    notes = _check_data(name, classes, train, test, entry.meta["shared"], repeats)
+    _tell([*notes, _cache_line(name, entry, len(train) + len(test), seconds)])
+    mean = torch.tensor(entry.meta["mean"], dtype=torch.float32)
+    std = torch.tensor(entry.meta["std"], dtype=torch.float32)
+    x_train, x_test = (
+        StandardizedImages(torch.from_numpy(entry.arrays[split]), mean, std, streamed=entry.mapped)
+        for split in ("train", "test")
+    )
     return Dataset(
         name=name,
         x_train=x_train,
@@ -328,6 +411,49 @@ def load_folder(
         class_names=tuple(classes),
         normalization=IMAGE_NORMALIZATION,
         notes=tuple(notes),
+    )
+
+
+def _cache_key(train, test, size: tuple[int, int] | None) -> str:
+    """Hash of everything the decoded arrays depend on: each file (path, label, size,
+    modification time) in split order, the requested size, PIL's version, the rules' format."""
+    import PIL  # imported on use: only the folder loader decodes images
+
+    files = []
+    for split in (train, test):
+        for path, label in split:
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                raise PoolstrideError(f"cannot read image {path!r}: {exc.strerror}") from None
+            files.append((path, label, st.st_size, st.st_mtime_ns))
+        files.append("|")  # where train ends
+    payload = json.dumps([FORMAT, PIL.__version__, size, files], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _decode_split(allocate, train, test, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """Decode both splits into arrays from ``allocate``; return what ``meta.json`` keeps:
+    the training split's per-channel mean/std, how many test images repeat a training image."""
+    size, grey = shape[1:], shape[0] == 1
+    x_train = allocate("train", (len(train), *shape), dtype)
+    x_test = allocate("test", (len(test), *shape), dtype)
+    in_train = set(_decode_into(x_train, [p for p, _ in train], size, grey))
+    shared = sum(d in in_train for d in _decode_into(x_test, [p for p, _ in test], size, grey))
+    mean, std = _channel_stats(x_train)
+    return {"mean": mean, "std": std, "shared": shared}
+
+
+def _cache_line(name: str, entry: CacheEntry, images: int, seconds: float) -> str:
+    """One line: decoded (or opened) how many images, how fast, where, and how held."""
+    stored = next(iter(entry.arrays.values())).dtype
+    mb = sum(a.nbytes for a in entry.arrays.values()) / 1e6
+    held = "streamed from the cache" if entry.mapped else "held in memory"
+    where = f"cache {entry.path}" if entry.path else "no cache (cache folder not writable)"
+    done = "decoded" if entry.built else "opened the decoded cache of"
+    return (
+        f"note: {name}: {done} {images} images in {seconds:.2f} s ({stored}, {mb:.1f} MB, "
+        f"{held}); {where}"
     )
 
 

@@ -1,4 +1,4 @@
-"""``load_dataset``: one entry point from a dataset name to an in-memory :class:`Dataset`."""
+"""``load_dataset``: one entry point from a dataset name to a :class:`Dataset`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ _OPTIONS = {
     },
     "shapes2d": {"image_size", "num_train", "num_test", "noise", "generator_seed", "use_cache"},
     "digits": set(),
-    "folder": {"image_size", "test_fraction"},
+    "folder": {"image_size", "test_fraction", "stream", "memory_cap"},
     **{name: set() for name in TORCHVISION_SETS},
 }
 
@@ -55,13 +55,16 @@ def load_dataset(
             sets use fixed generator seeds and splits are fixed, so runs that differ only in
             seed see the same test set.
         **options: loader options — ``shapes2d``: image_size, num_train, num_test, noise,
-            generator_seed; ``folder:PATH``: image_size (int or (H, W)), test_fraction;
+            generator_seed; ``folder:PATH``: image_size (int or (H, W)), test_fraction,
+            stream (read batches from the decoded cache), memory_cap (GB held in memory,
+            default half the available memory; larger folders stream);
             ``mnist1d``: num_samples, train_split, final_seq_length, shuffle_seq, seed_data
             (the mnist1d generator's seed, default 42).
 
     Returns:
-        A frozen :class:`Dataset` with float32 inputs ``(N, C, L)`` or ``(N, C, H, W)`` and
-        int64 labels. How each set is normalised is stated in its module and in
+        A frozen :class:`Dataset` with float32 inputs ``(N, C, L)`` or ``(N, C, H, W)`` (image
+        folders: :class:`~poolstride.data.standardized_images.StandardizedImages`, uint8
+        pixels read as standardised float32) and int64 labels. How each set is normalised is stated in its module and in
         ``Dataset.normalization``.
     """
     if not isinstance(name, str):

@@ -46,7 +46,11 @@ BACKENDS = ("local", "ray")
 # device ran it do not change what the run *is* (results are compared across machines).
 # ``deterministic`` is how a run was executed (recorded with it, like threads and seed fusion),
 # not what it is: a deterministic rerun answers the same question.
-_NOT_IN_KEY = frozenset({"data_dir", "device", "download", "tensorboard_dir", "deterministic"})
+# ``stream`` and ``memory_cap`` only decide where an image folder's pixels are read from
+# (memory or the decode cache): the batches, and so the numbers, are the same.
+_NOT_IN_KEY = frozenset(
+    {"data_dir", "device", "download", "tensorboard_dir", "deterministic", "stream", "memory_cap"}
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,19 @@ class TrainingFields:
     data_dir: str | None = option(None, "Where datasets are kept.", value_type="dir")
     download: bool = option(
         False, "Let torchvision datasets download (needs network).", switch="pair"
+    )
+    stream: bool = option(
+        False,
+        "Image folders: read each batch from the decoded cache instead of holding the "
+        "images in memory (same numbers; for folders larger than memory).",
+        switch="flag",
+    )
+    memory_cap: float | None = option(
+        None,
+        "Image folders: GB of decoded images held in memory; a larger folder is streamed "
+        "from its cache.",
+        value_type=float,
+        default_text="half the available memory",
     )
     device: str = option(
         "auto", "Where to train.", choices=DEVICES, default_text="auto = cuda if present"
@@ -293,6 +310,15 @@ def validate_run_fields(cfg: Any) -> None:
         raise PoolstrideError(f"weight_decay must be >= 0, got {cfg.weight_decay!r}")
     if not 0 <= cfg.momentum <= 1:
         raise PoolstrideError(f"momentum must be in [0, 1], got {cfg.momentum!r}")
+    if cfg.memory_cap is not None and not cfg.memory_cap > 0:
+        raise PoolstrideError(f"memory_cap must be > 0 GB, got {cfg.memory_cap!r}")
+    if (cfg.stream or cfg.memory_cap is not None) and not cfg.dataset.strip().lower().startswith(
+        "folder:"
+    ):
+        flag = "--stream" if cfg.stream else "--memory-cap"
+        raise PoolstrideError(
+            f"{flag} applies to image folders (--dataset folder:PATH), not {cfg.dataset!r}"
+        )
     if not 0 <= cfg.data_seed < SEED_LIMIT:
         raise PoolstrideError(f"data_seed must be in [0, 2**63), got {cfg.data_seed!r}")
     if not 0 <= getattr(cfg, "seed", 0) < SEED_LIMIT:
@@ -389,6 +415,12 @@ class CompareConfig(TrainingFields):
         "step; glibc only, else default) or default. $POOLSTRIDE_ALLOCATOR=default turns it off.",
         choices=ALLOCATORS,
     )
+    progress_every: float = option(
+        30.0,
+        "Without a terminal (a log file, a pipe, CI): seconds between progress lines; one is "
+        "also printed at each run's end.",
+        value_type=float,
+    )
 
     def __post_init__(self):
         _check_auto_fields(self)
@@ -428,6 +460,11 @@ class CompareConfig(TrainingFields):
                 raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
         if self.backend not in BACKENDS:
             raise unknown("backend", self.backend, BACKENDS)
+        _check_types(self)  # progress_every as a number before it is compared
+        if not self.progress_every > 0:
+            raise PoolstrideError(
+                f"progress_every must be a positive number of seconds, got {self.progress_every!r}"
+            )
         if self.allocator not in ALLOCATORS:
             raise unknown("allocator", self.allocator, ALLOCATORS)
         if self.address is not None and self.backend != "ray":

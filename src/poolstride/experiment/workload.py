@@ -12,7 +12,7 @@ from functools import lru_cache
 import torch
 import torch.nn as nn
 
-from poolstride.data import load_dataset
+from poolstride.data import StandardizedImages, load_dataset
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.config import RunConfig
 from poolstride.models import build_model, match_budget
@@ -22,25 +22,56 @@ from poolstride.zoo import load_model
 
 @lru_cache(maxsize=4)
 def cached_dataset(
-    dataset: str, data_dir: str | None, download: bool, train_size: int | None, data_seed: int
+    dataset: str,
+    data_dir: str | None,
+    download: bool,
+    train_size: int | None,
+    data_seed: int,
+    stream: bool = False,
+    memory_cap: float | None = None,
 ):
-    """:func:`poolstride.data.load_dataset`, loaded once per process and arguments."""
+    """:func:`poolstride.data.load_dataset`, loaded once per process and arguments
+    (``stream`` and ``memory_cap`` apply to image folders only)."""
+    folder = {"stream": stream, "memory_cap": memory_cap}
     return load_dataset(
-        dataset, data_dir=data_dir, download=download, train_size=train_size, seed=data_seed
+        dataset,
+        data_dir=data_dir,
+        download=download,
+        train_size=train_size,
+        seed=data_seed,
+        **(folder if dataset.strip().lower().startswith("folder:") else {}),
     )
 
 
 def load_data(cfg: RunConfig):
     """The run's dataset (cached per process: every seed and variant reuses the same one)."""
-    return cached_dataset(cfg.dataset, cfg.data_dir, cfg.download, cfg.train_size, cfg.data_seed)
+    return cached_dataset(
+        cfg.dataset,
+        cfg.data_dir,
+        cfg.download,
+        cfg.train_size,
+        cfg.data_seed,
+        cfg.stream,
+        cfg.memory_cap,
+    )
 
 
 @lru_cache(maxsize=4)
-def tensors_on_device(device: str, dataset) -> tuple[torch.Tensor, ...]:
-    """``(x_train, y_train, x_test, y_test)`` of ``dataset`` on ``device`` (cached)."""
+def tensors_on_device(device: str, dataset) -> tuple[torch.Tensor | StandardizedImages, ...]:
+    """``(x_train, y_train, x_test, y_test)`` of ``dataset`` on ``device`` (cached).
+
+    Image-folder inputs stay uint8 until they reach the device: held there, or streamed to
+    it batch by batch (see :class:`~poolstride.data.standardized_images.StandardizedImages`);
+    either way ``x[idx]`` is a standardised float32 batch on ``device``.
+    """
     tensors = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
     if device.startswith("cuda"):  # from pinned host memory: a fast, asynchronous copy
-        return tuple(t.pin_memory().to(device, non_blocking=True) for t in tensors)
+        return tuple(
+            t.to(device)
+            if isinstance(t, StandardizedImages)
+            else t.pin_memory().to(device, non_blocking=True)
+            for t in tensors
+        )
     return tuple(t.to(device) for t in tensors)
 
 
