@@ -20,31 +20,11 @@ from poolstride.errors import PoolstrideError
 from poolstride.experiment.results import PRIMARY_METRIC, Results
 from poolstride.experiment.stats import METRICS
 from poolstride.experiment.store import mixed_execution_note
+from poolstride.report import tables
 from poolstride.report.figures import FigureFile
 from poolstride.report.markup import Markup, join, tag
 from poolstride.report.palette import Style, variant_styles
 from poolstride.report.run import LayerProfile, RunData, from_records
-from poolstride.report.tables import (
-    RESULTS_NOTE,
-    SPEED_NOTE,
-    VERDICT_NOTE,
-    Table,
-    auto_lines,
-    bottom_line,
-    config_table,
-    environment_table,
-    headline,
-    method_sentence,
-    outcome_groups,
-    profile_summary,
-    profile_table,
-    results_table,
-    runs_table,
-    speed_table,
-    untested_sentence,
-    verdict_groups,
-    verdict_table,
-)
 
 CSS = Markup("""
 :root { --fg: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg-alt: #f6f8fa; }
@@ -102,12 +82,13 @@ def _cell(text: str, numeric: bool, styles: dict[str, Style] | None = None) -> M
 
 
 def html_table(
-    table: Table,
+    table: tables.Table,
     styles: dict[str, Style] | None = None,
     baseline: str | None = None,
     caption: str | None = None,
 ) -> Markup:
-    """A :class:`Table` as an HTML table (cells escaped; variant cells get their colour)."""
+    """A :class:`~poolstride.report.tables.Table` as an HTML table (cells escaped; variant
+    cells get their colour)."""
     head = tag(
         "tr",
         [
@@ -138,9 +119,9 @@ def verdict_block(data: RunData) -> Markup:
     res = data.results
     groups = [
         tag("li", tag("b", title), tag("ul", [tag("li", s) for s in sentences]))
-        for title, sentences in outcome_groups(res)
+        for title, sentences in tables.outcome_groups(res)
     ]
-    untested = untested_sentence(res)
+    untested = tables.untested_sentence(res)
     failed = [r for r in data.records if not r.finished]
     notes = []
     mixed = mixed_execution_note(data.records)
@@ -156,10 +137,10 @@ def verdict_block(data: RunData) -> Markup:
         )
     box = tag(
         "div",
-        tag("p", bottom_line(data)),
+        tag("p", tables.bottom_line(data)),
         tag("ul", groups) if groups else None,
         tag("p", untested) if untested else None,
-        [tag("p", line) for line in auto_lines(res)],
+        [tag("p", line) for line in tables.auto_lines(res)],
         notes,
         class_="verdict",
         id="verdict",
@@ -167,12 +148,16 @@ def verdict_block(data: RunData) -> Markup:
     parts = [box]
     if res.decisions.get(PRIMARY_METRIC) and res.ordered(PRIMARY_METRIC):
         parts += [
-            tag("p", method_sentence(res), class_="note"),
-            html_table(verdict_table(data), variant_styles(data.variants), caption=VERDICT_NOTE),
+            tag("p", tables.method_sentence(res), class_="note"),
+            html_table(
+                tables.verdict_table(data),
+                variant_styles(data.variants),
+                caption=tables.VERDICT_NOTE,
+            ),
         ]
     others = [
         tag("li", tag("b", label), tag("ul", [tag("li", s) for s in sentences]))
-        for label, sentences in verdict_groups(data)
+        for label, sentences in tables.verdict_groups(data)
         if not label.startswith(METRICS[PRIMARY_METRIC].label)
     ]
     if others:
@@ -226,8 +211,8 @@ def profiles_block(profiles: Sequence[LayerProfile], styles: dict[str, Style]) -
         parts.append(
             tag(
                 "details",
-                tag("summary", swatch, tag("b", p.variant), " — ", profile_summary(p.table)),
-                html_table(profile_table(p.table)),
+                tag("summary", swatch, tag("b", p.variant), " — ", tables.profile_summary(p.table)),
+                html_table(tables.profile_table(p.table)),
                 open=i == 0,
             )
         )
@@ -247,18 +232,22 @@ def render_page(
     styles = variant_styles(data.variants)
     title = f"poolstride report: {data.name}"
     sections = [
-        ("verdict", "Verdict", [tag("p", headline(data)), verdict_block(data)]),
+        ("verdict", "Verdict", [tag("p", tables.headline(data)), verdict_block(data)]),
         (
             "results",
             "Results",
-            [html_table(results_table(data), styles, data.baseline, caption=RESULTS_NOTE)],
+            [
+                html_table(
+                    tables.results_table(data), styles, data.baseline, caption=tables.RESULTS_NOTE
+                )
+            ],
         ),
         (
             "speed",
             "Speed",
             [
-                tag("p", SPEED_NOTE, class_="note"),
-                html_table(speed_table(data), styles, data.baseline),
+                tag("p", tables.SPEED_NOTE, class_="note"),
+                html_table(tables.speed_table(data), styles, data.baseline),
             ],
         ),
         ("figures", "Figures", [figure_block(f) for f in figures]),
@@ -276,7 +265,7 @@ def render_page(
                 profiles_block(profiles, styles),
             ],
         ),
-        ("runs", "Runs", [html_table(runs_table(data), styles, None)]),
+        ("runs", "Runs", [html_table(tables.runs_table(data), styles, None)]),
         (
             "reproduce",
             "Reproduce",
@@ -288,9 +277,9 @@ def render_page(
                 ),
                 tag("pre", tag("code", data.command())),
                 tag("h3", "Environment"),
-                html_table(environment_table(data)),
+                html_table(tables.environment_table(data)),
                 tag("h3", "Full configuration"),
-                html_table(config_table(data)),
+                html_table(tables.config_table(data)),
                 tag("p", "Files in the run directory: " + ", ".join(files), class_="note")
                 if files
                 else None,
@@ -355,22 +344,24 @@ def summary_html(results_or_records: Any) -> str:
     """
     data = _as_data(results_or_records, from_records)
     styles = variant_styles(data.variants)
-    table = html_table(results_table(data), styles, data.baseline, caption=RESULTS_NOTE)
+    table = html_table(
+        tables.results_table(data), styles, data.baseline, caption=tables.RESULTS_NOTE
+    )
     groups = [
         tag("li", tag("b", label), tag("ul", [tag("li", s) for s in sentences]))
-        for label, sentences in verdict_groups(data)
+        for label, sentences in tables.verdict_groups(data)
     ]
-    untested = untested_sentence(data.results)
+    untested = tables.untested_sentence(data.results)
     return str(
         tag(
             "div",
             tag("style", _SUMMARY_CSS),
-            tag("p", headline(data)),
-            tag("p", tag("b", bottom_line(data))),
+            tag("p", tables.headline(data)),
+            tag("p", tag("b", tables.bottom_line(data))),
             table,
             tag("ul", groups) if groups else None,
             tag("p", untested) if untested else None,
-            [tag("p", line) for line in auto_lines(data.results)],
+            [tag("p", line) for line in tables.auto_lines(data.results)],
             class_="poolstride-summary",
         )
     )

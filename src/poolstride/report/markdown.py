@@ -13,29 +13,9 @@ from pathlib import Path
 from poolstride.experiment.results import PRIMARY_METRIC
 from poolstride.experiment.stats import METRICS
 from poolstride.experiment.store import mixed_execution_note
+from poolstride.report import tables
 from poolstride.report.figures import FigureFile
 from poolstride.report.run import LayerProfile, RunData
-from poolstride.report.tables import (
-    RESULTS_NOTE,
-    SPEED_NOTE,
-    VERDICT_NOTE,
-    Table,
-    auto_lines,
-    bottom_line,
-    config_table,
-    environment_table,
-    headline,
-    method_sentence,
-    outcome_groups,
-    profile_summary,
-    profile_table,
-    results_table,
-    runs_table,
-    speed_table,
-    untested_sentence,
-    verdict_groups,
-    verdict_table,
-)
 
 
 def md_escape(text: object) -> str:
@@ -48,7 +28,7 @@ def md_escape(text: object) -> str:
     return out.replace("](", "]\\(").replace("\n", " ")
 
 
-def md_table(table: Table) -> str:
+def md_table(table: tables.Table) -> str:
     lines = [
         "| " + " | ".join(md_escape(h) or " " for h in table.headers) + " |",
         "|" + "|".join("---:" if num else "---" for num in table.numeric) + "|",
@@ -70,21 +50,21 @@ def render_markdown(
     out = [
         f"# poolstride report: {md_escape(data.name)}",
         "",
-        md_escape(headline(data)),
+        md_escape(tables.headline(data)),
         "",
         "## Verdict",
         "",
-        f"**{md_escape(bottom_line(data))}**",
+        f"**{md_escape(tables.bottom_line(data))}**",
         "",
     ]
     res = data.results
-    for title, sentences in outcome_groups(res):
+    for title, sentences in tables.outcome_groups(res):
         out.append(f"- **{md_escape(title)}**")
         out += [f"  - {md_escape(s)}" for s in sentences]
-    untested = untested_sentence(res)
+    untested = tables.untested_sentence(res)
     if untested:
         out += ["", md_escape(untested)]
-    for line in auto_lines(res):
+    for line in tables.auto_lines(res):
         out += ["", md_escape(line)]
     failed = [r for r in data.records if not r.finished]
     if failed:
@@ -95,15 +75,15 @@ def render_markdown(
     if res.ordered(PRIMARY_METRIC):
         out += [
             "",
-            md_escape(method_sentence(res)),
+            md_escape(tables.method_sentence(res)),
             "",
-            md_table(verdict_table(data)),
+            md_table(tables.verdict_table(data)),
             "",
-            md_escape(VERDICT_NOTE),
+            md_escape(tables.VERDICT_NOTE),
         ]
     others = [
         (label, sentences)
-        for label, sentences in verdict_groups(data)
+        for label, sentences in tables.verdict_groups(data)
         if not label.startswith(METRICS[PRIMARY_METRIC].label)
     ]
     if others:
@@ -115,15 +95,15 @@ def render_markdown(
         "",
         "## Results",
         "",
-        md_table(results_table(data)),
+        md_table(tables.results_table(data)),
         "",
-        md_escape(RESULTS_NOTE),
+        md_escape(tables.RESULTS_NOTE),
         "",
         "## Speed",
         "",
-        md_escape(SPEED_NOTE),
+        md_escape(tables.SPEED_NOTE),
         "",
-        md_table(speed_table(data)),
+        md_table(tables.speed_table(data)),
         "",
         "## Figures",
         "",
@@ -156,9 +136,9 @@ def render_markdown(
         out += [
             f"### {md_escape(p.variant)}",
             "",
-            md_escape(profile_summary(p.table)),
+            md_escape(tables.profile_summary(p.table)),
             "",
-            md_table(profile_table(p.table)),
+            md_table(tables.profile_table(p.table)),
             "",
         ]
     if convention:
@@ -166,7 +146,7 @@ def render_markdown(
     out += [
         "## Runs",
         "",
-        md_table(runs_table(data)),
+        md_table(tables.runs_table(data)),
         "",
         "## Reproduce",
         "",
@@ -176,11 +156,11 @@ def render_markdown(
         "",
         "### Environment",
         "",
-        md_table(environment_table(data)),
+        md_table(tables.environment_table(data)),
         "",
         "### Full configuration",
         "",
-        md_table(config_table(data)),
+        md_table(tables.config_table(data)),
         "",
     ]
     return "\n".join(out)
