@@ -17,6 +17,8 @@ SMALL = {
     "allcnn-b": dict(shapes=[(1, 12), (3, 12, 12)], width=4),
     "allcnn-c": dict(shapes=[(1, 12), (3, 12, 12)], width=4),
     "resnet20": dict(shapes=[(1, 8), (3, 8, 8)], width=4),
+    "resnet56": dict(shapes=[(1, 8), (3, 8, 8)], width=2),
+    "resnet110": dict(shapes=[(1, 8), (3, 8, 8)], width=2),
     "lenet5": dict(shapes=[(1, 28), (1, 28, 28)], width=3),
 }
 TABLE = [
@@ -45,7 +47,16 @@ def test_output_shape_and_gradient_reaches_first_layer(name, kind, shape):
 
 
 def test_models_and_default_kinds():
-    assert MODELS == ("simple", "allcnn-a", "allcnn-b", "allcnn-c", "resnet20", "lenet5")
+    assert MODELS == (
+        "simple",
+        "allcnn-a",
+        "allcnn-b",
+        "allcnn-c",
+        "resnet20",
+        "resnet56",
+        "resnet110",
+        "lenet5",
+    )
     assert set(DEFAULT_KINDS) == set(MODELS)
     model = build_model("resnet20", None, (3, 8, 8), 10, width=4)
     assert model.kind == DEFAULT_KINDS["resnet20"] == "subsample"
@@ -146,7 +157,7 @@ def test_too_small_inputs_are_one_line_errors(name, shape, kw, match):
 @pytest.mark.parametrize(
     "args, kw, match",
     [
-        (("resnet", "max", (3, 8, 8), 10), {}, "did you mean 'resnet20'"),
+        (("resnet", "max", (3, 8, 8), 10), {}, "did you mean 'resnet"),
         (("simple", "maxx", (1, 16), 10), {}, "maxx"),
         (("simple", "max", (16,), 10), {}, "input_shape must be"),
         (("simple", "max", (1, 0), 10), {}, "input_shape must be"),

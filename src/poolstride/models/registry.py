@@ -11,7 +11,7 @@ from poolstride.errors import PoolstrideError, unknown
 from poolstride.models.allcnn import build_allcnn
 from poolstride.models.arguments import check_model_args
 from poolstride.models.lenet import build_lenet5
-from poolstride.models.resnet import build_resnet20
+from poolstride.models.resnet import build_resnet20, build_resnet56, build_resnet110
 from poolstride.models.simple import build_simple
 
 #: Each model's builder: ``builder(args: ModelArgs, **options)``; its keyword-only
@@ -22,6 +22,8 @@ _BUILDERS = {
     "allcnn-b": partial(build_allcnn, "b"),
     "allcnn-c": partial(build_allcnn, "c"),
     "resnet20": build_resnet20,
+    "resnet56": build_resnet56,
+    "resnet110": build_resnet110,
     "lenet5": build_lenet5,
 }
 
@@ -37,6 +39,8 @@ DEFAULT_KINDS: dict[str, str] = {
     "allcnn-b": "max:k3",
     "allcnn-c": "max:k3",
     "resnet20": "subsample",
+    "resnet56": "subsample",
+    "resnet110": "subsample",
     "lenet5": "avg",
 }
 
@@ -48,8 +52,29 @@ DEFAULT_WIDTHS: dict[str, int] = {
     "allcnn-b": 96,
     "allcnn-c": 96,
     "resnet20": 16,
+    "resnet56": 16,
+    "resnet110": 16,
     "lenet5": 6,
 }
+
+
+def split_model_name(name: str) -> tuple[str, dict[str, str | int | bool]]:
+    """``"resnet56,shortcut=resnet-d,stem=deep3x3"`` -> ``("resnet56", {"shortcut": "resnet-d",
+    "stem": "deep3x3"})``: a model name may carry its builder options (so ``--model`` passes
+    them); integer values become ints, ``true``/``false`` booleans."""
+    base, *pairs = (part.strip() for part in str(name).split(","))
+    options: dict[str, str | int | bool] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise PoolstrideError(
+                f"model {name!r}: options are written NAME,option=value,...; got {pair!r}"
+            )
+        value = value.strip().lower()
+        booleans = {"true": True, "false": False}
+        parsed = booleans.get(value, int(value) if value.isdigit() else value)
+        options[key.strip().lower()] = parsed
+    return base, options
 
 
 def build_model(
@@ -78,12 +103,17 @@ def build_model(
             other layers scale with it.
         depth: number of conv blocks of ``simple`` (default 3); the others have a fixed depth.
         **options: builder options — ``simple``: kernel_size, batch_norm;
-            All-CNN: extra_conv (the paper's ConvPool control).
+            All-CNN: extra_conv (the paper's ConvPool control); ResNets: shortcut, stem
+            (:mod:`poolstride.models.resnet`). They may also be written into ``name``:
+            ``"resnet56,shortcut=resnet-d"`` (:func:`split_model_name`).
 
     Returns:
         A module mapping ``(N, *input_shape)`` to logits ``(N, num_classes)``, with
         ``features`` and ``head`` parts and ``model_name``/``kind`` attributes.
     """
+    if isinstance(name, str) and "," in name:
+        name, named = split_model_name(name)
+        options = {**named, **options}
     if not isinstance(name, str) or name.lower() not in MODELS:
         raise unknown("model", str(name), MODELS)
     name = name.lower()

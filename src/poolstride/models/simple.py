@@ -14,6 +14,9 @@ activations it changes nothing, while a learned downsampling (``conv``, ``dwconv
 with the next convolution — the same choice as All-CNN's "stride-2 conv + ReLU".
 
 With kind ``none`` no block changes resolution (the head then pools the full-size map).
+With kind ``subsample`` each block's convolution is built at stride 2 and the site left out
+(``conv k×k /2 → BatchNorm → ReLU``): the striding network as it is computed, 1/4 of the
+convolution MACs in 2D (see :func:`~poolstride.models.layer_factories.strides_conv`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from torch import nn
 
 from poolstride.models.arguments import ModelArgs, check_positive
 from poolstride.models.classifier import Classifier
-from poolstride.models.layer_factories import batchnorm, conv, downsample
+from poolstride.models.layer_factories import batchnorm, conv, downsample, strides_conv
 
 DEFAULT_DEPTH = 3
 
@@ -39,14 +42,18 @@ def build_simple(
     depth = check_positive(args.name, "depth", depth, DEFAULT_DEPTH)
     k = check_positive(args.name, "kernel_size", kernel_size, 5 if dim == 1 else 3)
 
+    strided = strides_conv(kind)
     stages = []
     cin = args.shape[0]
     for _ in range(depth):
-        layers = [conv(dim, cin, width, k, padding=k // 2, bias=not batch_norm)]
+        stride = 2 if strided else 1
+        layers = [conv(dim, cin, width, k, stride=stride, padding=k // 2, bias=not batch_norm)]
         if batch_norm:
             layers.append(batchnorm(dim, width))
-        # Not in place: some kinds return a view of their input (subsample, none).
-        layers += [nn.ReLU(inplace=True), downsample(kind, width, width, dim), nn.ReLU()]
+        layers.append(nn.ReLU(inplace=True))
+        if not strided:
+            # Not in place: some kinds return a view of their input (none).
+            layers += [downsample(kind, width, width, dim), nn.ReLU()]
         stages.append(nn.Sequential(*layers))
         cin = width
     features = nn.Sequential(*stages)
