@@ -19,12 +19,9 @@ from typing import Any
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.sequential import Design, sequential_family
 from poolstride.experiment.stats import (
-    BETTER,
-    EQUIVALENT,
     METRICS,
     NOT_TESTED,
-    UNDECIDED,
-    WORSE,
+    VERDICT_KINDS,
     Comparison,
     Summary,
     Verdict,
@@ -55,8 +52,6 @@ SUMMARY_METRICS = (
 )
 #: Metrics that get paired comparisons and verdicts against the baseline.
 VERDICT_METRICS = ("test_acc", "test_loss", "shift_consistency_circular", "shift_consistency_crop")
-#: Order in which verdicts are listed: decided ones first.
-VERDICT_ORDER = (BETTER, WORSE, EQUIVALENT, UNDECIDED, NOT_TESTED)
 #: The metric that decides which variants get more seeds under ``--seeds auto``.
 PRIMARY_METRIC = "test_acc"
 
@@ -213,7 +208,7 @@ class Results:
         got = self.decisions.get(metric, {})
         skip = self.untested
         rows = [(v, d) for v, d in got.items() if v not in skip]
-        return sorted(rows, key=lambda item: VERDICT_ORDER.index(item[1].kind))
+        return sorted(rows, key=lambda item: VERDICT_KINDS.index(item[1].kind))
 
     def verdict(self, variant: str, metric: str = "test_acc") -> Verdict | None:
         """The :class:`~poolstride.experiment.stats.Verdict` of ``variant`` vs the baseline."""

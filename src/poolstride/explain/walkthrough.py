@@ -157,51 +157,6 @@ def _combine(wheres: tuple[str, ...]) -> str:
     return "padding" if "padding" in wheres else "input"
 
 
-def _run(
-    op,
-    x,
-    kernel,
-    stride,
-    padding,
-    dilation,
-    ceil_mode,
-    count_include_pad,
-    weights,
-    return_indices=False,
-):
-    """The PyTorch call on a (1, 1, *size) view of ``x``."""
-    dim = x.ndim
-    xb = x.reshape(1, 1, *x.shape)
-    if op == "max":
-        fn = F.max_pool1d if dim == 1 else F.max_pool2d
-        res = fn(
-            xb,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            ceil_mode=ceil_mode,
-            return_indices=return_indices,
-        )
-    elif op == "avg":
-        fn = F.avg_pool1d if dim == 1 else F.avg_pool2d
-        res = fn(
-            xb, kernel, stride, padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad
-        )
-    else:
-        fn = F.conv1d if dim == 1 else F.conv2d
-        res = fn(
-            xb,
-            weights.reshape(1, 1, *weights.shape),
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-        )
-    if return_indices and op == "max":
-        return res[0][0, 0], res[1][0, 0]
-    return res[0, 0]
-
-
 def walkthrough(
     x=None,
     op: str = "max",
@@ -250,18 +205,22 @@ def walkthrough(
     if op == "conv" and w is None:
         w = default_weights(kernel)
 
-    def forward(inp: torch.Tensor) -> torch.Tensor:
-        return _run(op, inp, kernel, stride, padding, dilation, ceil_mode, count_include_pad, w)
+    def forward(inp: torch.Tensor, return_indices: bool = False):
+        """The PyTorch call on a (1, 1, *size) view of ``inp`` (and the argmax if asked)."""
+        xb = inp.reshape(1, 1, *inp.shape)
+        if op == "max":
+            fn = F.max_pool1d if dim == 1 else F.max_pool2d
+            res = fn(xb, kernel, stride, padding, dilation, ceil_mode, return_indices)
+            return (res[0][0, 0], res[1][0, 0]) if return_indices else res[0, 0]
+        if op == "avg":
+            fn = F.avg_pool1d if dim == 1 else F.avg_pool2d
+            return fn(xb, kernel, stride, padding, ceil_mode, count_include_pad)[0, 0]
+        fn = F.conv1d if dim == 1 else F.conv2d
+        return fn(xb, w.reshape(1, 1, *w.shape), None, stride, padding, dilation)[0, 0]
 
     try:
         with torch.no_grad():
-            out, indices = (
-                _run(
-                    op, x, kernel, stride, padding, dilation, ceil_mode, count_include_pad, w, True
-                )
-                if op == "max"
-                else (forward(x), None)
-            )
+            out, indices = forward(x, True) if op == "max" else (forward(x), None)
         jac = torch.autograd.functional.jacobian(forward, x)  # out.shape + x.shape
     except RuntimeError as err:  # anything our checks missed: keep PyTorch's reason, one line
         raise PoolstrideError(
