@@ -52,6 +52,8 @@ CASES = [
     ("simple", (3, 15, 15), {"kernel_size": 4}),
     ("resnet20", (3, 16, 16), {"width": 4}),
     ("resnet20", (2, 24), {"width": 4}),
+    ("allcnn-c", (3, 12, 12), {"width": 4}),
+    ("allcnn-b", (2, 13), {"width": 4, "extra_conv": True}),
 ]
 
 

@@ -20,10 +20,10 @@ The paper's four variants of each network map onto ``kind`` (and one flag):
 paper          what it does at each pooling site          here
 =============  ========================================  =====================================
 Model X        3×3 max-pool, stride 2                      ``kind="max:k3"``
-Strided-CNN-X  pool removed; the conv before it strided    ``kind="subsample"`` (a stride-1 conv
-                                                           then keeping every 2nd output *is* a
-                                                           stride-2 conv: same function, same
-                                                           parameters)
+Strided-CNN-X  pool removed; the conv before it strided    ``kind="subsample"``: built as that
+                                                           stride-2 conv (keeping every 2nd
+                                                           output of the stride-1 conv is the
+                                                           same function, same parameters)
 ConvPool-CNN-X extra 3×3 conv, then the 3×3 max-pool       ``kind="max:k3", extra_conv=True``
 All-CNN-X      3×3 conv with stride 2 replaces the pool    ``kind="conv:k3"``
 =============  ========================================  =====================================
@@ -47,7 +47,7 @@ from torch import nn
 from poolstride.errors import unknown
 from poolstride.models.arguments import ModelArgs
 from poolstride.models.classifier import Classifier
-from poolstride.models.layer_factories import conv, downsample
+from poolstride.models.layer_factories import conv, downsample, strides_conv
 
 #: paper variant -> (kind, extra_conv)
 ALLCNN_VARIANTS: dict[str, tuple[str, bool]] = {
@@ -93,8 +93,10 @@ def build_allcnn(letter: str, args: ModelArgs, *, extra_conv: bool = False) -> C
             cin = cout
         if extra_conv:  # ConvPool-CNN: a 3x3 conv in front of the pool, the All-CNN control
             layers += _conv_relu(dim, cout, cout, 3, 1)
-        # Not in place after the site: some kinds return a view of their input.
-        layers += [downsample(kind, cout, cout, dim), nn.ReLU()]
+        if strides_conv(kind):  # the conv in front of the site strides (same function, 1/4 MACs)
+            layers[-2].stride = (2,) * dim
+        else:  # not in place after the site: some kinds return a view of their input
+            layers += [downsample(kind, cout, cout, dim), nn.ReLU()]
         stages.append(nn.Sequential(*layers))
     top = 2 * width
     stages.append(
