@@ -1,7 +1,11 @@
-"""Models by name: ``"torchvision:resnet18"``, ``"timm:resnet18"`` -> an untrained ``nn.Module``.
+"""Models by name: ``"torchvision:resnet18"``, ``"timm:resnet18"`` -> an ``nn.Module``.
 
-Nothing is ever downloaded: torchvision models are built with ``weights=None`` and timm models
-with ``pretrained=False``. :func:`load_model` also adapts a model to a dataset: the number of
+Untrained by default (torchvision ``weights=None``, timm ``pretrained=False``): nothing is
+downloaded unless ``weights`` asks for pretrained weights -- ``"DEFAULT"`` or a name of the
+torchvision weights enum (``"IMAGENET1K_V2"``, ``"ResNet50_Weights.IMAGENET1K_V2"``), or for
+timm ``"DEFAULT"`` (its default pretrained tag) or a pretrained tag (``"a1_in1k"``). Weights
+come from torch.hub's / Hugging Face's cache when they are there; a failed download is a
+one-line :class:`PoolstrideError`. :func:`load_model` also adapts a model to a dataset: the number of
 classes (the builder's ``num_classes`` when it takes one, otherwise the final classifier --
 ``fc``, ``classifier[-1]``, ``head`` -- is replaced), the number of input channels (the first
 convolution is rebuilt), and it checks one forward pass at ``input_shape`` so that an input too
@@ -10,7 +14,9 @@ small for the model's downsampling fails here with the layer named, not inside a
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
+import re
 
 import torch
 from torch import nn
@@ -24,10 +30,14 @@ __all__ = [
     "adapt_input_channels",
     "check_forward",
     "list_models",
+    "list_weights",
     "load_model",
+    "native_input_shape",
+    "torchvision_gflops",
     "parse_input_shape",
     "replace_classifier",
     "split_name",
+    "zoo_names",
 ]
 
 SOURCES = ("torchvision", "timm")
@@ -48,16 +58,86 @@ def split_name(name: str) -> tuple[str, str]:
     return source, model
 
 
-def list_models(source: str = "torchvision") -> list[str]:
-    """Names of the classification models of a source (``torchvision`` or ``timm``)."""
+def list_models(source: str = "torchvision", pattern: str | None = None) -> list[str]:
+    """Names of the classification models of a source (``torchvision`` or ``timm``).
+
+    ``pattern``: a case-insensitive glob (``"resnet*"``); a plain word matches anywhere
+    (``"resnet"`` is ``"*resnet*"``).
+    """
     if source == "torchvision":
         # imported on use: torchvision is slow to import
         from torchvision import models
 
-        return sorted(models.list_models(module=models))
+        names = models.list_models(module=models)
+    elif source == "timm":
+        names = _timm().list_models()
+    else:
+        raise unknown("model source", source, SOURCES)
+    return sorted(n for n in names if matches(n, pattern))
+
+
+def matches(name: str, pattern: str | None) -> bool:
+    """``name`` matches the glob ``pattern`` (a plain word: anywhere in the name); no case."""
+    if not pattern:
+        return True
+    pattern = pattern.lower()
+    if not any(c in pattern for c in "*?["):
+        pattern = f"*{pattern}*"
+    return fnmatch.fnmatchcase(name.lower(), pattern)
+
+
+def list_weights(name: str) -> list[str]:
+    """The pretrained weights ``name`` can load: the torchvision enum's members, or timm's
+    pretrained tags (``"a1_in1k"``); ``DEFAULT`` first when there are any."""
+    source, model = split_name(name)
+    if source == "torchvision":
+        enum = _weights_enum(model)
+        names = [] if enum is None else [m for m in enum.__members__ if m != "DEFAULT"]
+    else:
+        names = _timm_tags(model)
+    return ["DEFAULT", *names] if names else []
+
+
+def zoo_names(name: str) -> list[str]:
+    """The zoo models a bare ``name`` could mean: ``["torchvision:resnet18", "timm:resnet18"]``
+    (timm only when installed); ``[]`` when neither source has it."""
+    found = []
+    if name in list_models("torchvision"):
+        found.append(f"torchvision:{name}")
+    if importlib.util.find_spec("timm") is not None and _timm().is_model(name):
+        found.append(f"timm:{name}")
+    return found
+
+
+def torchvision_gflops(name: str, weights: str | None = None) -> float | None:
+    """torchvision's published cost of model ``name`` (``meta["_ops"]`` of ``weights``, else of
+    ``DEFAULT``), in its unit "GFLOPS" -- which counts multiply-adds, i.e. GMACs; None if none."""
+    name = name.partition(":")[2] if name.startswith("torchvision:") else name
+    if _weights_enum(name) is None:
+        return None
+    ops = _torchvision_weights(name, weights or "DEFAULT").meta.get("_ops")
+    return float(ops) if ops is not None else None
+
+
+def native_input_shape(name: str, weights: str | None = None) -> tuple[int, ...] | None:
+    """The input size ``(C, H, W)`` the model was trained at: timm's
+    ``pretrained_cfg["input_size"]`` (of the tag in ``weights``, else the default one), or
+    the crop size of the torchvision weights (``weights``, else ``DEFAULT``); None if unknown."""
+    source, model = split_name(name)
     if source == "timm":
-        return sorted(_timm().list_models())
-    raise unknown("model source", source, SOURCES)
+        timm = _timm()
+        arch, tag = _timm_arch_tag(model, weights)
+        cfg = timm.get_pretrained_cfg(f"{arch}.{tag}" if tag else arch)
+        return tuple(int(s) for s in cfg.input_size) if cfg is not None else None
+    enum = _weights_enum(model)
+    if enum is None:
+        return None
+    chosen = _torchvision_weights(model, weights or "DEFAULT")
+    crop = getattr(chosen.transforms(), "crop_size", None)
+    if not crop:
+        return None
+    height, width = (crop[0], crop[-1]) if isinstance(crop, (list, tuple)) else (crop, crop)
+    return (3, int(height), int(width))
 
 
 def load_model(
@@ -65,10 +145,13 @@ def load_model(
     *,
     num_classes: int | None = None,
     input_shape: tuple[int, ...] | str | None = None,
+    weights: str | None = None,
 ) -> nn.Module:
-    """Build ``name`` untrained; adapt classes and input channels; check one forward pass.
+    """Build ``name``; adapt classes and input channels; check one forward pass.
 
     ``name``: ``"torchvision:NAME"`` (or bare ``NAME``) or ``"timm:NAME"``.
+    ``weights``: None (untrained), ``"DEFAULT"`` or a weights name (see the module docstring,
+    :func:`list_weights`); a replaced classifier or first convolution starts untrained.
     ``input_shape``: ``(C, H, W)`` without the batch dimension (or ``"3x64x64"``). When given,
     the first convolution is rebuilt for ``C`` channels if needed and a forward pass on a
     ``(1, C, H, W)`` zero tensor must give ``(1, num_classes)`` logits.
@@ -78,10 +161,12 @@ def load_model(
         raise PoolstrideError(f"num_classes must be >= 1, got {num_classes}")
     shape = parse_input_shape(input_shape) if input_shape is not None else None
     channels = shape[0] if shape else None
+    if weights is not None and (not isinstance(weights, str) or not weights.strip()):
+        raise PoolstrideError(f"weights {weights!r} is not valid; use DEFAULT or a weights name")
     if source == "torchvision":
-        model = _load_torchvision(model_name, num_classes)
+        model = _load_torchvision(model_name, num_classes, weights)
     else:
-        model = _load_timm(model_name, num_classes, channels)
+        model = _load_timm(model_name, num_classes, channels, weights)
     if num_classes is not None and _classifier_out(model) not in (None, num_classes):
         replace_classifier(model, num_classes)
     if channels is not None:
@@ -91,14 +176,19 @@ def load_model(
     return model
 
 
-def _load_torchvision(name: str, num_classes: int | None) -> nn.Module:
+def _load_torchvision(name: str, num_classes: int | None, weights: str | None) -> nn.Module:
     # imported on use: torchvision is slow to import
     from torchvision import models
 
     valid = models.list_models(module=models)
     if name not in valid:
         raise _unknown_model("torchvision", name, valid)
-    kwargs: dict = {"weights": None}
+    if weights is not None:  # the published classes; load_model replaces the classifier
+        kwargs: dict = {"weights": _torchvision_weights(name, weights)}
+        if name in _NO_AUX:
+            kwargs["aux_logits"] = False
+        return _downloading(f"torchvision:{name}", weights, models.get_model, name, **kwargs)
+    kwargs = {"weights": None}
     if name in _NO_AUX:
         kwargs.update(aux_logits=False, init_weights=True)
     if num_classes is not None:
@@ -108,6 +198,41 @@ def _load_torchvision(name: str, num_classes: int | None) -> nn.Module:
     except TypeError:  # a builder without num_classes: build, then replace the classifier
         kwargs.pop("num_classes", None)
         return models.get_model(name, **kwargs)
+
+
+def _weights_enum(name: str):
+    """torchvision's weights enum of model ``name`` (``ResNet18_Weights``), or None."""
+    from torchvision import models
+
+    try:
+        return models.get_model_weights(name)
+    except (ValueError, KeyError):
+        return None
+
+
+def _torchvision_weights(name: str, weights: str):
+    """``"DEFAULT"``, ``"IMAGENET1K_V1"`` or ``"ResNet18_Weights.IMAGENET1K_V1"`` -> the enum member."""
+    enum = _weights_enum(name)
+    if enum is None:
+        raise PoolstrideError(f"torchvision:{name} has no pretrained weights; leave out --weights")
+    member = weights.strip().rpartition(".")[2]
+    prefix = weights.strip().rpartition(".")[0]
+    if prefix and prefix != enum.__name__ or member not in enum.__members__:
+        raise unknown(f"weights for torchvision:{name}", weights, enum.__members__)
+    return enum[member]
+
+
+def _downloading(what: str, chosen: str, build, /, *args, **kwargs) -> nn.Module:
+    """``build(*args, **kwargs)``, a failed weights download as one line naming where to put them."""
+    try:
+        return build(*args, **kwargs)
+    except OSError as err:  # no network, a proxy, a full disk: urllib, requests and the hub
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise PoolstrideError(
+            f"cannot get the {chosen} weights of {what}: {reason[:200]}; they download once "
+            "into torch.hub's / Hugging Face's cache, so connect once, copy the cache, or leave "
+            "out --weights for an untrained model"
+        ) from None
 
 
 def _timm():
@@ -122,24 +247,57 @@ def _timm():
     return timm
 
 
-def _load_timm(name: str, num_classes: int | None, channels: int | None) -> nn.Module:
+def _load_timm(
+    name: str, num_classes: int | None, channels: int | None, weights: str | None
+) -> nn.Module:
     timm = _timm()
     if not timm.is_model(name):
         raise _unknown_model("timm", name, timm.list_models())
-    kwargs: dict = {"pretrained": False}
+    kwargs: dict = {"pretrained": weights is not None}
     if num_classes is not None:
         kwargs["num_classes"] = int(num_classes)
     if channels is not None:
         kwargs["in_chans"] = int(channels)
-    return timm.create_model(name, **kwargs)
+    if weights is None:
+        return timm.create_model(name, **kwargs)
+    arch, tag = _timm_arch_tag(name, weights)
+    full = f"{arch}.{tag}" if tag else arch
+    return _downloading(f"timm:{name}", weights, timm.create_model, full, **kwargs)
+
+
+def _timm_tags(arch: str) -> list[str]:
+    """timm's pretrained tags of ``arch`` (``resnet18`` -> ``a1_in1k``, ...), default first."""
+    arch = arch.partition(".")[0]
+    return [n.partition(".")[2] for n in _timm().list_pretrained(f"{arch}.*")]
+
+
+def _timm_arch_tag(name: str, weights: str | None) -> tuple[str, str | None]:
+    """``("resnet18", "a1_in1k")`` from ``timm:resnet18.a1_in1k`` or ``weights="a1_in1k"``;
+    ``DEFAULT`` (or None) keeps the name's own tag, or timm's default one (``None``)."""
+    arch, _, tag = name.partition(".")
+    if weights is None or weights.strip().upper() == "DEFAULT":
+        return arch, tag or None
+    wanted = weights.strip()
+    tags = _timm_tags(arch)
+    if wanted not in tags or (tag and tag != wanted):
+        raise unknown(
+            f"weights for timm:{arch}", wanted, ["DEFAULT", *tags] if tags else ["(none)"]
+        )
+    return arch, wanted
 
 
 def _unknown_model(source: str, name: str, valid) -> PoolstrideError:
-    hint = closest(name, valid)
+    other = "timm" if source == "torchvision" else "torchvision"
+    elsewhere = [n for n in zoo_names(name) if n.startswith(other)]
+    hint = elsewhere[0] if elsewhere else None
+    if hint is None:
+        near = closest(name, valid)
+        hint = f"{source}:{near}" if near else None
     msg = f"unknown {source} model {name!r}"
     if hint:
-        msg += f" (did you mean {source}:{hint}?)"
-    msg += f"; list them with poolstride.zoo.list_models({source!r})"
+        msg += f" (did you mean {hint}?)"
+    stem = re.match(r"[A-Za-z]*", name).group(0) or name
+    msg += f"; list them with `poolstride models {stem}`"
     return PoolstrideError(msg)
 
 

@@ -228,7 +228,7 @@ CLI_CASES = [
     (_SWAP + "--save {tmp}", "is a directory"),
     (_SWAP + "--min-channels -1", "--min-channels must be >= 0"),
     ("swap nope:x --to max", "unknown model source 'nope'"),
-    ("swap torchvision:resnet18", "Missing option '--to'"),
+    ("swap torchvision:resnet18", "missing option --variant"),
     ("explain max --gif {tmp}/no/such/dir/x.gif", "does not exist"),
     ("explain max --gif {tmp}", "is a directory"),
     ("explain shift --gif {tmp}/x.gif", "not 'shift'"),

@@ -15,7 +15,7 @@ SMALL = ["--input", "3x32x32"]
 
 
 def test_dry_run_prints_the_change_table(capsys):
-    code = main(["swap", "torchvision:resnet18", "--to", "blur-max", "--dry-run", *SMALL])
+    code = main(["swap", "torchvision:resnet18", "--variant", "blur-max", "--dry-run", *SMALL])
     out = capsys.readouterr().out
     assert code == 0
     assert "torchvision:resnet18 downsampling -> 'blur-max'" in out
@@ -29,7 +29,7 @@ def test_markdown_and_json_formats_with_filters(capsys):
         [
             "swap",
             "torchvision:resnet18",
-            "--to",
+            "--variant",
             "max",
             "--dry-run",
             *SMALL,
@@ -48,7 +48,7 @@ def test_markdown_and_json_formats_with_filters(capsys):
         [
             "swap",
             "torchvision:squeezenet1_1",
-            "--to",
+            "--variant",
             "conv:k3",
             "--dry-run",
             *SMALL,
@@ -70,7 +70,7 @@ def test_save_writes_a_loadable_swapped_model(tmp_path):
         [
             "swap",
             "torchvision:resnet18",
-            "--to",
+            "--variant",
             "avg",
             *SMALL,
             "--num-classes",
@@ -88,12 +88,12 @@ def test_save_writes_a_loadable_swapped_model(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["torchvision:resnet81", "--to", "max"], "unknown torchvision model 'resnet81'"),
-        (["torchvision:resnet18", "--to", "maxx"], "unknown downsampling kind 'maxx'"),
-        (["torchvision:squeezenet1_1", "--to", "none"], "cannot swap 'features.0'"),
-        (["torchvision:squeezenet1_1", "--to", "max", "--input", "3x16x16"], "'features.8'"),
-        (["torchvision:resnet18", "--to", "max", "--input", "3by32"], "bad input shape"),
-        (["torchvision:resnet18", "--to", "max", "--include", "nothing*"], "match no site"),
+        (["torchvision:resnet81", "--variant", "max"], "unknown torchvision model 'resnet81'"),
+        (["torchvision:resnet18", "--variant", "maxx"], "unknown downsampling kind 'maxx'"),
+        (["torchvision:squeezenet1_1", "--variant", "none"], "cannot swap 'features.0'"),
+        (["torchvision:squeezenet1_1", "--variant", "max", "--input", "3x16x16"], "'features.8'"),
+        (["torchvision:resnet18", "--variant", "max", "--input", "3by32"], "bad input shape"),
+        (["torchvision:resnet18", "--variant", "max", "--include", "nothing*"], "match no site"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, args, message):
@@ -111,7 +111,7 @@ def test_subprocess_exit_code_and_no_traceback():
             "poolstride",
             "swap",
             "torchvision:squeezenet1_1",
-            "--to",
+            "--variant",
             "none",
             "--input",
             "3x32x32",
@@ -124,3 +124,30 @@ def test_subprocess_exit_code_and_no_traceback():
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert "'features.0'" in result.stderr and "1x3x32x32 -> 1x64x15x15" in result.stderr
+
+
+def test_to_is_a_hidden_alias_of_variant_with_a_note(capsys):
+    args = ["swap", "torchvision:resnet18", "--dry-run", *SMALL, "--format", "json"]
+    assert main([*args, "--variant", "blur-max"]) == 0
+    new = capsys.readouterr()
+    assert main([*args, "--to", "blur-max"]) == 0
+    old = capsys.readouterr()
+    assert old.out == new.out
+    assert "note: swap --to is now --variant" in old.err
+    assert "--to" not in main_help(capsys)
+    assert main([*args, "--variant", "max", "--to", "avg"]) == 2
+    assert "disagree" in capsys.readouterr().err
+
+
+def main_help(capsys) -> str:
+    main(["swap", "--help"])
+    text = capsys.readouterr().out
+    assert "Examples:" in text and "--variant" in text
+    return text
+
+
+def test_shape_profile_and_swap_help_show_examples(capsys):
+    for command in ("shape", "profile", "swap", "models"):
+        assert main([command, "--help"]) == 0
+        text = capsys.readouterr().out
+        assert "Examples:" in text and f"poolstride {command} " in text

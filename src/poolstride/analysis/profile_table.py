@@ -32,7 +32,7 @@ from poolstride.geometry.receptive_field import ReceptiveField
 from poolstride.geometry.shape_strings import parse_shape
 from poolstride.layers.spec import build_spec, parse_spec, spec_shapes
 from poolstride.notebook import html_table
-from poolstride.zoo import load_model
+from poolstride.zoo import load_model, zoo_names
 
 __all__ = ["CONVENTION", "LayerRow", "Totals", "ProfileTable", "profile", "resolve_model"]
 
@@ -420,8 +420,9 @@ def _parse_input(input_shape) -> tuple[int, ...]:
     return shape
 
 
-def resolve_model(name: str, input_shape=None) -> nn.Module:
-    """A model from a name: ``torchvision:NAME``, ``timm:NAME`` or a spec string."""
+def resolve_model(name: str, input_shape=None, *, weights: str | None = None) -> nn.Module:
+    """A model from a name: ``torchvision:NAME``, ``timm:NAME`` (``weights``: pretrained
+    weights, see :func:`poolstride.zoo.load_model`) or a spec string."""
     if not isinstance(name, str) or not name.strip():
         raise PoolstrideError(
             f"model {name!r} is not valid; use torchvision:NAME, timm:NAME or a spec like 'conv3-32, max2, gap'"
@@ -429,10 +430,18 @@ def resolve_model(name: str, input_shape=None) -> nn.Module:
     text = name.strip()
     source = text.split(":", 1)[0].lower()
     if source in ("torchvision", "timm") and "," not in text:
-        return load_model(text)
+        return load_model(text, weights=weights)
     if input_shape is None:
         raise PoolstrideError(f"spec {text!r} needs an input shape, e.g. --input 3x32x32")
-    return build_spec(text, input_shape)
+    try:
+        return build_spec(text, input_shape)
+    except PoolstrideError as err:
+        zoo = zoo_names(text) if "," not in text and ":" not in text else []
+        if not zoo:
+            raise
+        raise PoolstrideError(
+            f"{text!r} is neither a spec nor a model name; did you mean {' or '.join(zoo)}?"
+        ) from err
 
 
 def profile(

@@ -22,8 +22,16 @@ import click
 from poolstride.cli.options import format_option, input_shape_option
 from poolstride.cli.profile import print_table
 
+_EXAMPLES = """
+\b
+Examples:
+  poolstride shape "conv3-96, conv3-96, max2, conv3-192/2, gap" --input 3x32x32
+  poolstride shape "conv5-16, blur-max:filt5, conv3-32/2, gmp, fc-10" --input 1x40
+  poolstride shape "conv3-64, conv1-64/2" --input 3x32x32        # warns: 3/4 discarded
+"""
 
-@click.command("shape")
+
+@click.command("shape", epilog=_EXAMPLES)
 @click.argument("spec")
 @input_shape_option("Input shape without the batch: CxHxW (2D) or CxL (1D).", default=None)
 @format_option()

@@ -7,12 +7,13 @@ from functools import partial
 
 from torch import nn
 
-from poolstride.errors import PoolstrideError, unknown
+from poolstride.errors import PoolstrideError, closest, unknown
 from poolstride.models.allcnn import build_allcnn
 from poolstride.models.arguments import check_model_args
 from poolstride.models.lenet import build_lenet5
 from poolstride.models.resnet import build_resnet20, build_resnet56, build_resnet110
 from poolstride.models.simple import build_simple
+from poolstride.zoo import zoo_names
 
 #: Each model's builder: ``builder(args: ModelArgs, **options)``; its keyword-only
 #: parameters are the model's options (``depth`` only where the depth is not fixed).
@@ -56,6 +57,20 @@ DEFAULT_WIDTHS: dict[str, int] = {
     "resnet110": 16,
     "lenet5": 6,
 }
+
+
+def unknown_model(name) -> PoolstrideError:
+    """The unknown-model error: poolstride's models and the zoo prefixes; a bare zoo name
+    (``resnet18``) is answered with ``torchvision:resnet18`` / ``timm:resnet18``."""
+    found = zoo_names(str(name)) if isinstance(name, str) and name else []
+    if not found:
+        near = closest(str(name), MODELS)
+        found = [near] if near else []
+    hint = f" (did you mean {' or '.join(repr(n) for n in found)}?)" if found else ""
+    return PoolstrideError(
+        f"unknown model {str(name)!r}; valid: {', '.join(sorted(MODELS))}, torchvision:NAME or "
+        f"timm:NAME{hint}; list them with `poolstride models`"
+    )
 
 
 def split_model_name(name: str) -> tuple[str, dict[str, str | int | bool]]:
@@ -115,7 +130,7 @@ def build_model(
         name, named = split_model_name(name)
         options = {**named, **options}
     if not isinstance(name, str) or name.lower() not in MODELS:
-        raise unknown("model", str(name), MODELS)
+        raise unknown_model(name)
     name = name.lower()
     if kind is None:
         kind = DEFAULT_KINDS[name]
