@@ -110,23 +110,15 @@ def utc_now() -> str:
 def git_hash() -> str:
     """The source tree's commit (with ``+dirty`` when modified), or '' outside a checkout."""
     here = Path(__file__).resolve().parent
+
+    def git(*words: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *words], cwd=here, capture_output=True, text=True, timeout=5)
+
     try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        rev = git("rev-parse", "--short=12", "HEAD")
         if rev.returncode != 0:
             return ""
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        dirty = git("status", "--porcelain", "--untracked-files=no")
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -411,14 +403,19 @@ def _readable_rows(conn: sqlite3.Connection) -> tuple[list[RunRecord], int]:
     rows: dict[int, RunRecord] = {}
     bad = 0
     last = 0
+
+    def keep(rowid: int, values) -> None:
+        nonlocal bad
+        record = _record_of(values)
+        if record is None:
+            bad += 1
+        else:
+            rows[rowid] = record
+
     try:
         for rowid, *values in conn.execute(f"SELECT rowid, {cols} FROM runs ORDER BY rowid"):
             last = rowid
-            record = _record_of(values)
-            if record is None:
-                bad += 1
-            else:
-                rows[rowid] = record
+            keep(rowid, values)
         return list(rows.values()), bad
     except sqlite3.DatabaseError:
         pass
@@ -433,11 +430,7 @@ def _readable_rows(conn: sqlite3.Connection) -> tuple[list[RunRecord], int]:
             bad += 1
             continue
         if found is not None:
-            record = _record_of(found)
-            if record is None:
-                bad += 1
-            else:
-                rows[rowid] = record
+            keep(rowid, found)
     return list(rows.values()), bad
 
 
