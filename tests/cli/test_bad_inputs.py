@@ -127,7 +127,7 @@ def _make(tmp: Path) -> dict[str, str]:
 
 _C = "compare -q -j 1 --out {tmp}/run "  # compare cases never reach training
 _D = _C + "--dataset digits --steps 1 "  # ... nor a slow dataset
-_SWAP = "swap torchvision:resnet18 --to max --input 3x32x32 "
+_SWAP = "swap torchvision:resnet18 --variant max --input 3x32x32 "
 
 CLI_CASES = [
     # compare: numbers and budgets
@@ -227,7 +227,7 @@ CLI_CASES = [
     (_SWAP + "--save {tmp}/no/such/dir/x.pt", "does not exist"),
     (_SWAP + "--save {tmp}", "is a directory"),
     (_SWAP + "--min-channels -1", "--min-channels must be >= 0"),
-    ("swap nope:x --to max", "unknown model source 'nope'"),
+    ("swap nope:x --variant max", "unknown model source 'nope'"),
     ("swap torchvision:resnet18", "missing option --variant"),
     ("explain max --gif {tmp}/no/such/dir/x.gif", "does not exist"),
     ("explain max --gif {tmp}", "is a directory"),
@@ -240,7 +240,7 @@ CLI_CASES = [
     ("profile max2 --input 3x8x8 --batch-size 0", "batch_size=0"),
     ("profile nope:x", "expected a layer"),
     ("profile torchvision:resnet18 --input 3x100000x100000", "values per example"),
-    ("swap torchvision:resnet18 --to max --input 3x100000x100000", "values per example"),
+    ("swap torchvision:resnet18 --variant max --input 3x100000x100000", "values per example"),
     # report and store: damaged, foreign, missing stores
     ("report {tmp}/missing", "no run store"),
     ("report {damaged}", "is damaged"),
