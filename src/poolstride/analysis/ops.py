@@ -12,6 +12,15 @@ and counts their cost under the project's convention:
 - **Pooling ops**: one operation per window element per output (``out.numel() * prod(kernel)``);
   adaptive pooling counts the elements of each of its (variable) windows; a global reduction
   over the spatial axes counts every input element once.
+- **Not counted**: batch norm, activations, additions (their cost is memory traffic, which the
+  memory column shows).
+
+Other tools' numbers, reconciled in :data:`CONVENTION` and ``docs/toolchain.md`` (torchvision
+resnet18 at 3x224x224: 1,814,073,344 MACs here): fvcore's "flops" count one multiply-add as one
+flop, so they are MACs, plus batch norm (2 per element in eval) and adaptive pooling (1,819,065,856);
+ptflops' default backend counts MACs plus bias, batch norm, activations and pooling
+(1,825,313,768; its aten backend: 1,814,074,344, ours plus the linear bias); torchvision's
+weights metadata ``_ops`` ("GFLOPS": 1.814) are GMACs.
 """
 
 from __future__ import annotations
@@ -25,6 +34,17 @@ from torch.overrides import TorchFunctionMode
 from poolstride.geometry.output_size import adaptive_windows, same_padding
 from poolstride.kernels import enabled as kernels_enabled
 from poolstride.kernels import set_enabled as set_kernels_enabled
+
+#: The convention, as printed under every profile table (one fact, one place).
+CONVENTION = (
+    "MACs = multiply-accumulates of conv/linear/matmul (bias, batch norm, activations and "
+    "additions not counted); FLOPs = 2 x MACs, as torch.utils.flop_counter. fvcore's flops and "
+    "torchvision's weights GFLOPS are these MACs (fvcore adds batch norm and adaptive pooling); ptflops adds bias, "
+    "batch norm, activations and pooling. Pool ops = one per window element per output; "
+    "memory = bytes of each layer's output (a layer returning its input untouched, like "
+    "Identity, allocates none); RF = receptive field size (union over branches of the traced "
+    "graph)"
+)
 
 CONV = {"conv1d": 1, "conv2d": 2, "conv3d": 3}
 CONV_T = {"conv_transpose1d": 1, "conv_transpose2d": 2, "conv_transpose3d": 3}

@@ -6,12 +6,13 @@ activation memory and receptive fields, with totals.
 >>> table.totals.params
 11689512
 
-Convention (printed with every table, see :data:`CONVENTION`): MACs are multiply-accumulates
-of conv / linear / matmul layers (bias additions not counted; FLOPs = 2 × MACs, the count of
+Convention (printed with every table: :data:`poolstride.analysis.ops.CONVENTION`, where
+fvcore's, ptflops' and torchvision's counts are reconciled): MACs are multiply-accumulates of
+conv / linear / matmul layers (bias additions not counted; FLOPs = 2 × MACs, the count of
 ``torch.utils.flop_counter.FlopCounterMode``); pooling is one operation per window element per
-output; memory is the bytes of each layer's output at the profiled batch size; receptive
-fields are combined over the traced graph (union over branches) — see
-:mod:`poolstride.analysis.layer_trace`.
+output; memory is the bytes of each layer's output at the profiled batch size, none for a
+module that returns its input untouched (``Identity``); receptive fields are combined over the
+traced graph (union over branches) — see :mod:`poolstride.analysis.layer_trace`.
 
 Models by name (:func:`resolve_model`): ``torchvision:NAME`` (built with ``weights=None``,
 nothing downloaded), ``timm:NAME`` when timm is installed, or a spec string such as
@@ -20,12 +21,14 @@ nothing downloaded), ``timm:NAME`` when timm is installed, or a spec string such
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
 from poolstride.analysis.layer_trace import Layer, Tracer, is_operator
+from poolstride.analysis.ops import CONVENTION
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.lint import receptive_field_warnings, window_warnings
 from poolstride.geometry.receptive_field import ReceptiveField
@@ -35,12 +38,6 @@ from poolstride.notebook import html_table
 from poolstride.zoo import load_model, zoo_names
 
 __all__ = ["CONVENTION", "LayerRow", "Totals", "ProfileTable", "profile", "resolve_model"]
-
-CONVENTION = (
-    "MACs = multiply-accumulates of conv/linear/matmul (bias not counted; FLOPs = 2 x MACs, as "
-    "torch.utils.flop_counter); pool ops = one per window element per output; memory = bytes of "
-    "each layer's output; RF = receptive field size (union over branches of the traced graph)"
-)
 
 
 @dataclass
@@ -363,7 +360,40 @@ def _window_of(layer: Layer):
     return None
 
 
-def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]:
+@contextmanager
+def passthrough_modules(model: nn.Module):
+    """Yields the ids of the modules that, in the pass run inside, returned their input
+    untouched: the same tensor with its version counter unchanged (``Identity``, ``Dropout`` in
+    eval mode). They allocate nothing, so their rows count no memory. An in-place op
+    (``ReLU(inplace=True)``) also returns its input but bumps the version: it still counts."""
+    seen: dict[int, bool] = {}
+    inputs: list[tuple[torch.Tensor | None, int]] = []
+
+    def before(module, args):
+        x = next((a for a in args if isinstance(a, torch.Tensor)), None)
+        inputs.append((x, x._version if x is not None else -1))
+
+    def after(module, args, out):
+        x, version = inputs.pop()
+        untouched = x is not None and out is x and x._version == version
+        seen[id(module)] = seen.get(id(module), True) and untouched
+
+    handles = []
+    for module in model.modules():
+        handles.append(module.register_forward_pre_hook(before))
+        handles.append(module.register_forward_hook(after))
+    passthrough: set[int] = set()
+    try:
+        yield passthrough
+    finally:
+        for handle in handles:
+            handle.remove()
+        passthrough.update(key for key, untouched in seen.items() if untouched)
+
+
+def _rows(
+    layers: list[Layer], input_spatial: tuple[int, ...], passthrough: set[int] = frozenset()
+) -> list[LayerRow]:
     rows = []
     flagged: set[int] = set()  # axes already warned about receptive field > input
     for layer in layers:
@@ -394,7 +424,7 @@ def _rows(layers: list[Layer], input_spatial: tuple[int, ...]) -> list[LayerRow]
                 layer.params,
                 layer.macs,
                 layer.pool_ops,
-                layer.output_bytes,
+                0 if id(layer.module) in passthrough else layer.output_bytes,
                 rf,
                 warnings,
                 layer.spatial_axes,
@@ -491,7 +521,7 @@ def profile(
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), passthrough_modules(model) as passthrough:
             out, rf = tracer.run(x)
     except PoolstrideError:
         raise
@@ -515,7 +545,7 @@ def profile(
         )
     )
     params = list({id(p): p for p in model.parameters()}.values())
-    rows = _rows(tracer.layers, shape[1:])
+    rows = _rows(tracer.layers, shape[1:], passthrough)
     totals = Totals(
         params=sum(p.numel() for p in params),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
