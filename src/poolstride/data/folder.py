@@ -109,27 +109,34 @@ def _images_under(folder: Path, seen: set[str]) -> tuple[list[str], int]:
     """Image files under ``folder`` in sorted order, following each directory at most once
     (resolved paths), skipping files already in ``seen``; returns them and the skipped count."""
     entered: set[str] = set()
-    found: list[tuple[str, list[str]]] = []
-    for here, dirs, names in os.walk(folder, followlinks=True):
+    found: list[str] = []
+    for here, dirs, _ in os.walk(folder, followlinks=True):
         real = os.path.realpath(here)
         if real in entered:  # a link loop or a second link to the same directory
             dirs[:] = []
             continue
         entered.add(real)
         dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(here, d)) not in entered]
-        found.append((here, names))
+        found.append(here)
     files, skipped = [], 0
-    for here, names in sorted(found):
-        for name in sorted(names):
-            if not name.lower().endswith(IMG_EXTENSIONS):
-                continue
-            path = os.path.join(here, name)
-            real = os.path.realpath(path)
-            if real in seen or not os.path.isfile(real):
+    for here in sorted(found):
+        real_here = os.path.realpath(here)
+        with os.scandir(here) as listing:  # entries know their type: no stat per file
+            entries = sorted(
+                (e for e in listing if e.name.lower().endswith(IMG_EXTENSIONS)),
+                key=lambda e: e.name,
+            )
+        for entry in entries:
+            if entry.is_symlink():  # resolved in full; a plain file's real path is its folder's
+                real = os.path.realpath(entry.path)
+                regular = os.path.isfile(real)
+            else:
+                real, regular = f"{real_here}{os.sep}{entry.name}", entry.is_file()
+            if real in seen or not regular:
                 skipped += real in seen
                 continue
             seen.add(real)
-            files.append(path)
+            files.append(entry.path)
     return files, skipped
 
 
@@ -423,10 +430,10 @@ def _cache_key(train, test, size: tuple[int, int] | None) -> str:
     for split in (train, test):
         for path, label in split:
             try:
-                st = os.stat(path)
+                info = os.stat(path)
             except OSError as exc:
                 raise PoolstrideError(f"cannot read image {path!r}: {exc.strerror}") from None
-            files.append((path, label, st.st_size, st.st_mtime_ns))
+            files.append((path, label, info.st_size, info.st_mtime_ns))
         files.append("|")  # where train ends
     payload = json.dumps([FORMAT, PIL.__version__, size, files], separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:32]

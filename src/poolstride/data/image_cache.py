@@ -11,8 +11,8 @@ Safe under concurrency and failure:
   step, so a reader sees a whole entry or none; two processes that build the same key at once
   both decode, the first rename wins and the other uses the winner's entry;
 - an entry is used only if its ``meta.json`` parses, names the same key and format, and every
-  array file has the recorded CRC-32, shape and dtype; anything else (a truncated file, a flipped
-  bit, an old format) is moved aside and rebuilt — never read as data;
+  array has the recorded shape, dtype and CRC-32 of its data; anything else (a truncated
+  file, a flipped bit, an old format) is moved aside and rebuilt — never read as data;
 - a cache that cannot be written (read-only home, full disk) is not an error: the arrays are
   built in memory and the next load builds them again.
 """
@@ -59,10 +59,14 @@ def entry_dir(key: str) -> Path:
     return cache_dir() / "decoded" / key
 
 
-def checksum(path: Path) -> int:
-    """CRC-32 of a file, read in chunks (plain reads: nothing is mapped into the process)."""
+def checksum(array: np.ndarray, file: Path) -> int:
+    """CRC-32 of an array's data bytes: of the array when in memory; of ``file`` from the
+    array's offset when memory-mapped (plain reads: no page is mapped into the process)."""
+    if not isinstance(array, np.memmap):
+        return zlib.crc32(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
     crc = 0
-    with open(path, "rb") as f:
+    with open(file, "rb") as f:
+        f.seek(array.offset)
         while chunk := f.read(_CHUNK):
             crc = zlib.crc32(chunk, crc)
     return crc
@@ -86,11 +90,11 @@ def open_entry(key: str, *, mmap: bool | Callable[[int], bool]) -> CacheEntry | 
         arrays = {}
         for name, info in meta["arrays"].items():
             file = path / f"{name}.npy"
-            if checksum(file) != info["crc32"]:
-                raise ValueError(f"{name}.npy is damaged")
             array = np.load(file, mmap_mode="c" if mmap else None)
             if list(array.shape) != info["shape"] or str(array.dtype) != info["dtype"]:
                 raise ValueError(f"{name}.npy does not match meta.json")
+            if checksum(array, file) != info["crc32"]:
+                raise ValueError(f"{name}.npy is damaged")
             arrays[name] = array
     except (OSError, ValueError, KeyError, TypeError, EOFError):
         _discard(path)
@@ -121,10 +125,12 @@ def build_entry(key: str, fill: Filler, *, mmap: bool) -> CacheEntry:
         meta = {"format": FORMAT, "key": key, **meta, "arrays": {}}
         for name, array in written.items():
             array.flush()
-            meta["arrays"][name] = {"shape": list(array.shape), "dtype": str(array.dtype)}
-        written.clear()  # close the maps before checksumming and renaming
-        for name, info in meta["arrays"].items():
-            info["crc32"] = checksum(tmp / f"{name}.npy")
+            meta["arrays"][name] = {
+                "shape": list(array.shape),
+                "dtype": str(array.dtype),
+                "crc32": checksum(array, tmp / f"{name}.npy"),
+            }
+        written.clear()  # close the maps before the rename
         (tmp / "meta.json").write_text(json.dumps(meta))
         try:
             os.rename(tmp, final)  # atomic; fails if another process published first
