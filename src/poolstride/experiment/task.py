@@ -33,7 +33,7 @@ from poolstride.experiment.seed_fusion import (
     unfuse_into,
 )
 from poolstride.experiment.store import utc_now
-from poolstride.experiment.tensorboard import tensorboard_for
+from poolstride.experiment.tensorboard import log_final, tensorboard_for
 from poolstride.experiment.train import Diverged, train
 from poolstride.experiment.workload import build, load_data, matched_width, tensors_on_device
 
@@ -91,10 +91,14 @@ def run_task(task: Task, on_progress: ProgressCallback | None = None) -> list[Ou
     """Execute ``task`` in this process; one outcome per config, in order."""
     with deterministic_mode(any(c.deterministic for c in task.configs)):
         if task.fused or task.own_loop:
-            return execute_fused(
+            outcomes = execute_fused(
                 task.configs, channels_last=task.channels_last, on_progress=on_progress
             )
-        return [run_safely(cfg, on_progress) for cfg in task.configs]
+        else:
+            outcomes = [run_safely(cfg, on_progress) for cfg in task.configs]
+    for cfg, outcome in zip(task.configs, outcomes):
+        log_final(cfg, outcome.metrics)  # TensorBoard hparams + final metrics, when asked
+    return outcomes
 
 
 @contextmanager
