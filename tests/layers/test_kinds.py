@@ -103,3 +103,27 @@ def test_variant_of_a_class_or_partial_names_its_options():
 def test_variant_survives_pickling():
     module = make_downsample("avg:k3:nocip", 4)
     assert pickle.loads(pickle.dumps(module)).variant == "avg:k3:nocip"
+
+
+def test_kind_signatures_are_built_from_the_option_table():
+    # One declaration per option (layers.base.OPTION_DEFAULTS), the class's option_names.
+    assert str(inspect.signature(MaxPool)) == (
+        "(in_channels: 'int | None' = None, out_channels: 'int | None' = None, *, "
+        "factor: 'int' = 2, dim: 'int' = 2, kernel_size: 'Any' = None, stride: 'Any' = None, "
+        "padding: 'Any' = None, dilation: 'Any' = 1, ceil_mode: 'bool' = False) -> 'None'"
+    )
+    # Kinds that hold weights sized by the input need in_channels; blur-conv's kernel is 3.
+    for kind in ("conv", "dwconv", "blur-conv", "space-to-depth"):
+        channels = inspect.signature(DOWNSAMPLE_CLASSES[kind]).parameters["in_channels"]
+        assert channels.default is inspect.Parameter.empty, kind
+    blur_conv = inspect.signature(DOWNSAMPLE_CLASSES["blur-conv"]).parameters
+    assert (blur_conv["kernel_size"].default, blur_conv["kernel_size"].annotation) == (3, "int")
+
+
+def test_an_option_the_kind_does_not_take_is_a_type_error_naming_the_class():
+    with pytest.raises(TypeError, match=r"StridedConv.__init__\(\) .*'ceil_mode'"):
+        StridedConv(3, ceil_mode=True)
+    with pytest.raises(TypeError, match=r"MaxPool.__init__\(\) too many positional"):
+        MaxPool(3, 4, 5)
+    with pytest.raises(TypeError, match=r"StridedConv.__init__\(\) missing .*'in_channels'"):
+        StridedConv()

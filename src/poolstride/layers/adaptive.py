@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from poolstride.layers.base import Downsample, check_factor, to_tuple
+from poolstride.layers.base import Downsample, to_tuple
 from poolstride.layers.dims import ADAPTIVE_AVG_POOL_FN, ADAPTIVE_MAX_POOL_FN
 
 # The adaptive pooling function by reduction, then by spatial dimension.
@@ -28,16 +28,7 @@ _ADAPTIVE = {"max": ADAPTIVE_MAX_POOL_FN, "avg": ADAPTIVE_AVG_POOL_FN}
 class _AdaptivePool(Downsample):
     reduce = ""
 
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        output_size: Any = None,
-    ) -> None:
-        factor = check_factor(factor, self.kind)
+    def __init__(self, in_channels, out_channels, *, factor, dim, output_size) -> None:
         super().__init__(in_channels, out_channels, dim=dim, kernel_size=factor, stride=factor)
         self.target_size = (
             None
@@ -67,6 +58,7 @@ class AdaptiveMaxPool(_AdaptivePool):
 
     kind = "adaptive-max"
     reduce = "max"
+    option_names = ("output_size",)
 
 
 class AdaptiveAvgPool(_AdaptivePool):
@@ -74,3 +66,4 @@ class AdaptiveAvgPool(_AdaptivePool):
 
     kind = "adaptive-avg"
     reduce = "avg"
+    option_names = ("output_size",)

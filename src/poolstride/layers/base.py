@@ -24,6 +24,7 @@ would be ambiguous between unbatched 2D and batched 1D); add the batch dimension
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -121,16 +122,93 @@ def conv1x1(dim: int, in_channels: int, out_channels: int, bias: bool = True) ->
 # Keyword-only parameters every kind's ``__init__`` takes that are not kind options.
 _NOT_OPTIONS = ("factor", "dim")
 
+#: Each kind option once, as ``name: (annotation, default)``. A kind class lists the options
+#: it takes in ``option_names``; its ``__init__`` signature is built from them and this table
+#: (:func:`kind_signature`), so ``inspect.signature(MaxPool)`` shows ``kernel_size: Any = None``.
+OPTION_DEFAULTS: dict[str, tuple[str, Any]] = {
+    "p": ("float", 2.0),
+    "kernel_size": ("Any", None),
+    "stride": ("Any", None),
+    "padding": ("Any", None),
+    "dilation": ("Any", 1),
+    "ceil_mode": ("bool", False),
+    "count_include_pad": ("bool", True),
+    "filt_size": ("int", 3),
+    "output_size": ("Any", None),
+    "bias": ("bool", True),
+}
+
+_P = inspect.Parameter
+
+
+def kind_signature(cls: type[Downsample]) -> inspect.Signature:
+    """``(self, in_channels=None, out_channels=None, *, factor=2, dim=2, <options>)`` of a kind
+    class: its ``option_names``, with the defaults of :data:`OPTION_DEFAULTS` (or of the
+    class's ``option_defaults``); ``in_channels`` is required where the kind
+    ``needs_channels``."""
+    channels = (
+        _P("in_channels", _P.POSITIONAL_OR_KEYWORD, annotation="int")
+        if cls.needs_channels
+        else _P("in_channels", _P.POSITIONAL_OR_KEYWORD, default=None, annotation="int | None")
+    )
+    table = {**OPTION_DEFAULTS, **cls.option_defaults}
+    options = [
+        _P(name, _P.KEYWORD_ONLY, default=table[name][1], annotation=table[name][0])
+        for name in cls.option_names
+    ]
+    return inspect.Signature(
+        [
+            _P("self", _P.POSITIONAL_OR_KEYWORD),
+            channels,
+            _P("out_channels", _P.POSITIONAL_OR_KEYWORD, default=None, annotation="int | None"),
+            _P("factor", _P.KEYWORD_ONLY, default=2, annotation="int"),
+            _P("dim", _P.KEYWORD_ONLY, default=2, annotation="int"),
+            *options,
+        ],
+        return_annotation="None",
+    )
+
+
+def _with_kind_signature(cls: type[Downsample]) -> Callable[..., None]:
+    """``cls.__init__`` behind :func:`kind_signature`: the call is bound to the kind's signature
+    (a ``TypeError`` names an option the kind does not take, as Python's would), ``in_channels``
+    and ``factor`` are checked, then ``cls.__init__`` gets every option by keyword, defaults
+    filled in: ``init(self, in_channels, out_channels, factor=, dim=, **options)``."""
+    init = cls.__init__
+    signature = kind_signature(cls)
+
+    def __init__(self: Downsample, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}.__init__() {exc}") from None
+        bound.apply_defaults()
+        options = dict(bound.arguments)
+        del options["self"]
+        in_channels, out_channels = options.pop("in_channels"), options.pop("out_channels")
+        if self.needs_channels:
+            require_channels(self.kind, in_channels, self.needs_channels)
+        factor = check_factor(options.pop("factor"), self.kind)
+        init(self, in_channels, out_channels, factor=factor, **options)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = init.__doc__
+    return __init__
+
 
 class Downsample(nn.Module):
     """Base class: geometry attributes, batched-input checks, optional 1x1 projection.
 
     Subclasses set ``kind`` (the family name, e.g. ``"max"``), ``learnable`` (True if the
     kind has parameters of its own) and implement :meth:`downsample` (the operator without
-    the projection); their ``__init__`` keyword-only parameters other than ``factor`` and
-    ``dim`` are the kind's options (collected as ``option_names``, the source of
-    :data:`poolstride.layers.kinds.KIND_OPTIONS`). A module's :attr:`variant` is its kind
-    with the options it was built with (``"max:k3"``), however it was built.
+    the projection). A kind class lists its options in ``option_names`` (the source of
+    :data:`poolstride.layers.kinds.KIND_OPTIONS`): its ``__init__`` then takes
+    ``(in_channels, out_channels=None, *, factor=2, dim=2, <options>)`` with the defaults of
+    :data:`OPTION_DEFAULTS` (:func:`kind_signature`) and receives every option by keyword. A
+    class that writes its own keyword-only signature instead gets ``option_names`` from it. A
+    module's :attr:`variant` is its kind with the options it was built with (``"max:k3"``),
+    however it was built.
 
     If ``out_channels`` differs from ``in_channels`` for a kind that does not change channels
     itself, a 1x1 convolution ``proj`` follows the operator (as ResNet shortcut "option B"
@@ -140,13 +218,20 @@ class Downsample(nn.Module):
     kind: ClassVar[str] = ""
     #: Whether the kind has learnable parameters of its own (besides a 1x1 projection).
     learnable: ClassVar[bool] = False
-    #: The kind's options, in canonical order: set from each subclass's ``__init__``.
+    #: The kind's options, in canonical order (declared by kind classes, see above).
     option_names: ClassVar[tuple[str, ...]] = ()
+    #: Defaults of this kind that differ from :data:`OPTION_DEFAULTS`, same form.
+    option_defaults: ClassVar[dict[str, tuple[str, Any]]] = {}
+    #: What the kind holds that needs ``in_channels`` (then required), e.g. ``"a 1x1 conv"``.
+    needs_channels: ClassVar[str] = ""
     #: The options this module was built with (by keyword), as given.
     options: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "option_names" in vars(cls):
+            cls.__init__ = _with_kind_signature(cls)  # type: ignore[method-assign]
+            return
         params = inspect.signature(cls.__init__).parameters.values()
         cls.option_names = tuple(
             p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _NOT_OPTIONS

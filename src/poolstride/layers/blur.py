@@ -28,7 +28,7 @@ from torch import nn
 from poolstride.errors import PoolstrideError
 from poolstride.geometry.output_size import ceil_div, conv_output_size
 from poolstride.layers import functional as PF
-from poolstride.layers.base import Downsample, check_factor, require_channels
+from poolstride.layers.base import Downsample
 from poolstride.layers.dims import CONV
 
 
@@ -72,36 +72,24 @@ class _BlurDownsample(Downsample):
     """Shared wiring: a dense stage of extent ``dense_kernel`` / left pad ``dense_pad``, then blur.
 
     The fixed kinds (``blur-avg``, ``blur-max``) take only ``filt_size``; their dense stage is
-    the class's ``dense_kernel`` (unpadded).
+    the class's ``dense_kernel`` (unpadded). ``blur-conv`` passes its convolution's.
     """
 
     dense_kernel: ClassVar[int] = 1
 
     def __init__(
         self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        filt_size: int = 3,
-    ) -> None:
-        self._setup(
-            in_channels, out_channels, factor, dim, filt_size, self.dense_kernel, dense_pad=0
-        )
-
-    def _setup(
-        self,
         in_channels,
         out_channels,
+        *,
         factor,
         dim,
         filt_size,
-        dense_kernel,
-        dense_pad,
+        dense_kernel=None,
+        dense_pad=0,
         project=True,
     ) -> None:
-        factor = check_factor(factor, self.kind)
+        dense_kernel = self.dense_kernel if dense_kernel is None else dense_kernel
         filt_size = _check_filt(self.kind, filt_size)
         super().__init__(
             in_channels,
@@ -138,6 +126,7 @@ class BlurAvgPool(_BlurDownsample):
     """Anti-aliased average pooling (``blur-avg``): binomial blur + subsample. No parameters."""
 
     kind = "blur-avg"
+    option_names = ("filt_size",)
     dense_kernel = 1
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
@@ -148,6 +137,7 @@ class BlurMaxPool(_BlurDownsample):
     """Anti-aliased max pooling (``blur-max``): max over 2-windows at stride 1, blur, subsample."""
 
     kind = "blur-max"
+    option_names = ("filt_size",)
     dense_kernel = 2  # max over 2-windows at stride 1
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
@@ -163,33 +153,20 @@ class BlurConv(_BlurDownsample):
 
     kind = "blur-conv"
     learnable = True
+    needs_channels = "a convolution"
+    option_names = ("kernel_size", "filt_size", "bias")
+    option_defaults = {"kernel_size": ("int", 3)}
 
     def __init__(
-        self,
-        in_channels: int,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: int = 3,
-        filt_size: int = 3,
-        bias: bool = True,
+        self, in_channels: int, *args: Any, kernel_size: int, bias: bool, **blur: Any
     ) -> None:
-        require_channels(self.kind, in_channels, "a convolution")
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
             raise PoolstrideError(
                 f"{self.kind}: kernel_size must be an integer >= 1, got {kernel_size!r}"
             )
         pad = (kernel_size - 1) // 2
-        self._setup(
-            in_channels,
-            out_channels,
-            factor,
-            dim,
-            filt_size,
-            dense_kernel=kernel_size,
-            dense_pad=pad,
-            project=False,
+        super().__init__(
+            in_channels, *args, dense_kernel=kernel_size, dense_pad=pad, project=False, **blur
         )
         self.conv = CONV[self.dim](
             in_channels, self.out_channels, kernel_size, padding=pad, bias=bool(bias)

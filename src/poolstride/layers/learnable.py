@@ -36,31 +36,12 @@ class LpPool(WindowDownsample):
     """Power-average pooling (``lp``): ``(sum over the window of x**p) ** (1/p)``. No padding."""
 
     kind = "lp"
+    option_names = ("p", "kernel_size", "stride", "ceil_mode")
 
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        p: float = 2.0,
-        kernel_size: Any = None,
-        stride: Any = None,
-        ceil_mode: bool = False,
-    ) -> None:
+    def __init__(self, *args: Any, p: float, **window: Any) -> None:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not (0 < p < math.inf):
             raise PoolstrideError(f"lp: p must be a finite number > 0, got {p!r}")
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=0,
-            ceil_mode=ceil_mode,
-        )
+        super().__init__(*args, padding=0, **window)
         self.p = float(p)
         self._window = math.prod(self.kernel_size)
 
@@ -87,27 +68,7 @@ class SoftPool(WindowDownsample):
     """SoftPool (``soft``): softmax-weighted sum of each window. No parameters."""
 
     kind = "soft"
-
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-        )
+    option_names = ("kernel_size", "stride", "padding")
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         k, s, p = self.kernel_size, self.stride, self.padding
@@ -122,30 +83,10 @@ class MixedPool(WindowDownsample):
 
     kind = "mixed"
     learnable = True
+    option_names = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
 
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            ceil_mode=ceil_mode,
-        )
+    def __init__(self, *args: Any, count_include_pad: bool, **window: Any) -> None:
+        super().__init__(*args, **window)
         self.count_include_pad = bool(count_include_pad)
         # a = sigmoid(alpha_logit): stays in [0, 1] without clamping; 0 -> a = 0.5.
         self.alpha_logit = nn.Parameter(torch.zeros(()))
@@ -172,27 +113,10 @@ class GatedPool(WindowDownsample):
 
     kind = "gated"
     learnable = True
+    option_names = ("kernel_size", "stride", "padding")
 
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-        )
+    def __init__(self, *args: Any, **window: Any) -> None:
+        super().__init__(*args, **window)
         # Zero init: gate 0.5 everywhere (= mixed pooling at a = 0.5), gradients still flow.
         self.gate_weight = nn.Parameter(torch.zeros(1, 1, *self.kernel_size))
         self.gate_bias = nn.Parameter(torch.zeros(1))

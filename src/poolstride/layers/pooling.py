@@ -23,13 +23,7 @@ from typing import Any
 import torch
 
 from poolstride.layers import functional as PF
-from poolstride.layers.base import (
-    Downsample,
-    check_factor,
-    check_padding,
-    halving_padding,
-    to_tuple,
-)
+from poolstride.layers.base import Downsample, check_padding, halving_padding, to_tuple
 
 
 class WindowDownsample(Downsample):
@@ -37,7 +31,8 @@ class WindowDownsample(Downsample):
 
     ``kernel_size``/``stride`` None mean ``factor``; ``padding`` None means the halving padding.
     Subclasses (``max``, ``avg``, ``lp``, ``soft``, ``mixed``, ``gated``, ``conv``, ``dwconv``)
-    keep their own explicit signatures and pass them here; ``check_pad=False`` lifts PyTorch's
+    name their options (``option_names``) and get them here by keyword; a kind without
+    ``dilation`` or ``ceil_mode`` keeps 1 and False. ``check_pad=False`` lifts PyTorch's
     half-kernel padding limit (convolutions have none).
     """
 
@@ -57,7 +52,6 @@ class WindowDownsample(Downsample):
         check_pad: bool = True,
     ) -> None:
         owner = self.kind
-        factor = check_factor(factor, owner)
         kernel = to_tuple(
             factor if kernel_size is None else kernel_size, dim, "kernel_size", owner, 1
         )
@@ -88,31 +82,7 @@ class MaxPool(WindowDownsample):
     """
 
     kind = "max"
-
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-        dilation: Any = 1,
-        ceil_mode: bool = False,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            ceil_mode=ceil_mode,
-        )
+    option_names = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:
         return PF.max_pool(
@@ -128,30 +98,10 @@ class AvgPool(WindowDownsample):
     """
 
     kind = "avg"
+    option_names = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
 
-    def __init__(
-        self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-        ceil_mode: bool = False,
-        count_include_pad: bool = True,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            ceil_mode=ceil_mode,
-        )
+    def __init__(self, *args: Any, count_include_pad: bool, **window: Any) -> None:
+        super().__init__(*args, **window)
         self.count_include_pad = bool(count_include_pad)
 
     def downsample(self, x: torch.Tensor) -> torch.Tensor:

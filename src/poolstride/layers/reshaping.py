@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from poolstride.errors import PoolstrideError
-from poolstride.layers.base import Downsample, check_factor, conv1x1, require_channels
+from poolstride.layers.base import Downsample, check_factor, conv1x1
 
 
 def space_to_depth(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -50,18 +50,10 @@ class SpaceToDepth(Downsample):
 
     kind = "space-to-depth"
     learnable = True
+    needs_channels = "a 1x1 conv"
+    option_names = ("bias",)
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        bias: bool = True,
-    ) -> None:
-        require_channels(self.kind, in_channels, "a 1x1 conv")
-        factor = check_factor(factor, self.kind)
+    def __init__(self, in_channels, out_channels, *, factor, dim, bias) -> None:
         super().__init__(
             in_channels, out_channels, dim=dim, kernel_size=factor, stride=factor, project=False
         )

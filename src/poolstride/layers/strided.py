@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 import torch
 
-from poolstride.layers.base import require_channels
 from poolstride.layers.dims import CONV
 from poolstride.layers.pooling import WindowDownsample
 
@@ -31,33 +30,11 @@ class _StridedConv(WindowDownsample):
 
     learnable = True
     depthwise: ClassVar[bool] = False
+    needs_channels = "a strided convolution"
+    option_names = ("kernel_size", "stride", "padding", "dilation", "bias")
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int | None = None,
-        *,
-        factor: int = 2,
-        dim: int = 2,
-        kernel_size: Any = None,
-        stride: Any = None,
-        padding: Any = None,
-        dilation: Any = 1,
-        bias: bool = True,
-    ) -> None:
-        require_channels(self.kind, in_channels, "a strided convolution")
-        super().__init__(
-            in_channels,
-            out_channels,
-            factor=factor,
-            dim=dim,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            project=self.depthwise,
-            check_pad=False,
-        )
+    def __init__(self, in_channels: int, *args: Any, bias: bool, **window: Any) -> None:
+        super().__init__(in_channels, *args, project=self.depthwise, check_pad=False, **window)
         groups = in_channels if self.depthwise else 1
         self.conv = CONV[self.dim](
             in_channels,
