@@ -7,7 +7,9 @@
 
 Modules: ``sites`` (what a downsampling site is), ``target`` (a variant or ``original``),
 ``replacement`` (what a site becomes, fitted to keep its output shape), ``modules``
-(``SplitStride``, ``TrailingPad``), ``describe`` (one-line operator summaries), ``cost``
+(``SplitStride``, ``TrailingPad``, ``FoldedSubsample``), ``fold`` (a ``subsample`` site's
+decimation done by the convolution feeding it, as a strided conv), ``describe`` (one-line
+operator summaries), ``cost``
 (params, MACs, pooling ops), ``changes`` (the change table), ``model_swap`` (the rewrite of a whole
 model). Shapes are recorded by :mod:`poolstride.shape_trace` (``Trace``, ``trace_shapes``,
 re-exported here).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from poolstride.layers import Downsample
-from poolstride.surgery.modules import SplitStride, TrailingPad
+from poolstride.surgery.modules import FoldedSubsample, SplitStride, TrailingPad
 
 __all__ = ["describe"]
 
@@ -17,6 +17,8 @@ def describe(module: nn.Module) -> str:
         value = tuple(value) if isinstance(value, (tuple, list)) else (value,)
         return str(value[0]) if len(set(value)) == 1 else "x".join(map(str, value))
 
+    if isinstance(module, FoldedSubsample):
+        return f"subsample s{t(module.stride)} by {module.conv_path}"
     if isinstance(module, SplitStride):
         conv, down = describe(module.conv), describe(module.down)
         return f"{down} -> {conv}" if module.down_first else f"{conv} -> {down}"

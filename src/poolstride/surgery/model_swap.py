@@ -7,12 +7,15 @@ kept) and costed (:mod:`~poolstride.surgery.cost`) into the change table
 (:mod:`~poolstride.surgery.changes`). Finally the whole model is traced again and every module
 path common to both models must give the same output shape. The input model is never
 modified: it is deep-copied and sites are replaced by path, so every other parameter and
-buffer is bit-identical.
+buffer is bit-identical. A swap to ``subsample`` then folds each new decimation into the
+convolution that feeds it, where one does (:mod:`~poolstride.surgery.fold`: the strided conv it
+equals, 1/4 of that conv's MACs in 2D); every swap starts from the model with its folds undone.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 from collections.abc import Iterable
 
@@ -25,6 +28,7 @@ from poolstride.shape_trace import Trace, trace_shapes, zeros_like_model
 from poolstride.surgery.changes import Change, Changes
 from poolstride.surgery.cost import module_cost
 from poolstride.surgery.describe import describe
+from poolstride.surgery.fold import fold_site, folded_sites, stride_saving, unfold
 from poolstride.surgery.replacement import rewrite_site
 from poolstride.surgery.sites import Site, find_sites
 from poolstride.surgery.target import ORIGINAL, parse_target
@@ -145,6 +149,8 @@ def swap_downsampling(
     """
     kind, options = parse_target(to)
     target = to.strip().lower()
+    was_folded = folded_sites(model)
+    model = unfold(model)  # a copy with earlier folds undone (the input is never modified)
     if input_shape is None:
         input_shape = default_input_shape(model)
     input_shape = parse_input_shape(input_shape)  # "3x64x64" or a tuple, validated
@@ -206,7 +212,41 @@ def swap_downsampling(
         )
     if replaced:
         _check_shapes(before, trace_shapes(new, example, what=f"swapped {what}"), replaced)
+    if was_folded:
+        _count_from_folds(model, changes, before, was_folded)
+    if target == "subsample":
+        _fold_subsamples(new, changes, before)
     return new, changes
+
+
+def _count_from_folds(model, changes: Changes, before: Trace, was_folded: dict) -> None:
+    """Rows of sites that were folded in the input: cost and description from the fold."""
+    for i, row in enumerate(changes.rows):
+        folded = was_folded.get(row.path)
+        if folded is None or row.input_shape is None:
+            continue
+        conv = model.get_submodule(folded.conv_path)
+        saving = stride_saving(conv, before.calls[folded.conv_path][0][0], folded.stride)
+        changes.rows[i] = dataclasses.replace(
+            row, before=describe(folded), d_macs=row.d_macs - saving.macs
+        )
+
+
+def _fold_subsamples(model: nn.Module, changes: Changes, before: Trace) -> None:
+    """Fold every replaced ``subsample`` site into the conv feeding it; update its row."""
+    for i, row in enumerate(changes.rows):
+        if row.action != "replaced":
+            continue
+        folded = fold_site(model, row.path, before)
+        if folded is None:
+            continue
+        conv_path, delta = folded
+        changes.rows[i] = dataclasses.replace(
+            row,
+            after=describe(model.get_submodule(row.path)),
+            d_macs=row.d_macs + delta.macs,
+            reason=f"decimation done by {conv_path} as a strided conv",
+        )
 
 
 def model_variant(

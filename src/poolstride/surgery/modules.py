@@ -1,4 +1,4 @@
-"""The two modules surgery inserts: ``SplitStride`` and ``TrailingPad``.
+"""The modules surgery inserts: ``SplitStride``, ``TrailingPad`` and ``FoldedSubsample``.
 
 ``SplitStride`` is how a strided convolution is rewritten: the same convolution (same weights,
 kernel, padding, dilation, groups) at stride 1, plus a separate downsampling operator that does
@@ -10,6 +10,9 @@ so pretrained weights of the unswapped model load into the swapped one.
 ``TrailingPad`` fixes an off-by-one: when a replacement operator rounds an odd size the other
 way than the original (``floor`` vs ``ceil``), the input is extended (or cropped) at the end of
 that dimension by replication, so every site keeps its output shape.
+
+``FoldedSubsample`` stands at a ``subsample`` site whose decimation the convolution feeding it
+now does itself, as a strided convolution (:mod:`~poolstride.surgery.fold`): the identity.
 """
 
 from __future__ import annotations
@@ -65,6 +68,35 @@ class SplitStride(nn.Module):
     def extra_repr(self) -> str:
         order = "down, conv" if self.down_first else "conv, down"
         return f"stride={self.stride} -> 1, order=({order})"
+
+
+#: Attribute (in ``__dict__``, outside the state dict) of a convolution that carries a folded
+#: ``subsample`` site's stride: its own stride before the fold.
+FOLDED_ATTR = "_poolstride_folded_stride"
+
+
+class FoldedSubsample(nn.Module):
+    """The identity at a ``subsample`` site folded into the convolution at ``conv_path``
+    (which now has the site's stride). Keeps the ``Subsample`` it stands for (outside the
+    module tree) so the fold can be undone: ``(N, C, *L) -> (N, C, *L)``."""
+
+    kind = "subsample"
+
+    def __init__(self, conv_path: str, subsample: nn.Module) -> None:
+        super().__init__()
+        self.conv_path = conv_path
+        self.__dict__["_subsample"] = subsample
+        self.stride = tuple(subsample.stride)  # done by the conv
+
+    def subsample(self) -> nn.Module:
+        """The ``Subsample`` this fold replaced."""
+        return self.__dict__["_subsample"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride} done by {self.conv_path!r}"
 
 
 class TrailingPad(nn.Module):

@@ -25,7 +25,7 @@ from torch import nn
 from poolstride.geometry.output_size import as_tuple
 from poolstride.layers.base import Downsample
 from poolstride.shape_trace import Trace
-from poolstride.surgery.modules import SplitStride
+from poolstride.surgery.modules import FOLDED_ATTR, SplitStride
 
 # Attribute set (outside nn.Module's registry, so it is neither a child nor in state_dict) on
 # a module that replaced a pooling site: the module that was there before any swap.
@@ -93,6 +93,8 @@ def original_of(module: nn.Module) -> tuple[nn.Module, str] | None:
         return (original, found[1]) if found else None
     if isinstance(module, SplitStride):
         return module.original(), "conv"
+    if FOLDED_ATTR in module.__dict__:  # its stride is a folded subsample site's
+        return None
     if isinstance(module, nn.modules.conv._ConvNd):
         if module.transposed or max(module_stride(module)) <= 1:
             return None
