@@ -51,7 +51,8 @@ class Summary:
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Summary:
-    """Mean and ``confidence`` t-interval of ``values`` (NaN interval when ``n < 2``)."""
+    """Mean and ``confidence`` t-interval of ``values`` (NaN interval when ``n < 2``):
+    ``scipy.stats.ttest_1samp(values, 0).confidence_interval(confidence)``."""
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     n = int(x.size)
@@ -60,9 +61,16 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Summary:
     mean = float(x.mean())
     if n == 1:
         return Summary(mean, math.nan, math.nan, math.nan, 1)
-    std = float(x.std(ddof=1))
-    half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return Summary(mean, mean - half, mean + half, std, n)
+    ci = _quietly(sps.ttest_1samp, x, 0.0).confidence_interval(confidence)
+    return Summary(mean, float(ci.low), float(ci.high), float(x.std(ddof=1)), n)
+
+
+def _quietly(test, *samples):
+    """``test(*samples)`` without scipy's precision warning for constant samples (whose
+    interval is the point itself, and whose p-value the callers decide)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        return test(*samples)
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,8 @@ def paired_test(
 
     ``test="t"``: paired t-test (``scipy.stats.ttest_rel``); ``"wilcoxon"``: Wilcoxon
     signed-rank (exact for small n, ``scipy.stats.wilcoxon``). The interval is always the
-    t-interval of the differences. Pairs with a non-finite value are dropped.
+    t-interval of the differences (``ttest_rel(a, b).confidence_interval(confidence)``). Pairs
+    with a non-finite value are dropped.
     """
     if test not in ("t", "wilcoxon"):
         raise unknown("test", test, ("t", "wilcoxon"))
@@ -110,20 +119,20 @@ def paired_test(
         raise PoolstrideError(f"paired samples differ in length: {a_arr.size} vs {b_arr.size}")
     keep = np.isfinite(a_arr) & np.isfinite(b_arr)
     d = a_arr[keep] - b_arr[keep]
-    s = mean_ci(d, confidence)
-    n = s.n
+    n = int(d.size)
     if n < 2:
-        p = math.nan
-    elif np.all(d == 0):
+        mean = float(d.mean()) if n else math.nan
+        return Paired(mean, math.nan, math.nan, math.nan, n, test)
+    result = _quietly(sps.ttest_rel, a_arr[keep], b_arr[keep])
+    ci = result.confidence_interval(confidence)
+    if np.all(d == 0):
         p = 1.0
     elif test == "t":
-        if s.std == 0:
-            p = 0.0  # constant non-zero difference: t = ±inf (scipy agrees)
-        else:
-            p = float(sps.ttest_rel(a_arr[keep], b_arr[keep]).pvalue)
+        # a constant non-zero difference: t = ±inf, p = 0 (scipy's value, without its warning)
+        p = 0.0 if float(d.std()) == 0 else float(result.pvalue)
     else:
         p = float(sps.wilcoxon(d).pvalue)
-    return Paired(s.mean, s.lo, s.hi, p, n, test)
+    return Paired(float(d.mean()), float(ci.low), float(ci.high), p, n, test)
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
