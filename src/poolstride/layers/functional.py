@@ -14,6 +14,7 @@ keep these functions tiny (argument order and semantics of the first two are exa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,13 @@ def _check_batched(x: torch.Tensor) -> None:
         )
 
 
+def _on_device(x: torch.Tensor, fast: Callable, pytorch: Mapping[int, Callable]) -> Callable:
+    """The pooling function for batched ``x``: the numba kernel ``fast`` on the CPU (it falls
+    back to PyTorch where not covered), else PyTorch's function for ``x``'s dimension."""
+    _check_batched(x)
+    return fast if x.device.type == "cpu" else pytorch[x.ndim - 2]
+
+
 def max_pool(
     x: torch.Tensor,
     kernel_size: tuple[int, ...],
@@ -41,10 +49,8 @@ def max_pool(
     ceil_mode: bool = False,
 ) -> torch.Tensor:
     """Max pooling of a batched 1D/2D tensor. DISPATCH POINT (poolstride.kernels hooks here)."""
-    _check_batched(x)
-    if x.device.type == "cpu":  # numba kernels; they fall back to PyTorch where not covered
-        return kernels.max_pool(x, kernel_size, stride, padding, dilation, ceil_mode)
-    return MAX_POOL_FN[x.ndim - 2](x, kernel_size, stride, padding, dilation, ceil_mode)
+    geometry = (kernel_size, stride, padding, dilation, ceil_mode)
+    return _on_device(x, kernels.max_pool, MAX_POOL_FN)(x, *geometry)
 
 
 def avg_pool(
@@ -56,10 +62,8 @@ def avg_pool(
     count_include_pad: bool = True,
 ) -> torch.Tensor:
     """Average pooling of a batched 1D/2D tensor. DISPATCH POINT (poolstride.kernels hooks here)."""
-    _check_batched(x)
-    if x.device.type == "cpu":  # numba kernels; they fall back to PyTorch where not covered
-        return kernels.avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
-    return AVG_POOL_FN[x.ndim - 2](x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    geometry = (kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return _on_device(x, kernels.avg_pool, AVG_POOL_FN)(x, *geometry)
 
 
 def binomial_weight(filt_size: int, dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
