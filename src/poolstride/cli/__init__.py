@@ -12,13 +12,13 @@ import importlib.util
 import os
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from poolstride import __version__
 from poolstride.errors import PoolstrideError
+from poolstride.experiment.store import cannot_create_files
 
 # command name -> (module, attribute, one-line help)
 COMMANDS = {
@@ -104,14 +104,9 @@ def check_output_file(path: str, option: str) -> None:
         raise PoolstrideError(f"{option} {path!r}: the folder {str(folder)!r} does not exist")
     if target.exists() and not os.access(target, os.W_OK):
         raise PoolstrideError(f"{option} {path!r} is read-only")
-    try:  # a real file: permission bits, read-only mounts and full disks all show
-        fd, probe = tempfile.mkstemp(prefix=".poolstride-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise PoolstrideError(
-            f"{option} {path!r}: cannot write in {str(folder)!r} ({err.strerror})"
-        ) from None
+    why = cannot_create_files(folder)
+    if why is not None:
+        raise PoolstrideError(f"{option} {path!r}: cannot write in {str(folder)!r} ({why})")
 
 
 def _module_exists(module: str) -> bool:

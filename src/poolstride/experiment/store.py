@@ -168,26 +168,33 @@ def store_path(path: str | Path) -> Path:
     return p if p.suffix in (".sqlite", ".db") else p / STORE_FILENAME
 
 
+def cannot_create_files(directory: str | Path) -> str | None:
+    """Why no file can be created in ``directory`` (the system's reason), or None if one can:
+    tried with a real temporary file, so permission bits, read-only mounts and full disks all
+    show."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".poolstride-probe-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
 def check_writable(
     directory: str | Path,
     what: str = "directory",
     needed: int = 0,
     hint: str = "choose another one",
 ) -> None:
-    """Raise a one-line PoolstrideError unless files can be created in ``directory`` (tried
-    with a real file: permission bits, read-only mounts and full disks all show) and it has
-    ``needed`` bytes free."""
+    """Raise a one-line PoolstrideError unless files can be created in ``directory``
+    (:func:`cannot_create_files`) and it has ``needed`` bytes free."""
     directory = Path(directory)
     if not directory.is_dir():
         raise PoolstrideError(f"{what} {str(directory)!r} does not exist or is not a directory")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".poolstride-probe-", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise PoolstrideError(
-            f"{what} {str(directory)!r} is not writable ({err.strerror}); {hint}"
-        ) from None
+    why = cannot_create_files(directory)
+    if why is not None:
+        raise PoolstrideError(f"{what} {str(directory)!r} is not writable ({why}); {hint}")
     if needed:
         free = shutil.disk_usage(directory).free
         if free < needed:
