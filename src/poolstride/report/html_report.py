@@ -21,6 +21,7 @@ from poolstride.experiment.results import PRIMARY_METRIC, Results
 from poolstride.experiment.stats import METRICS
 from poolstride.experiment.store import mixed_execution_note
 from poolstride.report import tables
+from poolstride.report.exports import ExportColumn
 from poolstride.report.figures import FigureFile
 from poolstride.report.markup import Markup, join, tag
 from poolstride.report.palette import Style, variant_styles
@@ -227,8 +228,9 @@ def render_page(
     profiles: Sequence[LayerProfile],
     *,
     files: Sequence[str] = (),
+    exports: ExportColumn | None = None,
 ) -> str:
-    """The whole HTML document as a string."""
+    """The whole HTML document as a string (``exports``: the results table's ONNX column)."""
     styles = variant_styles(data.variants)
     title = f"poolstride report: {data.name}"
     sections = [
@@ -238,7 +240,10 @@ def render_page(
             "Results",
             [
                 html_table(
-                    tables.results_table(data), styles, data.baseline, caption=tables.RESULTS_NOTE
+                    tables.results_table(data, exports.cells if exports else None),
+                    styles,
+                    data.baseline,
+                    caption=" ".join([tables.RESULTS_NOTE, *([exports.note] if exports else [])]),
                 )
             ],
         ),

@@ -14,6 +14,7 @@ from poolstride.experiment.results import PRIMARY_METRIC
 from poolstride.experiment.stats import METRICS
 from poolstride.experiment.store import mixed_execution_note
 from poolstride.report import tables
+from poolstride.report.exports import ExportColumn
 from poolstride.report.figures import FigureFile
 from poolstride.report.run import LayerProfile, RunData
 
@@ -45,8 +46,10 @@ def render_markdown(
     *,
     figures_dir: Path | None = None,
     base_dir: Path | None = None,
+    exports: ExportColumn | None = None,
 ) -> str:
-    """The report as Markdown; figure links are relative to ``base_dir`` (the run directory)."""
+    """The report as Markdown; figure links are relative to ``base_dir`` (the run directory);
+    ``exports``: the results table's ONNX column."""
     out = [
         f"# poolstride report: {md_escape(data.name)}",
         "",
@@ -95,9 +98,9 @@ def render_markdown(
         "",
         "## Results",
         "",
-        md_table(tables.results_table(data)),
+        md_table(tables.results_table(data, exports.cells if exports else None)),
         "",
-        md_escape(tables.RESULTS_NOTE),
+        md_escape(" ".join([tables.RESULTS_NOTE, *([exports.note] if exports else [])])),
         "",
         "## Speed",
         "",

@@ -403,6 +403,17 @@ def layer_profiles(data: RunData) -> list[LayerProfile]:
 
 
 def _profile_one(rec: RunRecord, shapes: dict[tuple, Any]):
+    model, input_shape = rebuild_model(rec, shapes)
+    return profile(model, input_shape)
+
+
+def rebuild_model(rec: RunRecord, shapes: dict[tuple, Any] | None = None):
+    """``(model, input_shape)``: the run's model rebuilt untrained from its stored config.
+
+    ``shapes`` caches ``(input_shape, num_classes)`` per dataset across calls, for runs stored
+    without them (the dataset's metadata is then loaded locally, ``download=False``).
+    """
+    shapes = {} if shapes is None else shapes
     cfg, metrics = rec.config, rec.metrics
     input_shape, num_classes = metrics.get("input_shape"), metrics.get("num_classes")
     if input_shape is None or num_classes is None:
@@ -416,8 +427,7 @@ def _profile_one(rec: RunRecord, shapes: dict[tuple, Any]):
     if ":" not in run_cfg.model:  # the stored width is already the matched one
         run_cfg = dataclasses.replace(run_cfg, width=width, match="none")
     # the same builder the experiment trains with, so zoo models (torchvision:, timm:) work
-    model = build_for(run_cfg, tuple(input_shape), int(num_classes))
-    return profile(model, tuple(input_shape))
+    return build_for(run_cfg, tuple(input_shape), int(num_classes)), tuple(input_shape)
 
 
 __all__ = [
@@ -426,6 +436,7 @@ __all__ = [
     "from_records",
     "layer_profiles",
     "load_run",
+    "rebuild_model",
     "reproduce_command",
     "reproduce_options",
     "shared_config",

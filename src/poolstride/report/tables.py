@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -325,8 +325,10 @@ def _interval(lo: float, hi: float, scale: float) -> str:
 TEST_NAMES = {"t": "t-test", "wilcoxon": "Wilcoxon signed-rank test"}
 
 
-def results_table(data: RunData) -> Table:
-    """One row per variant: n, mean [95% CI] of the main metrics, Δ accuracy vs baseline."""
+def results_table(data: RunData, exports: Mapping[str, str] | None = None) -> Table:
+    """One row per variant: n, mean [95% CI] of the main metrics, Δ accuracy vs baseline;
+    with ``exports`` (variant -> cell, :func:`poolstride.report.exports.export_column`) a
+    last column "exports to ONNX"."""
     deltas = data.results.decisions.get(PRIMARY_METRIC, {})
     headers = [
         "variant",
@@ -369,7 +371,13 @@ def results_table(data: RunData) -> Table:
                 fmt_ci(s.get("step_ms"), 1, 1),
             ]
         )
-    return Table(headers, rows, [False] + [True] * (len(headers) - 1))
+    numeric = [False] + [True] * (len(headers) - 1)
+    if exports:
+        headers.append("exports to ONNX")
+        numeric.append(False)
+        for v, row in zip(data.variants, rows):
+            row.append(exports.get(v, "–"))
+    return Table(headers, rows, numeric)
 
 
 RESULTS_NOTE = (

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from poolstride.experiment.store import check_writable
 from poolstride.explain.explainer_page import page_html
+from poolstride.report.exports import export_column
 from poolstride.report.figures import render_figures
 from poolstride.report.html_report import EXPLAINER_NAME, render_page
 from poolstride.report.markdown import render_markdown
@@ -24,6 +25,7 @@ def write_report(
     baseline: str | None = None,
     test: str | None = None,
     profiles: bool = True,
+    exports: bool = True,
 ) -> Path:
     """Write the report of ``run_dir`` and return the path of ``report.html``.
 
@@ -44,6 +46,8 @@ def write_report(
         test: override the paired test (``t`` or ``wilcoxon``).
         profiles: rebuild each variant's model for the per-layer table (needs the dataset's
             shape: generated sets always work, image sets need their files locally).
+        exports: the results table's "exports to ONNX" column (one export per variant,
+            :mod:`poolstride.report.exports`; a note instead when onnx is not installed).
 
     Raises:
         PoolstrideError: ``run_dir`` holds no run store, the store is empty, or ``run_dir``
@@ -61,12 +65,15 @@ def write_report(
     styles = variant_styles(data.variants)
     figures = render_figures(data, styles, out / FIGURES_DIR)
     tables = layer_profiles(data) if profiles else []
+    onnx = export_column(data) if exports else None
     present = {p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
     listing = sorted(present | {HTML_NAME, MARKDOWN_NAME, EXPLAINER_NAME, f"{FIGURES_DIR}/"})
     _write_atomic(out / EXPLAINER_NAME, page_html())
     html_path = out / HTML_NAME
-    _write_atomic(html_path, render_page(data, figures, tables, files=listing))
-    _write_atomic(out / MARKDOWN_NAME, render_markdown(data, figures, tables, base_dir=out))
+    _write_atomic(html_path, render_page(data, figures, tables, files=listing, exports=onnx))
+    _write_atomic(
+        out / MARKDOWN_NAME, render_markdown(data, figures, tables, base_dir=out, exports=onnx)
+    )
     return html_path
 
 
