@@ -426,17 +426,16 @@ def _cache_key(train, test, size: tuple[int, int] | None) -> str:
     modification time) in split order, the requested size, PIL's version, the rules' format."""
     import PIL  # imported on use: only the folder loader decodes images
 
-    files = []
+    digest = hashlib.sha256(json.dumps([FORMAT, PIL.__version__, size]).encode())
     for split in (train, test):
         for path, label in split:
             try:
                 info = os.stat(path)
             except OSError as exc:
                 raise PoolstrideError(f"cannot read image {path!r}: {exc.strerror}") from None
-            files.append((path, label, info.st_size, info.st_mtime_ns))
-        files.append("|")  # where train ends
-    payload = json.dumps([FORMAT, PIL.__version__, size, files], separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+            digest.update(json.dumps([path, label, info.st_size, info.st_mtime_ns]).encode())
+        digest.update(b"|")  # where train ends
+    return digest.hexdigest()[:32]
 
 
 def _decode_split(allocate, train, test, shape: tuple[int, ...], dtype: np.dtype) -> dict:

@@ -62,8 +62,8 @@ class StandardizedImages:
             values = torch.from_numpy(np.arange(256, dtype=np.float32) / np.float32(255.0))
             table = (values[None, :] - self.mean[:, None]) / self.std[:, None]
             self._table = table.reshape(-1).to(self.device)
-            self._offsets = (torch.arange(len(self.mean)) * 256).view(-1, *spatial)
-            self._offsets = self._offsets.to(self.device)
+            offsets = torch.arange(len(self.mean), dtype=torch.int32) * 256
+            self._offsets = offsets.view(-1, *spatial).to(self.device)
         else:
             self._mean = self.mean.view(-1, *spatial).to(self.device)
             self._std = self.std.view(-1, *spatial).to(self.device)
@@ -107,8 +107,9 @@ class StandardizedImages:
 
     def __getitem__(self, key) -> torch.Tensor:
         batch = self.raw(key).to(self.device, non_blocking=True)
-        if batch.dtype == torch.uint8:
-            return self._table[batch.long() + self._offsets]
+        if batch.dtype == torch.uint8:  # table row c, column v; int32 halves the temporaries
+            where = batch.to(torch.int32).add_(self._offsets)
+            return self._table.index_select(0, where.reshape(-1)).view(where.shape)
         return (batch - self._mean) / self._std
 
     def standardized(self) -> torch.Tensor:
