@@ -8,6 +8,7 @@ import importlib.util
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from poolstride.analysis.ops import CONVENTION
 from poolstride.analysis.profile_table import profile
@@ -66,7 +67,7 @@ def resnet18_224():
 def test_torchvision_gflops_are_our_macs(resnet18_224):
     _, table = resnet18_224
     assert torchvision_gflops("resnet18") == round(table.totals.macs / 1e9, 3)
-    with torch.no_grad(), torch.utils.flop_counter.FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         resnet18_224[0](torch.randn(1, 3, 224, 224))
     assert counter.get_total_flops() == table.totals.flops
 
