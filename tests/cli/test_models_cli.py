@@ -25,7 +25,7 @@ def test_lists_every_source_as_the_names_are_typed(capsys):
 
 
 def test_glob_source_and_weights(capsys):
-    assert main(["models", "resnet1?", "--source", "torchvision", "--weights"]) == 0
+    assert main(["models", "resnet1?", "--source", "torchvision", "--with-weights"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["torchvision:resnet18  [DEFAULT, IMAGENET1K_V1]"]
     assert main(["models", "--source", "poolstride"]) == 0
@@ -48,3 +48,17 @@ def test_markdown_and_no_match(capsys):
     assert "| torchvision:vgg11 | torchvision |" in capsys.readouterr().out
     assert main(["models", "no-such-model"]) == 0
     assert capsys.readouterr().err.startswith("0 models")
+
+
+def test_weights_means_one_thing_in_every_command():
+    import click
+
+    from poolstride.cli import cli
+
+    ctx = click.Context(cli)
+    found = {}
+    for name in cli.list_commands(ctx):
+        for param in cli.get_command(ctx, name).params:
+            if "--weights" in getattr(param, "opts", ()):
+                found[name] = (param.name, param.is_flag)
+    assert found == {"profile": ("weights", False), "swap": ("weights", False)}

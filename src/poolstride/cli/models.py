@@ -4,7 +4,7 @@ Three sources, each named as it is typed: poolstride's own backbones (``resnet20
 every downsampling site from ``make_downsample``), torchvision's classification models
 (``torchvision:resnet18``) and timm's (``timm:resnet18``; when timm is installed, else a note
 says how to install it). ``PATTERN`` is a glob (``resnet*``); a plain word matches anywhere.
-``--weights`` adds each zoo model's pretrained weights (``--weights DEFAULT|NAME`` values).
+``--with-weights`` adds each zoo model's pretrained weights (``--weights DEFAULT|NAME`` values).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _EXAMPLES = """
 Examples:
   poolstride models                       # every model, by source
   poolstride models resnet                # names containing "resnet"
-  poolstride models 'efficientnet_b*' --source torchvision --weights
+  poolstride models 'efficientnet_b*' --source torchvision --with-weights
   poolstride models --source poolstride --format json
 """
 
@@ -37,7 +37,7 @@ Examples:
     help="Only this source (repeatable). Default: all three.",
 )
 @click.option(
-    "--weights",
+    "--with-weights",
     "with_weights",
     is_flag=True,
     help="Also list each zoo model's pretrained weights (what --weights accepts).",

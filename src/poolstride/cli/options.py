@@ -37,6 +37,6 @@ def weights_option():
         metavar="DEFAULT|NAME",
         help="Pretrained weights of a torchvision:/timm: model: DEFAULT, a torchvision weights "
         "name (IMAGENET1K_V1) or a timm tag (a1_in1k); list them with `poolstride models "
-        "NAME --weights`. Downloaded once into the torch.hub / Hugging Face cache. "
+        "NAME --with-weights`. Downloaded once into the torch.hub / Hugging Face cache. "
         "Default: untrained.",
     )
