@@ -12,8 +12,9 @@ conv is worse than max: 4.3 points less accurate (95% CI 3.1–5.5, p=0.002, n=3
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import fields
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,13 @@ import yaml
 from poolstride.experiment import allocator
 from poolstride.experiment.adaptive import run_auto
 from poolstride.experiment.config import CompareConfig, make_config
-from poolstride.experiment.grid import run_grid
+from poolstride.experiment.cores import load_warning, resolve_workers
+from poolstride.experiment.estimate import Estimate, estimate_grid, write_timing
+from poolstride.experiment.grid import plan, run_grid, validate
 from poolstride.experiment.mlflow_tracking import log_grid, require_mlflow
 from poolstride.experiment.results import Results, verdict_options
-from poolstride.experiment.store import Store
+from poolstride.experiment.store import STORE_FILENAME, Store
+from poolstride.experiment.task import Task
 from poolstride.report.html_report import summary_html
 from poolstride.report.terminal import render_results, results_table, results_text
 from poolstride.report.write import write_report
@@ -101,35 +105,130 @@ def compare(
     return results
 
 
+@dataclass(frozen=True)
+class GridPlan:
+    """What a grid will do before it starts: its tasks (runs already finished in the store
+    left out), notes on seeds not fused, and the estimate of its wall time (``None`` when not
+    calibrated). ``first_round``: the grid is ``--seeds auto`` and this is its first round."""
+
+    total_runs: int
+    tasks: list[Task]
+    notes: list[str]
+    estimate: Estimate | None
+    first_round: bool = False
+
+    def lines(self) -> list[str]:
+        """The plan as text: one line per task with its expected time, then the estimate."""
+        todo = sum(len(t.configs) for t in self.tasks)
+        out = [f"plan: {todo} of {self.total_runs} runs to train, in {len(self.tasks)} tasks"]
+        times = self.estimate.task_s if self.estimate is not None else [None] * len(self.tasks)
+        for task, seconds in zip(self.tasks, times):
+            how = "seed-fused" if task.fused else "one run"
+            took = f", ~{seconds:.0f} s" if seconds is not None else ""
+            out.append(f"  {task.label} ({how}{took})")
+        out += [f"note {n}" for n in self.notes]
+        if self.estimate is not None:
+            out.append(f"threads per worker: {self.estimate.threads.reason}")
+            out.append(self.estimate.summary() + (" (first round)" if self.first_round else ""))
+        return out
+
+
+def plan_comparison(
+    cfg: CompareConfig,
+    *,
+    estimate: bool = True,
+    warn: Callable[[str], None] | None = None,
+    done: set[str] | None = None,
+) -> GridPlan:
+    """Validate ``cfg``'s grid (one line on a bad name or shape), cut the runs not yet
+    finished (``done``: their keys; by default read from ``cfg.out``'s store) into tasks as
+    the grid will, and (``estimate``) calibrate on this machine: threads per worker and the
+    expected wall time. Writes nothing. ``warn`` gets one line when the load average exceeds
+    the cores (before calibrating)."""
+    if done is None:
+        done = set()
+        if cfg.out is not None and (Path(cfg.out) / STORE_FILENAME).is_file():
+            with Store(cfg.out, create=False) as store:  # a damaged store: one line
+                done = store.finished_keys()
+    configs = cfg.runs()
+    validate(configs)
+    warning = load_warning() if estimate and warn is not None else None
+    if warning:  # timings (and the threads chosen by them) measure the other processes too
+        warn(warning)
+    todo = [c for c in configs if c.key not in done]
+    workers = resolve_workers(cfg.workers)
+    local_pool = cfg.backend == "local" and workers > 1
+    tasks, notes = plan(
+        todo,
+        batch_seeds=cfg.batch_seeds,
+        channels_last=cfg.channels_last,
+        workers=workers if local_pool or cfg.backend != "local" else 1,
+    )
+    est = None
+    if estimate:
+        pool = cfg.backend != "local" or (local_pool and len(tasks) > 1)
+        est = estimate_grid(tasks, workers=workers, pool=pool, threads=cfg.threads)
+    return GridPlan(len(configs), tasks, notes, est, first_round=cfg.auto)
+
+
 def run_comparison(
-    cfg: CompareConfig, *, progress: bool = False, console=None
+    cfg: CompareConfig,
+    *,
+    progress: bool = False,
+    console=None,
+    estimate: bool | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[ComparisonResults, Path | None]:
     """Run ``cfg``'s grid (resuming from its store), summarise it and, when ``cfg.out`` is
-    set, write its outputs and report. Returns the results and the report's path."""
+    set, write its outputs and report. Returns the results and the report's path.
+
+    ``estimate`` (default: with ``progress``): calibrate first (:func:`plan_comparison`),
+    print the expected wall time, run with the threads per worker it measured as faster
+    (unless ``cfg.threads`` forces them) and save estimate and actual wall time in
+    ``RUN_DIR/timing.json`` for the report. ``progress``: rich bars in a terminal, else a
+    plain line every ``cfg.progress_every`` seconds. ``warn``: see :func:`plan_comparison`."""
     if cfg.mlflow is not None:
         require_mlflow()  # a missing extra fails before any training
     allocator.apply(cfg.allocator)  # before the data and models are allocated
+    if estimate is None:
+        estimate = progress
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
-    grid_options = dict(
-        workers=cfg.workers,
-        threads=cfg.threads,
-        backend=cfg.backend,
-        address=cfg.address,
-        batch_seeds=cfg.batch_seeds,
-        channels_last=cfg.channels_last,
-        allocator=cfg.allocator,
-        progress=progress,
-        console=console,
-    )
     try:
+        threads, threads_choice, estimate_s = cfg.threads, None, None
+        if estimate:
+            grid_plan = plan_comparison(cfg, warn=warn, done=store.finished_keys())
+            est = grid_plan.estimate
+            threads, threads_choice = est.threads.threads, est.threads.reason
+            estimate_s = est.total_s
+            if console is not None:
+                for line in grid_plan.lines()[-2:]:
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
+        grid_options = dict(
+            workers=cfg.workers,
+            threads=threads,
+            threads_choice=threads_choice,
+            progress_every=cfg.progress_every,
+            estimate_s=estimate_s,
+            backend=cfg.backend,
+            address=cfg.address,
+            batch_seeds=cfg.batch_seeds,
+            channels_last=cfg.channels_last,
+            allocator=cfg.allocator,
+            progress=progress,
+            console=console,
+        )
         if cfg.auto:  # seeds until decided: rounds of run_grid (resumes from the store)
             records, done, _ = run_auto(cfg, store, **grid_options)
             results = ComparisonResults(**{f.name: getattr(done, f.name) for f in fields(done)})
         else:
-            records = run_grid(cfg.runs(), store, **grid_options)
+            started = time.perf_counter()
+            records = run_grid(cfg.runs(), store, validate_first=not estimate, **grid_options)
+            actual_s = time.perf_counter() - started
             results = ComparisonResults.from_records(
                 records, cfg.variants, cfg.baseline, cfg.test, **verdict_options(cfg)
             )
+            if estimate and cfg.out is not None:
+                write_timing(cfg.out, est, actual_s)
     finally:
         store.close()
     report = save_outputs(results, cfg) if cfg.out is not None else None
@@ -157,4 +256,12 @@ def config_yaml(data: dict[str, Any]) -> str:
     )
 
 
-__all__ = ["ComparisonResults", "compare", "config_yaml", "run_comparison", "save_outputs"]
+__all__ = [
+    "ComparisonResults",
+    "GridPlan",
+    "compare",
+    "config_yaml",
+    "plan_comparison",
+    "run_comparison",
+    "save_outputs",
+]

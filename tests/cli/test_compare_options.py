@@ -20,6 +20,7 @@ def test_every_option_field_is_a_cli_option_with_its_help():
     assert set(by_name) - {n for n, _, _ in cli_options(CompareConfig)} == {
         "config_file",
         "quiet",
+        "dry_run",
     }
 
 

@@ -77,16 +77,22 @@ def _config_options(command):
     type=click.Path(dir_okay=False),
     help="YAML file of options; command-line options override it.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def compare(config_file, quiet, seeds, variants, out, **options):
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress: neither bars nor plain progress lines."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan and the estimated wall time, then stop (nothing is trained or stored).",
+)
+def compare(config_file, quiet, dry_run, seeds, variants, out, **options):
     """Train each downsampling choice over seeds with one budget and compare them."""
-    from rich.console import Console
-
-    from poolstride.comparison import run_comparison
+    from poolstride.comparison import plan_comparison, run_comparison
     from poolstride.experiment.config import load_config_file, make_config
-    from poolstride.experiment.cores import cpu_count, resolve_workers, threads_per_worker
+    from poolstride.experiment.cores import cpu_count, resolve_workers
     from poolstride.experiment.grid import environment
     from poolstride.experiment.store import mixed_execution_note
+    from poolstride.report.terminal import output_console
 
     base = load_config_file(config_file) if config_file else {}
     overrides = {
@@ -105,7 +111,7 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         out = base.get("out") or f"runs/{_slug(cfg.dataset)}-{_slug(cfg.model)}"
     cfg = cfg.replace(out=str(out))
 
-    console = Console(stderr=False)
+    console = output_console()
     n_runs = len(cfg.variants) * (cfg.max_seeds if cfg.auto else len(cfg.seeds))
     env = environment()
     workers = resolve_workers(cfg.workers)
@@ -121,11 +127,17 @@ def compare(config_file, quiet, seeds, variants, out, **options):
         f"variants {', '.join(cfg.variants)}; {seeds_text}, "
         f"{_budget(cfg)}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr:g} "
         f"{cfg.schedule}; device {cfg.device}; torch {env['torch']}, {workers} worker(s) "
-        f"x {cfg.threads or threads_per_worker(workers)} thread(s)"
+        + (f"x {cfg.threads} thread(s)" if cfg.threads else "(threads measured)")
         + (f", {cfg.backend}" if cfg.backend != "local" else "")
         + (f", amp {cfg.amp}" if cfg.amp != "none" else "")
     )
-    results, report = run_comparison(cfg, progress=not quiet, console=console)
+    if dry_run:
+        for line in plan_comparison(cfg, warn=_warn).lines():
+            console.print(line, markup=False, highlight=False)
+        return
+    results, report = run_comparison(
+        cfg, progress=not quiet, console=console, estimate=True, warn=_warn
+    )
     console.print()
     results.render(console)
     mixed = mixed_execution_note(results.records)
@@ -140,6 +152,10 @@ def compare(config_file, quiet, seeds, variants, out, **options):
 
 # choice-valued options are case-insensitive: stored lower-case
 _LOWER = {name for name, _, how in cli_options(CompareConfig) if how.choices is not None}
+
+
+def _warn(text: str) -> None:
+    click.echo(text, err=True)
 
 
 def _slug(text: str) -> str:

@@ -19,6 +19,7 @@ reason; the others carry on.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import platform
 from collections.abc import Sequence
 
@@ -28,14 +29,19 @@ from poolstride._version import __version__
 from poolstride.errors import PoolstrideError, unknown
 from poolstride.experiment import allocator as alloc
 from poolstride.experiment.config import BACKENDS, RunConfig
-from poolstride.experiment.cores import resolve_workers, threads_per_worker
+from poolstride.experiment.cores import (
+    cpu_count,
+    load_average,
+    resolve_workers,
+    threads_per_worker,
+)
 from poolstride.experiment.device import resolve_device
 from poolstride.experiment.local_backend import run_in_process, run_local_pool
-from poolstride.experiment.progress import GridProgress
+from poolstride.experiment.progress import DEFAULT_EVERY, StepReporter, drain, grid_progress
 from poolstride.experiment.ray_backend import run_ray
 from poolstride.experiment.seed_fusion import fusion_blocker
 from poolstride.experiment.store import RunRecord, Store, git_hash
-from poolstride.experiment.task import Outcome, Task, one_line
+from poolstride.experiment.task import Outcome, Task, one_line, run_task
 from poolstride.experiment.workload import build, load_data
 
 
@@ -160,9 +166,16 @@ def validate(configs: Sequence[RunConfig]) -> None:
             )
 
 
-def record_of(cfg: RunConfig, outcome: Outcome) -> RunRecord:
-    """The store row of one run's outcome, with its provenance."""
+def record_of(cfg: RunConfig, outcome: Outcome, threads_choice: str | None = None) -> RunRecord:
+    """The store row of one run's outcome, with its provenance: a finished run's metrics
+    also get ``load_avg`` (the machine's 1-minute load average as it ended) and ``cores``
+    (beside ``threads``, so its timings can be explained) and ``threads_choice`` (why that
+    many threads)."""
     metrics = outcome.metrics or {}
+    if outcome.metrics is not None:
+        metrics = {**metrics, "load_avg": load_average(), "cores": cpu_count()}
+        if threads_choice is not None:
+            metrics["threads_choice"] = threads_choice
     return RunRecord(
         key=cfg.key,
         status="finished" if outcome.metrics is not None else "failed",
@@ -193,6 +206,9 @@ def run_grid(
     validate_first: bool = True,
     max_retries: int = 2,
     allocator: str = "retain",
+    progress_every: float = DEFAULT_EVERY,
+    estimate_s: float | None = None,
+    threads_choice: str | None = None,
 ) -> list[RunRecord]:
     """Run every config not already finished in ``store`` on ``backend``; return all records.
 
@@ -206,7 +222,10 @@ def run_grid(
     the fair share ``max(1, cores // workers)`` (on a Ray cluster 1). Records come back in
     the order of ``configs``. ``allocator``: ``retain`` or ``default``, set in every process
     that trains (:mod:`poolstride.experiment.allocator`; ``$POOLSTRIDE_ALLOCATOR=default``
-    overrides it).
+    overrides it). ``progress``: rich bars in a terminal, else a plain line every
+    ``progress_every`` seconds (:mod:`poolstride.experiment.progress`; ``estimate_s``, the
+    expected wall time, gives the first ETA). ``threads_choice``: why ``threads`` (stored
+    with each run).
     """
     if backend not in BACKENDS:
         raise unknown("backend", backend, BACKENDS)
@@ -227,17 +246,29 @@ def run_grid(
         channels_last=channels_last,
         workers=1 if backend == "local" and workers <= 1 else workers,
     )
-    ui = GridProgress(len(configs), len(configs) - len(todo), console) if progress else None
+    ui = None
+    if progress:
+        ui = grid_progress(
+            len(configs),
+            len(configs) - len(todo),
+            console,
+            every=progress_every,
+            estimate_s=estimate_s,
+        )
     if ui:
         for note in notes:
             ui.console.print(f"[yellow]note[/] {note}")
 
-    def finish(outcomes: list[Outcome]) -> None:
+    def finish(task: Task, outcomes: list[Outcome]) -> None:
+        if ui:
+            ui.finish_task(task)
         for outcome in outcomes:
-            record = record_of(by_key[outcome.key], outcome)
+            record = record_of(by_key[outcome.key], outcome, threads_choice)
             store.put(record)
             if ui:
                 ui.finish_run(record)
+
+    reports = None  # pool workers' step reports, for the progress display
 
     try:
         if backend == "ray":
@@ -249,22 +280,37 @@ def run_grid(
                 max_retries=max_retries,
                 allocator=allocator,
             ):
-                finish(outcomes)
+                finish(_task, outcomes)
         elif workers <= 1 or len(tasks) <= 1:
             for _task, outcomes in run_in_process(
                 tasks,
                 threads=threads or threads_per_worker(workers),
-                on_start=(lambda task: ui.start_run(task.configs[0])) if ui else None,
+                on_start=ui.start_task if ui else None,
                 on_progress=ui.step if ui else None,
                 allocator=allocator,
             ):
-                finish(outcomes)
+                finish(_task, outcomes)
         else:
+            runner = run_task
+            if ui:  # workers report their steps through a queue the parent drains
+                reports = multiprocessing.get_context("spawn").Manager()
+                queue = reports.Queue()
+                runner = StepReporter(queue)
+                drainer = drain(queue, ui)
             for _task, outcomes in run_local_pool(
-                tasks, workers, threads=threads, max_retries=max_retries, allocator=allocator
+                tasks,
+                workers,
+                threads=threads,
+                max_retries=max_retries,
+                allocator=allocator,
+                runner=runner,
             ):
-                finish(outcomes)
+                finish(_task, outcomes)
     finally:
+        if reports is not None:
+            queue.put(None)
+            drainer.join(timeout=5)
+            reports.shutdown()
         if ui:
             ui.stop()
     records = {r.key: r for r in store.all_runs()}

@@ -384,7 +384,7 @@ def train_fused(
     *,
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
     channels_last: bool = False,
     amp: str = "none",
     loggers: Sequence[Any] | None = None,
@@ -476,8 +476,8 @@ def train_fused(
                     loggers[s].log_scalars(done, {"train/loss": value, "train/lr": lr})
             loss_sum.zero_()
             window = 0
-            if on_progress is not None:
-                on_progress(done, total)
+            if on_progress is not None:  # the seeds' mean loss of the window
+                on_progress(done, total, sum(means) / len(means))
             if all(diverged):
                 break
         if (

@@ -40,7 +40,8 @@ from poolstride.experiment.workload import build, load_data, matched_width, tens
 #: samples of the training set used to probe gradient flow (fixed, so runs are comparable)
 GRAD_PROBE = 256
 
-ProgressCallback = Callable[[int, int], None]
+#: ``on_progress(step, total, recent training loss)`` at each log point of a training loop
+ProgressCallback = Callable[[int, int, float], None]
 
 
 @dataclass(frozen=True)

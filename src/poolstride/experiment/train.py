@@ -144,14 +144,14 @@ def train(
     *,
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
     logger: Any = None,
 ) -> TrainResult:
     """Train ``model`` in place on tensors already on its device; return the curve.
 
     ``x_train`` is ``(N, C, *spatial)``, ``y_train`` ``(N,)`` int64. If test tensors are
     given, test accuracy is measured ``cfg.eval_points`` times for the learning curve.
-    ``on_progress(step, total)`` is called at every log point; ``logger.log_scalars(step,
+    ``on_progress(step, total, loss)`` is called at every log point; ``logger.log_scalars(step,
     dict)`` (e.g. :class:`poolstride.experiment.tensorboard.TensorBoardLogger`), if given, gets
     the training loss and learning rate there and test accuracy/loss at evaluations. Raises :class:`Diverged`
     when the summed loss over a log window is not finite.
@@ -218,7 +218,7 @@ def train(
             loss_sum.zero_()
             window = 0
             if on_progress is not None:
-                on_progress(done, total)
+                on_progress(done, total, last_loss)
             if logger is not None:
                 logger.log_scalars(done, {"train/loss": last_loss, "train/lr": lr})
         if (

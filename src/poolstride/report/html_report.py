@@ -253,6 +253,7 @@ def render_page(
             [
                 tag("p", tables.SPEED_NOTE, class_="note"),
                 html_table(tables.speed_table(data), styles, data.baseline),
+                *[tag("p", text, class_="note") for text in tables.execution_lines(data)],
             ],
         ),
         ("figures", "Figures", [figure_block(f) for f in figures]),

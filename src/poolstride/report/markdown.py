@@ -108,6 +108,7 @@ def render_markdown(
         "",
         md_table(tables.speed_table(data)),
         "",
+        *[line for text in tables.execution_lines(data) for line in (md_escape(text), "")],
         "## Figures",
         "",
     ]

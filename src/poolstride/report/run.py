@@ -29,6 +29,7 @@ from poolstride.data import load_dataset
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.adaptive import auto_from_dict
 from poolstride.experiment.config import CompareConfig, RunConfig, cli_options
+from poolstride.experiment.estimate import read_timing
 from poolstride.experiment.results import Results, verdict_options
 from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store
 from poolstride.experiment.workload import build_for
@@ -51,6 +52,8 @@ class RunData:
         results: per-variant summaries (mean, 95% CI, n) and verdicts over finished runs.
         grid: the run directory's ``config.yaml`` (the grid as ``compare`` saved it:
             variants, seeds, baseline, test, ...), or ``{}`` when there is none.
+        timing: the run directory's ``timing.json`` (``estimated_s``, ``actual_s``: the wall
+            time estimated before the grid and measured), or ``{}``.
     """
 
     name: str
@@ -58,6 +61,7 @@ class RunData:
     records: list[RunRecord]
     results: Results
     grid: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -212,6 +216,7 @@ def load_run(
         test=test,
     )
     data.results.auto = _read_auto(run_dir_path, data.results)
+    data.timing = read_timing(run_dir_path)
     return data
 
 

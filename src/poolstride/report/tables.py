@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from poolstride.experiment.estimate import duration
 from poolstride.experiment.results import PRIMARY_METRIC, Results
 from poolstride.experiment.stats import (
     BETTER,
@@ -458,6 +459,37 @@ SPEED_NOTE = (
 )
 
 
+def execution_lines(data: RunData) -> list[str]:
+    """How the grid ran, to explain its timings: the wall time estimated before it started
+    against the actual one (``timing.json``), and the threads per run and the machine's
+    load average as runs ended (stored with each run; empty for runs stored before)."""
+    out = []
+    timing = data.timing
+    if timing:
+        est, actual = float(timing["estimated_s"]), float(timing["actual_s"])
+        ratio = f" (actual / estimate = {actual / est:.2f})" if est > 0 else ""
+        summary = timing.get("estimate", {}).get("summary")
+        out.append(
+            f"Wall time of the last compare that trained: estimated {duration(est)} before it "
+            f"started, took {duration(actual)}{ratio}."
+            + (f" The estimate: {summary}." if summary else "")
+        )
+    runs = [r.metrics for r in data.finished]
+    threads = sorted({int(m["threads"]) for m in runs if _finite(m.get("threads"))})
+    loads = [float(m["load_avg"]) for m in runs if _finite(m.get("load_avg"))]
+    if threads:
+        text = f"Torch threads per run: {', '.join(map(str, threads))}"
+        reasons = sorted({str(m["threads_choice"]) for m in runs if m.get("threads_choice")})
+        if reasons:
+            text += f" ({'; '.join(reasons)})"
+        if loads:
+            cores = sorted({int(m["cores"]) for m in runs if _finite(m.get("cores"))})
+            on = f" on {', '.join(map(str, cores))} cores" if cores else ""
+            text += f". Load average as runs ended: {min(loads):.1f} to {max(loads):.1f}{on}"
+        out.append(text + ".")
+    return out
+
+
 def _by_config(metrics: dict[str, Any]) -> dict[str, float]:
     """A run's ``step_ms_by_config``, finite numbers only (``{}`` for older runs)."""
     by_config = metrics.get("step_ms_by_config")
@@ -586,6 +618,7 @@ def _jump(rf: Any) -> str:
 __all__ = [
     "RESULTS_NOTE",
     "SPEED_NOTE",
+    "execution_lines",
     "Table",
     "VERDICT_NOTE",
     "auto_lines",

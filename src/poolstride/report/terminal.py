@@ -80,11 +80,21 @@ def results_table(results: Results) -> Table:
     return table
 
 
+def output_console() -> Console:
+    """A console for command output on stdout: rich's own in a terminal; elsewhere (a file,
+    a pipe, a log) text is never wrapped at 80 columns (a verdict stays one line) and tables
+    may be up to 200 columns wide."""
+    console = Console()
+    if console.is_terminal:
+        return console
+    return Console(soft_wrap=True, width=200)
+
+
 def render_results(results: Results, console: Console | None = None) -> None:
     """Print the table, the verdicts (by metric, then by outcome), the untested comparisons
     once, what ``--seeds auto`` did, and any failed runs."""
 
-    console = console or Console()
+    console = console or output_console()
     console.print(results_table(results))
     tested = any(results.ordered(m) for m in results.decisions)
     if results.decisions:
