@@ -174,7 +174,7 @@ def _with_kind_signature(cls: type[Downsample]) -> Callable[..., None]:
     (a ``TypeError`` names an option the kind does not take, as Python's would), ``in_channels``
     and ``factor`` are checked, then ``cls.__init__`` gets every option by keyword, defaults
     filled in: ``init(self, in_channels, out_channels, factor=, dim=, **options)``."""
-    init = cls.__init__
+    init = getattr(cls.__init__, "__wrapped__", cls.__init__)  # a parent kind's: unwrapped
     signature = kind_signature(cls)
 
     def __init__(self: Downsample, *args: Any, **kwargs: Any) -> None:
@@ -194,6 +194,7 @@ def _with_kind_signature(cls: type[Downsample]) -> Callable[..., None]:
     __init__.__signature__ = signature  # type: ignore[attr-defined]
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     __init__.__doc__ = init.__doc__
+    __init__.__wrapped__ = init  # type: ignore[attr-defined]
     return __init__
 
 

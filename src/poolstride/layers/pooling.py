@@ -31,8 +31,8 @@ class WindowDownsample(Downsample):
 
     ``kernel_size``/``stride`` None mean ``factor``; ``padding`` None means the halving padding.
     Subclasses (``max``, ``avg``, ``lp``, ``soft``, ``mixed``, ``gated``, ``conv``, ``dwconv``)
-    name their options (``option_names``) and get them here by keyword; a kind without
-    ``dilation`` or ``ceil_mode`` keeps 1 and False. ``check_pad=False`` lifts PyTorch's
+    name their options (``option_names``) and get them here by keyword; an option a kind
+    does not take keeps the default here. ``check_pad=False`` lifts PyTorch's
     half-kernel padding limit (convolutions have none).
     """
 
@@ -43,9 +43,9 @@ class WindowDownsample(Downsample):
         *,
         factor: int,
         dim: int,
-        kernel_size: Any,
-        stride: Any,
-        padding: Any,
+        kernel_size: Any = None,
+        stride: Any = None,
+        padding: Any = None,
         dilation: Any = 1,
         ceil_mode: bool = False,
         project: bool = True,
