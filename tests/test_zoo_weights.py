@@ -148,3 +148,21 @@ def test_bare_zoo_names_are_answered_with_their_prefixes(capsys):
 def test_torchvision_gflops_are_macs():
     table_macs = 1_814_073_344  # resnet18 at 3x224x224, this project's count
     assert zoo.torchvision_gflops("resnet18") == pytest.approx(table_macs / 1e9, abs=5e-4)
+
+
+def test_profile_api_takes_the_trained_size_of_a_zoo_name():
+    from poolstride.analysis.profile_table import profile
+
+    table = profile("torchvision:squeezenet1_1")
+    assert table.totals.input_shape == (3, 224, 224)
+    if HAS_TIMM:
+        import timm
+
+        expected = tuple(timm.get_pretrained_cfg("mobilenetv3_small_050").input_size)
+        assert profile("timm:mobilenetv3_small_050").totals.input_shape == expected
+    with pytest.raises(PoolstrideError, match="input_shape is needed"):
+        profile(torch.nn.Conv2d(3, 4, 3))
+    with pytest.raises(PoolstrideError, match="input_shape is needed"):
+        profile("conv3-8, gap")
+    with pytest.raises(PoolstrideError, match="weights= is for a model given by name"):
+        profile(torch.nn.Conv2d(3, 4, 3), (3, 8, 8), weights="DEFAULT")

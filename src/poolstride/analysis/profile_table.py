@@ -35,7 +35,7 @@ from poolstride.geometry.receptive_field import ReceptiveField
 from poolstride.geometry.shape_strings import parse_shape
 from poolstride.layers.spec import build_spec, parse_spec, spec_shapes
 from poolstride.notebook import html_table
-from poolstride.zoo import load_model, zoo_names
+from poolstride.zoo import load_model, native_input_shape, zoo_names
 
 __all__ = ["CONVENTION", "LayerRow", "Totals", "ProfileTable", "profile", "resolve_model"]
 
@@ -474,24 +474,41 @@ def resolve_model(name: str, input_shape=None, *, weights: str | None = None) ->
         ) from err
 
 
+def _native_shape(model, weights: str | None) -> tuple[int, ...]:
+    """The input of a zoo name given without one (see :func:`profile`)."""
+    text = model.strip() if isinstance(model, str) else ""
+    if text.split(":", 1)[0].lower() not in ("torchvision", "timm") or "," in text:
+        raise PoolstrideError(
+            "input_shape is needed (e.g. (3, 224, 224)); only a torchvision:NAME or timm:NAME "
+            "model may leave it out"
+        )
+    return native_input_shape(text, weights) or (3, 224, 224)
+
+
 def profile(
     model: nn.Module | str,
-    input_shape,
+    input_shape=None,
     *,
     batch_size: int = 1,
     depth: int | None = None,
     dtype: torch.dtype = torch.float32,
     name: str | None = None,
+    weights: str | None = None,
 ) -> ProfileTable:
     """Profile ``model`` (an ``nn.Module``, or a name for :func:`resolve_model`) on one batch.
 
     ``input_shape`` is ``(C, L)`` or ``(C, H, W)`` without the batch (or ``"3x224x224"``), or an
-    example input tensor (used as is, batch included). ``depth`` merges rows by module path
-    prefix (:meth:`ProfileTable.grouped`). The model runs once in eval mode without gradients
-    and is left in the training mode it had. ``name`` labels the table (default: the model's
-    class or the name it was given by).
+    example input tensor (used as is, batch included); for a ``torchvision:``/``timm:`` name it
+    may be left out: the size the model was trained at
+    (:func:`poolstride.zoo.native_input_shape`, e.g. timm's ``pretrained_cfg["input_size"]``),
+    else 3x224x224. ``weights``: pretrained weights of a zoo name (``"DEFAULT"``, a weights
+    name). ``depth`` merges rows by module path prefix (:meth:`ProfileTable.grouped`). The model
+    runs once in eval mode without gradients and is left in the training mode it had. ``name``
+    labels the table (default: the model's class or the name it was given by).
     """
     label = name or (model if isinstance(model, str) else type(model).__name__)
+    if input_shape is None:
+        input_shape = _native_shape(model, weights)
     if isinstance(input_shape, torch.Tensor):
         x = input_shape
         shape = tuple(x.shape[1:])
@@ -502,7 +519,9 @@ def profile(
             raise PoolstrideError(f"batch_size={batch_size!r} is not valid; use an int >= 1")
         x = None
     if isinstance(model, str):
-        model = resolve_model(model, shape)
+        model = resolve_model(model, shape, weights=weights)
+    elif weights is not None:
+        raise PoolstrideError("weights= is for a model given by name (torchvision:NAME, timm:NAME)")
     if not isinstance(model, nn.Module):
         raise PoolstrideError(
             f"model of type {type(model).__name__} is not valid; pass an nn.Module or a model name"
