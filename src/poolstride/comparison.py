@@ -194,12 +194,12 @@ def run_comparison(
         estimate = progress
     store = Store(cfg.out) if cfg.out is not None else Store(":memory:")
     try:
-        threads, threads_choice, estimate_s = cfg.threads, None, None
+        threads, threads_choice, estimate_s, loop_share = cfg.threads, None, None, None
         if estimate:
             grid_plan = plan_comparison(cfg, warn=warn, done=store.finished_keys())
             est = grid_plan.estimate
             threads, threads_choice = est.threads.threads, est.threads.reason
-            estimate_s = est.total_s
+            estimate_s, loop_share = est.total_s, est.loop_share
             if console is not None:
                 for line in grid_plan.lines()[-2:]:
                     console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -209,6 +209,7 @@ def run_comparison(
             threads_choice=threads_choice,
             progress_every=cfg.progress_every,
             estimate_s=estimate_s,
+            loop_share=loop_share,
             backend=cfg.backend,
             address=cfg.address,
             batch_seeds=cfg.batch_seeds,

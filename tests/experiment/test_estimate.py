@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from poolstride.experiment.config import CompareConfig
 from poolstride.experiment.estimate import (
     Estimate,
+    contention,
     duration,
     estimate_grid,
     makespan,
@@ -39,6 +40,14 @@ def test_makespan_lies_between_the_ideal_split_and_list_scheduling_bound(tasks, 
 
 
 @pytest.mark.parametrize(
+    "workers, threads, load, cores, slower",
+    [(2, 1, 0, 2, 1), (4, 1, 0, 2, 2), (2, 1, 1, 2, 1.5), (1, 2, 0, 2, 1), (2, 1, 10, 2, 12 / 11)],
+)
+def test_workers_beyond_the_free_cores_slow_each_other(workers, threads, load, cores, slower):
+    assert contention(workers, threads, load, cores) == pytest.approx(slower)
+
+
+@pytest.mark.parametrize(
     "seconds, text", [(42, "42 s"), (150, "2.5 min"), (2460, "41.0 min"), (9000, "2.5 h")]
 )
 def test_durations_read_at_human_scale(seconds, text):
@@ -54,6 +63,8 @@ def test_a_tiny_grid_is_calibrated_on_real_steps_and_scheduled():
     assert (est.runs, est.tasks, est.workers) == (4, 4, 1)
     assert len(est.task_s) == 4 and all(s > 0 for s in est.task_s)
     assert est.total_s == pytest.approx(sum(est.task_s))  # one worker: one after another
+    assert set(est.loop_share) == {t.label for t in tasks}
+    assert all(0 < share < 1 for share in est.loop_share.values())  # the loop, then measures
     assert est.threads.threads == 1 and "--threads" in est.threads.reason
     assert est.summary().startswith("estimated ") and "4 runs × ~" in est.summary()
     assert json.loads(json.dumps(est.to_dict()))["summary"] == est.summary()

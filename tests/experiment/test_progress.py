@@ -81,9 +81,15 @@ def test_eta_uses_the_estimate_first_then_the_pace():
     _, ui = _plain(every=3600, estimate_s=100.0)
     ui.stop()
     assert ui.eta(30.0) == pytest.approx(70.0)
+    assert ui.eta(130.0) is None  # past the estimate with no progress yet: unknown
     ui.start_task(_task("max", seeds=(0, 1, 2)))
     ui.step(400, 800, 1.0)  # 1.5 of 6 runs' work done in 30 s: 4.5 runs left, 90 s
     assert ui.eta(30.0) == pytest.approx(90.0)
+    _, shared = _plain(every=3600, loop_share={"max seeds 0,1,2": 0.5})
+    shared.stop()
+    shared.start_task(_task("max", seeds=(0, 1, 2)))
+    shared.step(800, 800, 1.0)  # the loop ended, half the task's time: 1.5 of 6 runs
+    assert shared.eta(30.0) == pytest.approx(90.0)
     _, bare = _plain(every=3600)
     bare.stop()
     assert bare.eta(10.0) is None and "ETA –" in bare.line()

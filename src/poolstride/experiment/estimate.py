@@ -15,9 +15,10 @@ Calibration (a few seconds) times what a run is made of, on the real data and mo
 
 A task of ``S`` runs then takes ``S * a + steps * b``; tasks are dealt to ``workers`` in the
 grid's order, each to the first free worker (as the pool does), and the estimate is when the
-last one ends. Workers that together ask for more threads than there are cores are slowed in
-proportion. Runs already finished in the store are not planned, so a resumed grid is
-estimated for what is left.
+last one ends. Workers that together ask for more threads than there are free cores are
+slowed in proportion (:func:`contention`, the load average counted as other threads). Runs
+already finished in the store are not planned, so a resumed grid is estimated for what is
+left.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class Estimate:
     still to train; ``run_s``: the mean time of one run's work (``sum of task times / runs``,
     not divided by the workers); ``threads``: the threads per worker and why;
     ``load``: the 1-minute load average during calibration; ``calibration_s``: what the
-    calibration itself took; ``task_s``: each task's expected time, in grid order.
+    calibration itself took; ``task_s``: each task's expected time, in grid order;
+    ``loop_share``: the share of it in the training loop (the rest is the work around it),
+    by task label — what the progress display counts a task's steps as.
     """
 
     total_s: float
@@ -73,6 +76,7 @@ class Estimate:
     load: float | None
     calibration_s: float
     task_s: list[float] = field(default_factory=list)
+    loop_share: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """``"estimated 41 min; 8 runs × ~5 min on 2 workers × 1 thread"``."""
@@ -147,14 +151,16 @@ def estimate_grid(
     start_s = worker_start_seconds() + data_s + first_extra_s if pool else 0.0
     n_train = int(ds.x_train.shape[0])
     reference = steps_s[_shape(tasks[0])] / len(tasks[0].configs)  # per seed and step
-    task_s = []
+    task_s, loop_share = [], {}
     for task in tasks:
         key = _shape(task)
         seeds = len(task.configs)
         around = overhead_s * (steps_s[key] / seeds) / reference if reference > 0 else overhead_s
-        task_s.append(seeds * around + total_steps(task.configs[0], n_train) * steps_s[key])
+        loop = total_steps(task.configs[0], n_train) * steps_s[key]
+        task_s.append(seeds * around + loop)
+        loop_share[task.label] = loop / task_s[-1] if task_s[-1] > 0 else 1.0
     slots = min(workers, len(tasks)) if pool else 1
-    slowdown = max(1.0, slots * choice.threads / cpu_count())
+    slowdown = contention(slots, choice.threads, load or 0.0, cpu_count())
     total = makespan([s * slowdown for s in task_s], slots, start_s)
     runs = sum(len(t.configs) for t in tasks)
     return Estimate(
@@ -167,7 +173,18 @@ def estimate_grid(
         load=load,
         calibration_s=time.perf_counter() - start,
         task_s=task_s,
+        loop_share=loop_share,
     )
+
+
+def contention(workers: int, threads: int, load: float, cores: int) -> float:
+    """How much slower each of ``workers`` processes of ``threads`` threads runs than the
+    one process calibration timed, on ``cores`` cores with ``load`` other runnable threads:
+    ``max(1, (load + workers * threads) / cores) / max(1, (load + threads) / cores)``.
+    ``(2, 1, 0, 2) -> 1``; ``(4, 1, 0, 2) -> 2``; ``(2, 1, 1, 2) -> 1.5``."""
+    grid = max(1.0, (load + workers * threads) / cores)
+    alone = max(1.0, (load + threads) / cores)
+    return grid / alone
 
 
 def makespan(task_s: Sequence[float], workers: int, start_s: float = 0.0) -> float:

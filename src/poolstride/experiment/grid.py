@@ -208,6 +208,7 @@ def run_grid(
     allocator: str = "retain",
     progress_every: float = DEFAULT_EVERY,
     estimate_s: float | None = None,
+    loop_share: dict[str, float] | None = None,
     threads_choice: str | None = None,
 ) -> list[RunRecord]:
     """Run every config not already finished in ``store`` on ``backend``; return all records.
@@ -224,7 +225,8 @@ def run_grid(
     that trains (:mod:`poolstride.experiment.allocator`; ``$POOLSTRIDE_ALLOCATOR=default``
     overrides it). ``progress``: rich bars in a terminal, else a plain line every
     ``progress_every`` seconds (:mod:`poolstride.experiment.progress`; ``estimate_s``, the
-    expected wall time, gives the first ETA). ``threads_choice``: why ``threads`` (stored
+    expected wall time, gives the first ETA; ``loop_share``, by task label, the part of a
+    task's time in its training loop). ``threads_choice``: why ``threads`` (stored
     with each run).
     """
     if backend not in BACKENDS:
@@ -254,6 +256,7 @@ def run_grid(
             console,
             every=progress_every,
             estimate_s=estimate_s,
+            loop_share=loop_share,
         )
     if ui:
         for note in notes:

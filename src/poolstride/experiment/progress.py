@@ -43,15 +43,20 @@ def grid_progress(
     *,
     every: float = DEFAULT_EVERY,
     estimate_s: float | None = None,
+    loop_share: dict[str, float] | None = None,
 ):
     """Rich bars when ``console`` is a terminal, else plain lines every ``every`` seconds.
-    ``estimate_s``: the expected wall time of the runs left (the ETA before any finished)."""
+    ``estimate_s``: the expected wall time of the runs left (the ETA before any finished);
+    ``loop_share``: by task label, the share of its time in the training loop (see
+    :class:`PlainProgress`)."""
     from rich.console import Console
 
     console = console or Console()
     if console.is_terminal:
         return GridProgress(total, already, console)
-    return PlainProgress(total, already, console, every=every, estimate_s=estimate_s)
+    return PlainProgress(
+        total, already, console, every=every, estimate_s=estimate_s, loop_share=loop_share
+    )
 
 
 def _resuming(console, total: int, already: int) -> None:
@@ -120,8 +125,11 @@ class GridProgress:
 class PlainProgress:
     """One plain line every ``every`` seconds (from a background thread) and at each run's
     end: runs finished/total, each running task's step/total and recent training loss,
-    elapsed time and ETA. ETA: the runs left at the pace so far (a running task counts by
-    its steps done); before any progress, ``estimate_s`` minus the time elapsed."""
+    elapsed time and ETA. ETA: the runs left at the pace so far; before any progress,
+    ``estimate_s`` minus the time elapsed. A running task of ``S`` runs counts as
+    ``S * share * done / total`` runs done, ``share`` being the part of its time spent in
+    the training loop (``loop_share[label]``, from the estimate; 1 when unknown): a task
+    whose loop has ended still has its measurements to do."""
 
     def __init__(
         self,
@@ -131,8 +139,10 @@ class PlainProgress:
         *,
         every: float = DEFAULT_EVERY,
         estimate_s: float | None = None,
+        loop_share: dict[str, float] | None = None,
     ):
         self.console = console
+        self.loop_share = dict(loop_share or {})
         self.total, self.already, self.finished = total, already, 0
         self.every, self.estimate_s = every, estimate_s
         # label -> (step done, steps, recent loss, runs in the task)
@@ -200,13 +210,15 @@ class PlainProgress:
         """Seconds left: the work left at the pace so far, or the estimate before any."""
         todo = self.total - self.already
         work = self.finished + sum(
-            runs * done / total for done, total, _, runs in self.running.values() if total
+            runs * self.loop_share.get(label, 1.0) * done / total
+            for label, (done, total, _, runs) in self.running.items()
+            if total
         )
         if work > 0 and elapsed > 0:
             return max(0.0, (todo - work) * elapsed / work)
-        if self.estimate_s is not None:
-            return max(0.0, self.estimate_s - elapsed)
-        return None
+        if self.estimate_s is not None and self.estimate_s > elapsed:
+            return self.estimate_s - elapsed
+        return None  # no pace yet, and the estimate is used up: unknown, not "0 s"
 
     def print_line(self) -> None:
         self.console.print(self.line(), markup=False, highlight=False, soft_wrap=True)
