@@ -166,3 +166,16 @@ def test_profile_api_takes_the_trained_size_of_a_zoo_name():
         profile("conv3-8, gap")
     with pytest.raises(PoolstrideError, match="weights= is for a model given by name"):
         profile(torch.nn.Conv2d(3, 4, 3), (3, 8, 8), weights="DEFAULT")
+
+
+def test_a_damaged_cached_file_is_one_line_naming_the_cache(offline):
+    from torchvision.models import SqueezeNet1_1_Weights
+
+    (offline / "checkpoints").mkdir(parents=True)
+    name = SqueezeNet1_1_Weights.DEFAULT.url.rsplit("/", 1)[1]
+    (offline / "checkpoints" / name).write_bytes(b"not a checkpoint")
+    with pytest.raises(PoolstrideError) as err:
+        zoo.load_model("torchvision:squeezenet1_1", weights="DEFAULT")
+    assert "cannot get the DEFAULT weights of torchvision:squeezenet1_1" in str(err.value)
+    assert "may be damaged" in str(err.value) and str(offline) in str(err.value)
+    assert "\n" not in str(err.value)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import pickle
 import re
 
 import torch
@@ -223,16 +224,33 @@ def _torchvision_weights(name: str, weights: str):
 
 
 def _downloading(what: str, chosen: str, build, /, *args, **kwargs) -> nn.Module:
-    """``build(*args, **kwargs)``, a failed weights download as one line naming where to put them."""
+    """``build(*args, **kwargs)``; weights that cannot be had as one line saying what to do."""
     try:
         return build(*args, **kwargs)
     except OSError as err:  # no network, a proxy, a full disk: urllib, requests and the hub
-        reason = " ".join(str(err).split()) or type(err).__name__
-        raise PoolstrideError(
-            f"cannot get the {chosen} weights of {what}: {reason[:200]}; they download once "
-            "into torch.hub's / Hugging Face's cache, so connect once, copy the cache, or leave "
-            "out --weights for an untrained model"
+        raise _weights_error(
+            what,
+            chosen,
+            err,
+            "they download once into torch.hub's / Hugging "
+            "Face's cache, so connect once, copy the cache",
         ) from None
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:  # a damaged cached file
+        raise _weights_error(
+            what,
+            chosen,
+            err,
+            "a cached file may be damaged: delete it from "
+            f"{torch.hub.get_dir()} or Hugging Face's cache",
+        ) from None
+
+
+def _weights_error(what: str, chosen: str, err: BaseException, advice: str) -> PoolstrideError:
+    reason = " ".join(str(err).split()) or type(err).__name__
+    return PoolstrideError(
+        f"cannot get the {chosen} weights of {what}: {reason[:200]}; {advice}, or leave out "
+        "--weights for an untrained model"
+    )
 
 
 def _timm():
