@@ -211,8 +211,8 @@ def main() -> None:
             f"{read['stream']:,.0f} img/s -> streamed/in-memory {read['stream'] / read['memory']:.2f}"
         )
         print(
-            f"  training steps (simple, batch {BATCH}): in memory {step['memory']:.1f}/s, "
-            f"streamed {step['stream']:.1f}/s -> streamed/in-memory "
+            f"  training steps (simple, batch {BATCH}): in memory {step['memory']:.2f}/s, "
+            f"streamed {step['stream']:.2f}/s -> streamed/in-memory "
             f"{step['stream'] / step['memory']:.2f}"
         )
 
