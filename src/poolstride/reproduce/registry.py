@@ -7,7 +7,13 @@ Adding a study: write ``studies/<module>.py`` defining ``STUDY`` (a
 from __future__ import annotations
 
 from poolstride.errors import unknown
-from poolstride.reproduce.studies import allcnn, mnist1d_pooling
+from poolstride.reproduce.studies import (
+    allcnn,
+    antialias,
+    fishnet_shortcut,
+    mnist1d_pooling,
+    resnet_stem,
+)
 from poolstride.reproduce.study import Study
 
 STUDIES: dict[str, Study] = {
@@ -15,6 +21,9 @@ STUDIES: dict[str, Study] = {
     for module in (
         mnist1d_pooling,
         allcnn,
+        antialias,
+        resnet_stem,
+        fishnet_shortcut,
     )
 }
 
