@@ -188,6 +188,18 @@ def test_a_build_that_loses_the_race_uses_the_winners_entry(cache):
     assert open_entry("k", mmap=False).arrays["x"].tolist() == [1, 1, 1]
 
 
+def test_leftovers_of_killed_builds_are_swept_after_a_day(cache):
+    decoded = cache / "decoded"
+    old, fresh = decoded / ".dead.x1", decoded / ".other.x2"
+    for path in (old, fresh):
+        path.mkdir(parents=True)
+        (path / "train.npy").write_bytes(b"half")
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (day_ago, day_ago))
+    build_entry("k", lambda allocate: {"by": 0}, mmap=False)
+    assert not old.exists() and fresh.exists()  # a build in progress elsewhere is kept
+
+
 @pytest.mark.slow
 def test_two_processes_building_at_once_agree_and_leave_one_entry(tmp_path, cache):
     _noise(tmp_path / "imgs", {"a": 300, "b": 300}, size=(32, 32))  # long enough to overlap

@@ -14,7 +14,8 @@ Safe under concurrency and failure:
   array has the recorded shape, dtype and CRC-32 of its data; anything else (a truncated
   file, a flipped bit, an old format) is moved aside and rebuilt — never read as data;
 - a cache that cannot be written (read-only home, full disk) is not an error: the arrays are
-  built in memory and the next load builds them again.
+  built in memory and the next load builds them again;
+- what a killed process leaves (a temporary folder) is deleted by the next build after a day.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ from poolstride.data.dataset import cache_dir
 #: Bumped when the entry layout or the decoding rules change: older entries are rebuilt.
 FORMAT = 1
 _CHUNK = 1 << 24  # bytes checksummed per read
+#: A temporary entry older than this was left by a killed process (decoding takes minutes).
+LEFTOVER_AGE_S = 24 * 3600
 
 
 @dataclass
@@ -108,6 +112,7 @@ def build_entry(key: str, fill: Filler, *, mmap: bool) -> CacheEntry:
     final = entry_dir(key)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        sweep(final.parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
     except OSError:
         return build_entry_in_memory(fill)
@@ -155,6 +160,18 @@ def build_entry_in_memory(fill: Filler) -> CacheEntry:
         return arrays[name]
 
     return CacheEntry(arrays, fill(in_memory), None, built=True, mapped=False)
+
+
+def sweep(folder: Path, older_than_s: float = LEFTOVER_AGE_S) -> None:
+    """Delete what killed processes left in ``folder``: temporary and moved-aside entries
+    (names starting with a dot) untouched for ``older_than_s`` seconds."""
+    now = time.time()
+    for path in folder.glob(".*"):
+        try:
+            if now - path.stat().st_mtime > older_than_s:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def array_bytes(info: dict) -> int:
