@@ -10,8 +10,8 @@ Calibration (a few seconds) times what a run is made of, on the real data and mo
   and step timing): a real run of the first variant with ``eval_points`` steps, twice, its
   wall time minus its loop time; the second is ``a`` seconds (other variants scale it by
   their step cost), the first's extra is a process's one-off lazy loading;
-- with a process pool, a worker's start: a fresh interpreter importing poolstride (timed),
-  the dataset load and that one-off extra.
+- with a process pool, a worker's start: a fresh interpreter importing poolstride and
+  loading the dataset (timed), and that one-off extra.
 
 A task of ``S`` runs then takes ``S * a + steps * b``; tasks are dealt to ``workers`` in the
 grid's order, each to the first free worker (as the pool does), and the estimate is when the
@@ -123,9 +123,7 @@ def estimate_grid(
         return Estimate(0.0, 0, 0, workers, choice, 0.0, load, 0.0)
     with torch.random.fork_rng(devices=[]):
         first = tasks[0].configs[0]
-        t0 = time.perf_counter()
         ds = load_data(first)
-        data_s = time.perf_counter() - t0
         shapes = {_shape(t): t for t in tasks}
         per_step: dict[int, dict[tuple, float]] = {}
 
@@ -148,7 +146,7 @@ def estimate_grid(
     # a fresh worker imports, loads the data and pays its first run's lazy loading (numba's
     # cached kernels, torch's lazy init) once; in this process calibration paid them already
     first_extra_s = max(0.0, first_run_s - overhead_s)
-    start_s = worker_start_seconds() + data_s + first_extra_s if pool else 0.0
+    start_s = worker_start_seconds(_data_args(first)) + first_extra_s if pool else 0.0
     n_train = int(ds.x_train.shape[0])
     reference = steps_s[_shape(tasks[0])] / len(tasks[0].configs)  # per seed and step
     task_s, loop_share = [], {}
@@ -254,15 +252,27 @@ def run_overhead(cfg: RunConfig) -> float:
     return max(0.0, wall - metrics["train_time_s"])
 
 
-@lru_cache(maxsize=1)
-def worker_start_seconds() -> float:
-    """Seconds for a fresh interpreter to import what a pool worker imports (measured once
-    per process)."""
+_WORKER_START = """
+import json, sys
+import poolstride.experiment.task
+from poolstride.experiment.workload import cached_dataset
+cached_dataset(*json.loads(sys.argv[1]))
+"""
+
+
+def _data_args(cfg: RunConfig) -> str:
+    """What a run's dataset is loaded from, as JSON (the arguments of ``cached_dataset``)."""
+    return json.dumps([cfg.dataset, cfg.data_dir, cfg.download, cfg.train_size, cfg.data_seed])
+
+
+@lru_cache(maxsize=4)
+def worker_start_seconds(data_args: str) -> float:
+    """Seconds for a fresh interpreter to do what a pool worker does before its first task:
+    import poolstride and load the dataset (``data_args``: :func:`_data_args`), measured once
+    per process and dataset."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-c", "import poolstride.experiment.task"],
-        check=False,
-        capture_output=True,
+        [sys.executable, "-c", _WORKER_START, data_args], check=False, capture_output=True
     )
     return time.perf_counter() - start
 
