@@ -12,7 +12,9 @@ from poolstride.data.memory_cap import memory_cap_bytes, streams
 from poolstride.errors import PoolstrideError
 from poolstride.experiment import workload
 from poolstride.experiment.config import RunConfig
-from poolstride.experiment.task import execute
+from poolstride.experiment.task import execute, execute_fused
+
+METRICS = ("test_acc", "test_loss", "final_train_loss", "curve", "grad_norm_final")
 
 
 @pytest.fixture
@@ -56,19 +58,27 @@ def test_training_streamed_equals_training_in_memory(folder):
         model="simple",
         depth=2,
         variant="max",
-        steps=12,
+        steps=8,
         batch_size=8,
         eval_points=2,
         shift_samples=4,
         log_every=4,
     )
     held = execute(base)
-    streamed_cfg = dataclasses.replace(base, stream=True, memory_cap=1e-6)
-    assert streamed_cfg.key == base.key  # how pixels are read is not what the run is
-    assert workload.load_data(streamed_cfg).x_train.streamed
-    streamed = execute(streamed_cfg)
-    for name in ("test_acc", "test_loss", "final_train_loss", "curve", "grad_norm_final"):
+    above_cap = dataclasses.replace(base, memory_cap=1e-6)  # 6.5 kB of pixels > 1 kB cap
+    assert above_cap.key == base.key  # how pixels are read is not what the run is
+    assert workload.load_data(above_cap).x_train.streamed
+    streamed = execute(above_cap)
+    for name in METRICS:
         assert streamed[name] == held[name], name
+    # the seed-fused loop (compare's default) indexes (seeds, batch) rows: same there
+    seeds = [dataclasses.replace(base, seed=s) for s in (0, 1)]
+    held = execute_fused(seeds)
+    streamed = execute_fused([dataclasses.replace(c, stream=True) for c in seeds])
+    assert all(o.metrics is not None for o in held + streamed)
+    for a, b in zip(held, streamed):
+        for name in METRICS:
+            assert a.metrics[name] == b.metrics[name], name
 
 
 def test_stream_options_are_for_image_folders_only():
