@@ -19,6 +19,8 @@ from poolstride.reproduce.registry import STUDIES
 from poolstride.reproduce.run import data_options, grid_config, run_study
 from poolstride.reproduce.study import BUDGETS, OUTCOMES
 
+pytestmark = pytest.mark.slow  # each grid is a real (tiny) comparison with its report
+
 #: Applied to every grid: a few steps on a few examples, one process.
 TINY = {
     "steps": 2,

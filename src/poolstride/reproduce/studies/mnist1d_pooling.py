@@ -90,7 +90,7 @@ def grids(sizes, **training) -> tuple[Grid, ...]:
 CPU = Recipe(
     grids=grids((500, 1000, 2000, 4000), lr=3e-3, schedule="cosine", steps=1500),
     seeds=3,
-    minutes_cpu=15,
+    minutes_cpu=10,
     minutes_gpu=6,
     notes=(
         "1,500 Adam steps (lr 3e-3, cosine) instead of 6,000 at a constant 0.01; sizes "
@@ -100,7 +100,7 @@ CPU = Recipe(
 FULL = Recipe(
     grids=grids((500, 1000, 2000, 4000), lr=1e-2, schedule="constant", steps=6000),
     seeds=10,
-    minutes_cpu=140,
+    minutes_cpu=90,
     minutes_gpu=40,
     notes=(
         "the notebook's optimiser (Adam, lr 0.01 constant, batch 100, 6,000 steps), 10 seeds; "
