@@ -16,7 +16,8 @@ A :class:`Study` is everything ``poolstride reproduce NAME`` needs, fixed in cod
 - ``needs_data``: ``None`` (generated data) or ``"cifar10"``: the grids then leave
   ``dataset`` out and :func:`poolstride.reproduce.run.run_study` fills it from ``--data`` /
   ``--download``;
-- ``figure``: optional ``figure(results: StudyResults, out_dir: Path) -> list[Path]``
+- ``url``: where the source is; ``figure``: optional ``figure(results: StudyResults,
+  out_dir: Path) -> list[Path]``
   writing PNGs (matplotlib, imported on use).
 
 One module per study in :mod:`poolstride.reproduce.studies`, registered by name in
@@ -26,7 +27,7 @@ One module per study in :mod:`poolstride.reproduce.studies`, registered by name 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +136,6 @@ class Study:
     needs_data: str | None = None
     figure: Callable[[StudyResults, Path], list[Path]] | None = None
     url: str | None = None
-    notes: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def recipe(self, budget: str) -> Recipe:
         """The recipe of ``budget`` (``cpu`` or ``full``)."""
