@@ -10,13 +10,17 @@ Calibration (a few seconds) times what a run is made of, on the real data and mo
   and step timing): a real run of the first variant with ``eval_points`` steps, twice, its
   wall time minus its loop time; the second is ``a`` seconds (other variants scale it by
   their step cost), the first's extra is a process's one-off lazy loading;
-- with a process pool, a worker's start: a fresh interpreter importing poolstride and
-  loading the dataset (timed), and that one-off extra.
+- with a process pool, a trial of the pool (:func:`pool_trial`): as many fresh
+  interpreters as workers, started at once, each importing poolstride, loading the dataset
+  and timing the first task's loop side by side with the others. Their start (plus that
+  one-off extra) delays every worker; their step time over the lone one is how much the
+  workers slow each other down on this machine now (on a machine shared with other jobs,
+  twice or more where a formula from the load average predicted 10%).
 
-A task of ``S`` runs then takes ``S * a + steps * b``; tasks are dealt to ``workers`` in the
-grid's order, each to the first free worker (as the pool does), and the estimate is when the
-last one ends. Workers that together ask for more threads than there are free cores are
-slowed in proportion (:func:`contention`, the load average counted as other threads). Runs
+A task of ``S`` runs then takes ``S * a + steps * b`` (times that slowdown); tasks are dealt
+to ``workers`` in the grid's order, each to the first free worker (as the pool does), and
+the estimate is when the last one ends. Without a pool trial (one worker), workers asking for
+more threads than there are free cores are slowed in proportion (:func:`contention`). Runs
 already finished in the store are not planned, so a resumed grid is estimated for what is
 left.
 """
@@ -26,12 +30,12 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import json
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +68,9 @@ class Estimate:
     ``load``: the 1-minute load average during calibration; ``calibration_s``: what the
     calibration itself took; ``task_s``: each task's expected time, in grid order;
     ``loop_share``: the share of it in the training loop (the rest is the work around it),
-    by task label — what the progress display counts a task's steps as.
+    by task label — what the progress display counts a task's steps as; ``start_s``: when
+    a pool's workers are ready; ``slowdown``: how much slower each worker runs than the
+    lone calibration (measured with a pool, else :func:`contention`).
     """
 
     total_s: float
@@ -77,14 +83,20 @@ class Estimate:
     calibration_s: float
     task_s: list[float] = field(default_factory=list)
     loop_share: dict[str, float] = field(default_factory=dict)
+    start_s: float = 0.0
+    slowdown: float = 1.0
 
     def summary(self) -> str:
         """``"estimated 41 min; 8 runs × ~5 min on 2 workers × 1 thread"``."""
         if not self.runs:
             return "estimated 0 s: every run is already finished"
+        return f"estimated {duration(self.total_s)}; {self.shape()}"
+
+    def shape(self) -> str:
+        """``"8 runs × ~5 min on 2 workers × 1 thread"``."""
         return (
-            f"estimated {duration(self.total_s)}; {self.runs} runs × ~{duration(self.run_s)} "
-            f"on {self.workers} worker{'s' * (self.workers > 1)} × {self.threads.threads} "
+            f"{self.runs} runs × ~{duration(self.run_s)} on {self.workers} "
+            f"worker{'s' * (self.workers > 1)} × {self.threads.threads} "
             f"thread{'s' * (self.threads.threads > 1)}"
         )
 
@@ -92,6 +104,7 @@ class Estimate:
         data = dataclasses.asdict(self)
         data["threads"] = self.threads.to_dict()
         data["summary"] = self.summary()
+        data["shape"] = self.shape()
         return data
 
 
@@ -146,7 +159,14 @@ def estimate_grid(
     # a fresh worker imports, loads the data and pays its first run's lazy loading (numba's
     # cached kernels, torch's lazy init) once; in this process calibration paid them already
     first_extra_s = max(0.0, first_run_s - overhead_s)
-    start_s = worker_start_seconds(_data_args(first)) + first_extra_s if pool else 0.0
+    slots = min(workers, len(tasks)) if pool else 1
+    slowdown = contention(slots, choice.threads, load or 0.0, cpu_count())
+    start_s = 0.0
+    if pool:  # measured in fresh workers side by side: their start, and their step time
+        ready_s, pooled_step_s = pool_trial(tasks[0], slots, choice.threads)
+        start_s = ready_s + first_extra_s
+        if pooled_step_s > 0:
+            slowdown = max(1.0, pooled_step_s / steps_s[_shape(tasks[0])])
     n_train = int(ds.x_train.shape[0])
     reference = steps_s[_shape(tasks[0])] / len(tasks[0].configs)  # per seed and step
     task_s, loop_share = [], {}
@@ -157,8 +177,6 @@ def estimate_grid(
         loop = total_steps(task.configs[0], n_train) * steps_s[key]
         task_s.append(seeds * around + loop)
         loop_share[task.label] = loop / task_s[-1] if task_s[-1] > 0 else 1.0
-    slots = min(workers, len(tasks)) if pool else 1
-    slowdown = contention(slots, choice.threads, load or 0.0, cpu_count())
     total = makespan([s * slowdown for s in task_s], slots, start_s)
     runs = sum(len(t.configs) for t in tasks)
     return Estimate(
@@ -172,6 +190,8 @@ def estimate_grid(
         calibration_s=time.perf_counter() - start,
         task_s=task_s,
         loop_share=loop_share,
+        start_s=start_s,
+        slowdown=slowdown,
     )
 
 
@@ -252,29 +272,63 @@ def run_overhead(cfg: RunConfig) -> float:
     return max(0.0, wall - metrics["train_time_s"])
 
 
-_WORKER_START = """
-import json, sys
-import poolstride.experiment.task
-from poolstride.experiment.workload import cached_dataset
-cached_dataset(*json.loads(sys.argv[1]))
+_WORKER = """
+import json, sys, time
+import torch
+from poolstride.experiment.config import RunConfig
+from poolstride.experiment.estimate import loop_step_seconds
+from poolstride.experiment.task import Task
+from poolstride.experiment.workload import load_data
+task = json.loads(sys.argv[1])
+torch.set_num_threads(task["threads"])
+configs = tuple(RunConfig.from_dict(c) for c in task["configs"])
+load_data(configs[0])
+ready = time.time()
+shape = dict(fused=task["fused"], own_loop=task["own_loop"], channels_last=task["channels_last"])
+print(json.dumps({"ready": ready, "step_s": loop_step_seconds(Task(configs, **shape))}))
 """
 
 
-def _data_args(cfg: RunConfig) -> str:
-    """What a run's dataset is loaded from, as JSON (the arguments of ``cached_dataset``)."""
-    return json.dumps([cfg.dataset, cfg.data_dir, cfg.download, cfg.train_size, cfg.data_seed])
-
-
-@lru_cache(maxsize=4)
-def worker_start_seconds(data_args: str) -> float:
-    """Seconds for a fresh interpreter to do what a pool worker does before its first task:
-    import poolstride and load the dataset (``data_args``: :func:`_data_args`), measured once
-    per process and dataset."""
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", _WORKER_START, data_args], check=False, capture_output=True
+def pool_trial(task: Task, workers: int, threads: int) -> tuple[float, float]:
+    """``(seconds until a worker is ready, seconds per step of task's loop)`` measured in
+    ``workers`` fresh interpreters started at once, as the pool starts them: each imports
+    poolstride, loads the dataset (then is "ready") and times the task's loop while the
+    others time theirs, so the workers' contention with each other and with whatever else
+    runs on the machine is in the numbers. Medians over the workers; ``(0, 0)`` if none
+    reported (the grid then fails with its own message)."""
+    payload = json.dumps(
+        {
+            "configs": [
+                dataclasses.replace(c, tensorboard_dir=None).to_dict() for c in task.configs
+            ],
+            "fused": task.fused,
+            "own_loop": task.own_loop,
+            "channels_last": task.channels_last,
+            "threads": threads,
+        }
     )
-    return time.perf_counter() - start
+    launched = time.time()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, payload],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(max(1, workers))
+    ]
+    ready, steps = [], []
+    for proc in procs:
+        out, _ = proc.communicate()
+        try:
+            report = json.loads(out.strip().splitlines()[-1])
+            ready.append(report["ready"] - launched)
+            steps.append(report["step_s"])
+        except (ValueError, IndexError, KeyError):
+            continue
+    if not steps:
+        return 0.0, 0.0
+    return statistics.median(ready), statistics.median(steps)
 
 
 def write_timing(run_dir: str | Path, estimate: Estimate, actual_s: float) -> Path:

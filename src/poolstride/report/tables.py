@@ -468,20 +468,20 @@ def execution_lines(data: RunData) -> list[str]:
     if timing:
         est, actual = float(timing["estimated_s"]), float(timing["actual_s"])
         ratio = f" (actual / estimate = {actual / est:.2f})" if est > 0 else ""
-        summary = timing.get("estimate", {}).get("summary")
+        made = timing.get("estimate")
+        shape = made.get("shape") if isinstance(made, dict) else None
         out.append(
             f"Wall time of the last compare that trained: estimated {duration(est)} before it "
-            f"started, took {duration(actual)}{ratio}."
-            + (f" The estimate: {summary}." if summary else "")
+            + (f"started ({shape}), " if shape else "started, ")
+            + f"took {duration(actual)}{ratio}."
         )
     runs = [r.metrics for r in data.finished]
     threads = sorted({int(m["threads"]) for m in runs if _finite(m.get("threads"))})
     loads = [float(m["load_avg"]) for m in runs if _finite(m.get("load_avg"))]
     if threads:
-        text = f"Torch threads per run: {', '.join(map(str, threads))}"
         reasons = sorted({str(m["threads_choice"]) for m in runs if m.get("threads_choice")})
-        if reasons:
-            text += f" ({'; '.join(reasons)})"
+        # a reason starts with its thread count: "1 (measured: 1 thread 6 ms vs 2 threads 9 ms)"
+        text = f"Torch threads per run: {'; '.join(reasons or map(str, threads))}"
         if loads:
             cores = sorted({int(m["cores"]) for m in runs if _finite(m.get("cores"))})
             on = f" on {', '.join(map(str, cores))} cores" if cores else ""
