@@ -83,8 +83,8 @@ def test_eta_uses_the_estimate_first_then_the_pace():
     assert ui.eta(30.0) == pytest.approx(70.0)
     assert ui.eta(130.0) is None  # past the estimate with no progress yet: unknown
     ui.start_task(_task("max", seeds=(0, 1, 2)))
-    ui.step(400, 800, 1.0)  # 1.5 of 6 runs' work done in 30 s: 4.5 runs left, 90 s
-    assert ui.eta(30.0) == pytest.approx(90.0)
+    ui.step(400, 800, 1.0)  # 1.5 of 6 runs' work done in 30 s: 4.5 runs left, 90 s at
+    assert ui.eta(30.0) == pytest.approx(0.25 * 90 + 0.75 * 70)  # that pace; 70 s estimated
     _, shared = _plain(every=3600, loop_share={"max seeds 0,1,2": 0.5})
     shared.stop()
     shared.start_task(_task("max", seeds=(0, 1, 2)))

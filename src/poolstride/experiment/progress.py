@@ -125,8 +125,8 @@ class GridProgress:
 class PlainProgress:
     """One plain line every ``every`` seconds (from a background thread) and at each run's
     end: runs finished/total, each running task's step/total and recent training loss,
-    elapsed time and ETA. ETA: the runs left at the pace so far; before any progress,
-    ``estimate_s`` minus the time elapsed. A running task of ``S`` runs counts as
+    elapsed time and ETA. ETA: the runs left at the pace so far, weighed against
+    ``estimate_s`` minus the time elapsed by the share of the work done. A running task of ``S`` runs counts as
     ``S * share * done / total`` runs done, ``share`` being the part of its time spent in
     the training loop (``loop_share[label]``, from the estimate; 1 when unknown): a task
     whose loop has ended still has its measurements to do."""
@@ -207,18 +207,23 @@ class PlainProgress:
         return " | ".join(parts)
 
     def eta(self, elapsed: float) -> float | None:
-        """Seconds left: the work left at the pace so far, or the estimate before any."""
+        """Seconds left: the work left at the pace so far, blended with what the estimate
+        leaves in proportion to the work done (an early pace says little: the workers'
+        start is in it); the estimate alone before any progress."""
         todo = self.total - self.already
         work = self.finished + sum(
             runs * self.loop_share.get(label, 1.0) * done / total
             for label, (done, total, _, runs) in self.running.items()
             if total
         )
+        left = None if self.estimate_s is None else max(0.0, self.estimate_s - elapsed)
         if work > 0 and elapsed > 0:
-            return max(0.0, (todo - work) * elapsed / work)
-        if self.estimate_s is not None and self.estimate_s > elapsed:
-            return self.estimate_s - elapsed
-        return None  # no pace yet, and the estimate is used up: unknown, not "0 s"
+            pace = max(0.0, (todo - work) * elapsed / work)
+            if left is None or todo <= 0:
+                return pace
+            done = min(1.0, work / todo)
+            return done * pace + (1 - done) * left
+        return left or None  # no pace yet, and the estimate is used up: unknown, not "0 s"
 
     def print_line(self) -> None:
         self.console.print(self.line(), markup=False, highlight=False, soft_wrap=True)
