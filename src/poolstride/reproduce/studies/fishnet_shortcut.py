@@ -76,6 +76,7 @@ CPU = Recipe(
         schedule="cosine",
         steps=40,
         batch_size=64,
+        eval_points=1,
     ),
     seeds=3,
     minutes_cpu=12,
