@@ -52,11 +52,17 @@ def _data(study, folder):
     return str(folder) if study.needs_data else None
 
 
+def _tiny(study) -> dict:
+    """TINY, and width 8 for poolstride's own models (zoo models take no width)."""
+    models = {g.options.get("model", "") for r in study.budgets.values() for g in r.grids}
+    return {**TINY, "width": 8} if not any(":" in m for m in models) else TINY
+
+
 @pytest.mark.parametrize("name", sorted(STUDIES))
 def test_cpu_budget_runs_end_to_end(name, image_folder, tmp_path):
     study = STUDIES[name]
     res, table = run_study(
-        name, "cpu", 2, data=_data(study, image_folder), out=tmp_path / "run", options=TINY
+        name, "cpu", 2, data=_data(study, image_folder), out=tmp_path / "run", options=_tiny(study)
     )
     out = tmp_path / "run"
     assert set(res.grids) == {g.label for g in study.budgets["cpu"].grids}
@@ -83,7 +89,9 @@ def test_full_budget_grids_are_valid_and_the_first_one_trains(name, image_folder
     data = data_options(study, _data(study, image_folder), False)
     recipe = study.budgets["full"]
     configs = [grid_config(g, seeds=2, out=str(tmp_path / g.label), **data) for g in recipe.grids]
-    first = grid_config(recipe.grids[0], seeds=2, out=str(tmp_path / "first"), **data, **TINY)
+    first = grid_config(
+        recipe.grids[0], seeds=2, out=str(tmp_path / "first"), **data, **_tiny(study)
+    )
     assert first.variants == configs[0].variants
     results, _ = run_comparison(first)
     assert len(results.finished) == 2 * len(first.variants)
