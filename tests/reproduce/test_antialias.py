@@ -1,15 +1,10 @@
-"""``antialias``: the claim check on hand-made results, and the recipe's grid on tiny data."""
+"""``antialias``: the claim check and the paper table on hand-made results."""
 
 from __future__ import annotations
-
-import numpy as np
-import pytest
-from PIL import Image
 
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import RunRecord
 from poolstride.reproduce.paper_table import paper_table
-from poolstride.reproduce.run import run_study
 from poolstride.reproduce.studies import antialias
 from poolstride.reproduce.study import HELD, INCONCLUSIVE, NOT_HELD, StudyResults
 
@@ -65,25 +60,5 @@ def test_paper_table_shows_zhangs_resnet50_numbers():
     assert "crop-shift consistency" in md
 
 
-@pytest.fixture
-def tiny_cifar(tmp_path):
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 3), ("test", 1)):
-        for c in range(10):
-            folder = tmp_path / "data" / split / f"c{c}"
-            folder.mkdir(parents=True)
-            for i in range(count):
-                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(folder / f"{i}.png")
-    return tmp_path / "data"
-
-
-def test_cpu_recipe_trains_every_variant_on_tiny_data(tiny_cifar, tmp_path):
-    tiny = {"steps": 2, "train_size": 20, "batch_size": 8, "shift_samples": 8, "workers": 1}
-    res, table = run_study(
-        "antialias", "cpu", 2, data=tiny_cifar, out=tmp_path / "run", options=tiny
-    )
-    grid = res.grid()
-    assert sorted(r.variant for r in grid.finished) == sorted(2 * list(antialias.VARIANTS))
-    assert all("shift_consistency_crop" in r.metrics for r in grid.finished)
-    assert table.outcome in (HELD, NOT_HELD, INCONCLUSIVE)
+# The cpu recipe's end-to-end run on tiny data is tests/reproduce/test_recipes.py's (every
+# registered study, one parametrised test).
