@@ -30,6 +30,7 @@ from poolstride.experiment.mlflow_tracking import log_grid, require_mlflow
 from poolstride.experiment.results import Results, verdict_options
 from poolstride.experiment.store import STORE_FILENAME, Store
 from poolstride.experiment.task import Task
+from poolstride.experiment.train import Diverged
 from poolstride.report.html_report import summary_html
 from poolstride.report.terminal import render_results, results_table, results_text
 from poolstride.report.write import write_report
@@ -116,6 +117,8 @@ class GridPlan:
     notes: list[str]
     estimate: Estimate | None
     first_round: bool = False
+    #: why there is no estimate although one was asked for (calibration's training failed)
+    no_estimate: str | None = None
 
     def lines(self) -> list[str]:
         """The plan as text: one line per task with its expected time, then the estimate."""
@@ -130,6 +133,8 @@ class GridPlan:
         if self.estimate is not None:
             out.append(f"threads per worker: {self.estimate.threads.reason}")
             out.append(self.estimate.summary() + (" (first round)" if self.first_round else ""))
+        elif self.no_estimate:
+            out += ["threads per worker: not measured", self.no_estimate]
         return out
 
 
@@ -164,11 +169,14 @@ def plan_comparison(
         channels_last=cfg.channels_last,
         workers=workers if local_pool or cfg.backend != "local" else 1,
     )
-    est = None
+    est, why = None, None
     if estimate:
         pool = cfg.backend != "local" or (local_pool and len(tasks) > 1)
-        est = estimate_grid(tasks, workers=workers, pool=pool, threads=cfg.threads)
-    return GridPlan(len(configs), tasks, notes, est, first_round=cfg.auto)
+        try:
+            est = estimate_grid(tasks, workers=workers, pool=pool, threads=cfg.threads)
+        except Diverged as exc:  # the grid still runs: each run records its own failure
+            why = f"no estimate: a calibration step failed ({exc})"
+    return GridPlan(len(configs), tasks, notes, est, first_round=cfg.auto, no_estimate=why)
 
 
 def run_comparison(
@@ -198,8 +206,9 @@ def run_comparison(
         if estimate:
             grid_plan = plan_comparison(cfg, warn=warn, done=store.finished_keys())
             est = grid_plan.estimate
-            threads, threads_choice = est.threads.threads, est.threads.reason
-            estimate_s, loop_share = est.total_s, est.loop_share
+            if est is not None:
+                threads, threads_choice = est.threads.threads, est.threads.reason
+                estimate_s, loop_share = est.total_s, est.loop_share
             if console is not None:
                 for line in grid_plan.lines()[-2:]:
                     console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -228,7 +237,7 @@ def run_comparison(
             results = ComparisonResults.from_records(
                 records, cfg.variants, cfg.baseline, cfg.test, **verdict_options(cfg)
             )
-            if estimate and cfg.out is not None:
+            if estimate and est is not None and cfg.out is not None:
                 write_timing(cfg.out, est, actual_s)
     finally:
         store.close()

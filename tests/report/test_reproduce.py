@@ -25,6 +25,7 @@ def _parse(command: str) -> CompareConfig:
     params = {k: v for k, v in ctx.params.items() if v is not None}
     params.pop("config_file", None)
     params.pop("quiet", None)
+    params.pop("dry_run", None)
     params.pop("out", None)
     if "seeds" in params:
         from poolstride.experiment.config import parse_seeds

@@ -85,12 +85,11 @@ def reproduce(name, list_, budget, seeds, data, download, out, device, quiet):
             "give a study name (see `poolstride reproduce --list`), e.g. "
             "`poolstride reproduce mnist1d-pooling`"
         )
-    from rich.console import Console
-
     from poolstride.experiment.config import parse_seeds
+    from poolstride.report.terminal import output_console
     from poolstride.reproduce.run import run_study
 
-    console = Console()
+    console = output_console()  # a log keeps each verdict on one line
     options = {"device": device} if device else {}
     res, table = run_study(
         name,

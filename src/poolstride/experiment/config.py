@@ -107,7 +107,8 @@ class TrainingFields:
     )
     model: str = option(
         "simple",
-        "Backbone (simple, allcnn-a/b/c, resnet20, lenet5, torchvision:NAME, timm:NAME).",
+        "Backbone (simple, allcnn-a/b/c, resnet20/56/110, lenet5, torchvision:NAME, timm:NAME);"
+        " options after commas: resnet56,shortcut=resnet-d.",
         short="-m",
     )
     head: str = option("gap", "Global head: gap, gmp, avgmax, catavgmax, flatten.")
