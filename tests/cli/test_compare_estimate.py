@@ -89,3 +89,23 @@ def test_a_bad_interval_is_one_line(capsys, tmp_path):
     assert code == 2
     assert "progress_every must be a positive number of seconds, got 0" in out + err
     assert "Traceback" not in out + err
+
+
+def test_no_estimate_starts_at_once_and_cannot_go_with_dry_run(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = _run(capsys, "--out", str(out_dir), "--no-estimate", "-q")
+    assert code == 0, out + err
+    assert "estimated " not in out and "threads per worker" not in out
+    assert not (out_dir / "timing.json").exists()  # no estimate to set against the actual
+    assert (out_dir / "report.html").is_file()
+    code, out, err = _run(capsys, "--out", str(out_dir), "--no-estimate", "--dry-run")
+    assert code == 2 and "--dry-run prints the estimate" in err and "Traceback" not in err
+
+
+def test_a_diverging_calibration_leaves_no_estimate_but_the_grid_runs(capsys, tmp_path):
+    out_dir = tmp_path / "nan"
+    args = ["--out", str(out_dir), "--lr", "1e30", "--optimizer", "sgd", "-q"]
+    code, out, err = _run(capsys, *args)
+    assert code == 1  # every run diverged: nothing to compare
+    assert "no estimate: a calibration step failed" in out
+    assert "failed: max seed 0: diverged" in out and "Traceback" not in out + err

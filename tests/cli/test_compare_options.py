@@ -21,6 +21,7 @@ def test_every_option_field_is_a_cli_option_with_its_help():
         "config_file",
         "quiet",
         "dry_run",
+        "no_estimate",
     }
 
 

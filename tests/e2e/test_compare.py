@@ -14,7 +14,11 @@ import pytest
 
 from poolstride.cli import main
 
-FAST = ["--steps", "20", "--batch-size", "32", "--train-size", "200", "--device", "cpu", "-q"]
+FAST = ["--steps", "20", "--batch-size", "32", "--train-size", "200", "--device", "cpu"]
+FAST += [
+    "--no-estimate",
+    "-q",
+]  # calibration has its own tests (tests/cli/test_compare_estimate.py)
 
 
 def _run(capsys, *args):

@@ -7,7 +7,11 @@ import pytest
 import poolstride
 from poolstride.cli import main
 
-TINY = ["--steps", "12", "--batch-size", "32", "--train-size", "200", "--device", "cpu", "-q"]
+TINY = ["--steps", "12", "--batch-size", "32", "--train-size", "200", "--device", "cpu"]
+TINY += [
+    "--no-estimate",
+    "-q",
+]  # calibration has its own tests (tests/cli/test_compare_estimate.py)
 
 
 @pytest.mark.slow

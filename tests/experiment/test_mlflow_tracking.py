@@ -19,7 +19,7 @@ from poolstride.experiment.mlflow_tracking import (
 from poolstride.experiment.store import RunRecord
 
 TINY = ["--steps", "12", "--batch-size", "32", "--train-size", "200", "--device", "cpu"]
-TINY += ["--workers", "1", "-q"]
+TINY += ["--workers", "1", "-q", "--no-estimate"]
 
 
 def _record(key="k1", variant="max", seed=0, status="finished"):

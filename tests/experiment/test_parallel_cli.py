@@ -10,6 +10,7 @@ from poolstride.cli import main
 from poolstride.experiment.config import RunConfig
 
 TINY = [
+    "--no-estimate",  # calibration has its own tests (tests/cli/test_compare_estimate.py)
     "--dataset",
     "digits",
     "--variants",

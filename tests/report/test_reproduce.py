@@ -26,6 +26,7 @@ def _parse(command: str) -> CompareConfig:
     params.pop("config_file", None)
     params.pop("quiet", None)
     params.pop("dry_run", None)
+    params.pop("no_estimate", None)
     params.pop("out", None)
     if "seeds" in params:
         from poolstride.experiment.config import parse_seeds

@@ -85,7 +85,13 @@ def _config_options(command):
     is_flag=True,
     help="Print the plan and the estimated wall time, then stop (nothing is trained or stored).",
 )
-def compare(config_file, quiet, dry_run, seeds, variants, out, **options):
+@click.option(
+    "--no-estimate",
+    is_flag=True,
+    help="Start training at once: no calibration, so no estimate, and threads per worker "
+    "cores // workers unless --threads (for scripts that run many small grids).",
+)
+def compare(config_file, quiet, dry_run, no_estimate, seeds, variants, out, **options):
     """Train each downsampling choice over seeds with one budget and compare them."""
     from poolstride.comparison import plan_comparison, run_comparison
     from poolstride.experiment.config import load_config_file, make_config
@@ -131,12 +137,14 @@ def compare(config_file, quiet, dry_run, seeds, variants, out, **options):
         + (f", {cfg.backend}" if cfg.backend != "local" else "")
         + (f", amp {cfg.amp}" if cfg.amp != "none" else "")
     )
+    if dry_run and no_estimate:
+        raise click.UsageError("--dry-run prints the estimate: it cannot go with --no-estimate")
     if dry_run:
         for line in plan_comparison(cfg, warn=_warn).lines():
             console.print(line, markup=False, highlight=False)
         return
     results, report = run_comparison(
-        cfg, progress=not quiet, console=console, estimate=True, warn=_warn
+        cfg, progress=not quiet, console=console, estimate=not no_estimate, warn=_warn
     )
     console.print()
     results.render(console)
