@@ -10,6 +10,8 @@ Building blocks for a :class:`~poolstride.reproduce.study.Study`'s ``check``:
   (Holm-adjusted p < 0.05), **did not hold** when any pair differs significantly the other
   way, and is **inconclusive** otherwise;
 - :func:`welch`: an unpaired difference (Welch's t-test), e.g. of a gap between two grids;
+- :func:`verdict`: the :class:`~poolstride.reproduce.study.ClaimCheck` of a check's reasons
+  from its two conditions (did not hold wins over held, else inconclusive);
 - :func:`pair_sentence` / :func:`diff_sentence`: one line per comparison, ``"allconv − base: +0.42 points test accuracy
   (95% CI −0.10 to 0.94, p=0.09, n=3)"``.
 
@@ -123,9 +125,15 @@ def ordering(
     ranked = sorted(order, key=lambda v: -sign * means[v] / counts[v])
     matches = "matches" if list(ranked) == list(order) else "does not match"
     reasons.append(f"order of the means: {' > '.join(ranked)} ({matches} the published order)")
-    if any(against):
+    return verdict(reasons, held=bool(tests) and all(agree), not_held=any(against))
+
+
+def verdict(reasons: Sequence[str], *, held: bool, not_held: bool) -> ClaimCheck:
+    """Did not hold when ``not_held`` (it wins), held when ``held``, else inconclusive;
+    with ``reasons`` (one sentence each) as the statistics that decided it."""
+    if not_held:
         outcome = NOT_HELD
-    elif tests and all(agree):
+    elif held:
         outcome = HELD
     else:
         outcome = INCONCLUSIVE
@@ -140,6 +148,7 @@ __all__ = [
     "pair_sentence",
     "scale_of",
     "seed_values",
+    "verdict",
     "welch",
     "with_holm",
 ]

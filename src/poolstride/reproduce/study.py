@@ -20,6 +20,10 @@ A :class:`Study` is everything ``poolstride reproduce NAME`` needs, fixed in cod
   out_dir: Path) -> list[Path]``
   writing PNGs (matplotlib, imported on use).
 
+Shared by the studies: :func:`one_grid` / :func:`option_grids` (a recipe's grids),
+:func:`adam_cosine` / :func:`he_cifar` (training options), :func:`new_figure` /
+:func:`save_png` (figures).
+
 One module per study in :mod:`poolstride.reproduce.studies`, registered by name in
 :mod:`poolstride.reproduce.registry`.
 """
@@ -56,6 +60,73 @@ class Grid:
     label: str
     options: Mapping[str, Any]
     x: float | None = None
+
+
+def one_grid(label: str, common: Mapping[str, Any], **options) -> tuple[Grid, ...]:
+    """A recipe's grids when it has one: ``label``, the study's ``common`` options updated
+    with this budget's ``options``."""
+    return (Grid(label, {**common, **options}),)
+
+
+def option_grids(
+    model: str, option: str, values: tuple[str, ...], variant: str, width: int, **training
+) -> tuple[Grid, ...]:
+    """One grid per value of a model option (label = the value): ``model,option=value`` with
+    the one downsampling ``variant``, ``width``, no augmentation unless ``training`` says."""
+    return tuple(
+        Grid(
+            value,
+            {
+                "model": f"{model},{option}={value}",
+                "variants": (variant,),
+                "width": width,
+                "augment": "none",
+                **training,
+            },
+        )
+        for value in values
+    )
+
+
+def adam_cosine(steps: int) -> dict[str, Any]:
+    """The cpu budgets' short training as CompareConfig keyword arguments: Adam lr 3e-3,
+    cosine schedule, ``steps`` steps of batch 64."""
+    return {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "steps": steps, "batch_size": 64}
+
+
+def he_cifar(epochs: int) -> dict[str, Any]:
+    """He et al.'s CIFAR-10 training recipe (ResNet paper, §4.2) as CompareConfig keyword
+    arguments: SGD lr 0.1, momentum 0.9, weight decay 1e-4, the step schedule (×0.1 at
+    50%/75%), batch 128, shift+flip augmentation, ``epochs`` epochs."""
+    return {
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "lr": 0.1,
+        "weight_decay": 1e-4,
+        "schedule": "step",
+        "epochs": epochs,
+        "batch_size": 128,
+        "augment": "shift+flip",
+    }
+
+
+def new_figure(names: tuple[str, ...], figsize: tuple[float, float]):
+    """A constrained-layout matplotlib ``Figure`` of ``figsize`` and the palette's style of
+    each of ``names`` (``{name: style}``). matplotlib is imported here, on use: it is slow to
+    import and only needed for figures."""
+    from matplotlib.figure import Figure
+
+    from poolstride.report.palette import variant_styles
+
+    return Figure(figsize=figsize, layout="constrained"), variant_styles(names)
+
+
+def save_png(fig, out_dir: Path, name: str) -> list[Path]:
+    """Write the matplotlib ``fig`` to ``out_dir / name`` at 120 dpi; ``[that path]``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / name
+    fig.savefig(path, dpi=120)
+    return [path]
 
 
 @dataclass(frozen=True)
@@ -156,4 +227,10 @@ __all__ = [
     "Recipe",
     "Study",
     "StudyResults",
+    "adam_cosine",
+    "he_cifar",
+    "new_figure",
+    "one_grid",
+    "option_grids",
+    "save_png",
 ]

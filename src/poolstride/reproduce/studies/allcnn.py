@@ -32,8 +32,9 @@ images.
 
 from __future__ import annotations
 
+from poolstride.reproduce import study
 from poolstride.reproduce.claims import ordering
-from poolstride.reproduce.study import ClaimCheck, Grid, Published, Recipe, Study, StudyResults
+from poolstride.reproduce.study import ClaimCheck, Published, Recipe, Study, StudyResults
 
 #: Our variant strings (paper names of models/allcnn.py), in Table 3's row order.
 VARIANTS = ("base", "strided", "convpool", "allconv")
@@ -51,21 +52,17 @@ ORDER = tuple(sorted(TABLE3_ERROR, key=TABLE3_ERROR.get))
 MODEL = dict(model="allcnn-c", variants=VARIANTS, baseline="base", augment="none")
 
 CPU = Recipe(
-    grids=(
-        Grid(
-            "cpu",
-            {
-                **MODEL,
-                "width": 16,
-                "train_size": 5000,
-                "optimizer": "adam",
-                "lr": 1e-3,
-                "schedule": "cosine",
-                "epochs": 10,
-                "batch_size": 128,
-                "eval_points": 2,
-            },
-        ),
+    grids=study.one_grid(
+        "cpu",
+        MODEL,
+        width=16,
+        train_size=5000,
+        optimizer="adam",
+        lr=1e-3,
+        schedule="cosine",
+        epochs=10,
+        batch_size=128,
+        eval_points=2,
     ),
     seeds=3,
     minutes_cpu=12,
@@ -77,21 +74,17 @@ CPU = Recipe(
     ),
 )
 FULL = Recipe(
-    grids=(
-        Grid(
-            "full",
-            {
-                **MODEL,
-                "width": 96,
-                "optimizer": "sgd",
-                "momentum": 0.9,
-                "lr": 0.01,
-                "weight_decay": 1e-3,
-                "schedule": "step",
-                "epochs": 350,
-                "batch_size": 128,
-            },
-        ),
+    grids=study.one_grid(
+        "full",
+        MODEL,
+        width=96,
+        optimizer="sgd",
+        momentum=0.9,
+        lr=0.01,
+        weight_decay=1e-3,
+        schedule="step",
+        epochs=350,
+        batch_size=128,
     ),
     seeds=3,
     minutes_cpu=None,

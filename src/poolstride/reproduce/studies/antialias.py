@@ -29,18 +29,9 @@ are ImageNet's: the table shows them as the effect to compare against, not as a 
 
 from __future__ import annotations
 
-from poolstride.reproduce.claims import ALPHA, pair, pair_sentence, with_holm
-from poolstride.reproduce.study import (
-    HELD,
-    INCONCLUSIVE,
-    NOT_HELD,
-    ClaimCheck,
-    Grid,
-    Published,
-    Recipe,
-    Study,
-    StudyResults,
-)
+from poolstride.reproduce import study
+from poolstride.reproduce.claims import ALPHA, pair, pair_sentence, verdict, with_holm
+from poolstride.reproduce.study import ClaimCheck, Published, Recipe, Study, StudyResults
 
 #: (anti-aliased, baseline) pairs, each checked on consistency and accuracy.
 PAIRS = (("blur-avg:filt5", "subsample"), ("blur-max:filt5", "max"))
@@ -51,21 +42,13 @@ WHERE = "ImageNet ResNet-50, README_IMAGENET.md"
 MODEL = dict(model="resnet20", variants=VARIANTS, baseline="subsample", augment="none")
 
 CPU = Recipe(
-    grids=(
-        Grid(
-            "cpu",
-            {
-                **MODEL,
-                "width": 8,
-                "train_size": 2000,
-                "optimizer": "adam",
-                "lr": 3e-3,
-                "schedule": "cosine",
-                "steps": 100,
-                "batch_size": 64,
-                "eval_points": 1,
-            },
-        ),
+    grids=study.one_grid(
+        "cpu",
+        MODEL,
+        width=8,
+        train_size=2000,
+        **study.adam_cosine(100),
+        eval_points=1,
     ),
     seeds=3,
     minutes_cpu=26,  # measured: 25.9 min at load average 6-13 on 2 cores
@@ -76,22 +59,11 @@ CPU = Recipe(
     ),
 )
 FULL = Recipe(
-    grids=(
-        Grid(
-            "full",
-            {
-                **MODEL,
-                "width": 16,
-                "optimizer": "sgd",
-                "momentum": 0.9,
-                "lr": 0.1,
-                "weight_decay": 1e-4,
-                "schedule": "step",
-                "epochs": 160,
-                "batch_size": 128,
-                "augment": "shift+flip",
-            },
-        ),
+    grids=study.one_grid(
+        "full",
+        MODEL,
+        width=16,
+        **study.he_cifar(160),
     ),
     seeds=5,
     minutes_cpu=None,
@@ -114,13 +86,7 @@ def check(res: StudyResults) -> ClaimCheck:
     reasons += [pair_sentence(a, b, t, "test_acc") for (a, b), t in zip(PAIRS, accuracy)]
     gains = [t.p_adj < ALPHA and t.diff > 0 for t in consistency]
     losses = [t.p_adj < ALPHA and t.diff < 0 for t in (*consistency, *accuracy)]
-    if any(losses):
-        outcome = NOT_HELD
-    elif consistency and all(gains):
-        outcome = HELD
-    else:
-        outcome = INCONCLUSIVE
-    return ClaimCheck(outcome, tuple(reasons))
+    return verdict(reasons, held=bool(consistency) and all(gains), not_held=any(losses))
 
 
 STUDY = Study(

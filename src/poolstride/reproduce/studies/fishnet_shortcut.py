@@ -29,18 +29,9 @@ import math
 from pathlib import Path
 
 from poolstride.experiment.stats import mean_ci, paired_test
-from poolstride.reproduce.claims import ALPHA, diff_sentence, seed_values, with_holm
-from poolstride.reproduce.study import (
-    HELD,
-    INCONCLUSIVE,
-    NOT_HELD,
-    ClaimCheck,
-    Grid,
-    Published,
-    Recipe,
-    Study,
-    StudyResults,
-)
+from poolstride.reproduce import study
+from poolstride.reproduce.claims import ALPHA, diff_sentence, seed_values, verdict, with_holm
+from poolstride.reproduce.study import ClaimCheck, Grid, Published, Recipe, Study, StudyResults
 
 SHORTCUTS = ("projection", "avgpool-pad", "avgpool-concat", "resnet-d")
 POOLING = SHORTCUTS[1:]
@@ -51,19 +42,7 @@ WHERE = "§3.2 (an argument; no table)"
 
 def grids(depth: int, width: int, **training) -> tuple[Grid, ...]:
     """One grid per shortcut (label = the shortcut's name)."""
-    return tuple(
-        Grid(
-            shortcut,
-            {
-                "model": f"resnet{depth},shortcut={shortcut}",
-                "variants": (VARIANT,),
-                "width": width,
-                "augment": "none",
-                **training,
-            },
-        )
-        for shortcut in SHORTCUTS
-    )
+    return study.option_grids(f"resnet{depth}", "shortcut", SHORTCUTS, VARIANT, width, **training)
 
 
 CPU = Recipe(
@@ -71,11 +50,7 @@ CPU = Recipe(
         DEPTH,
         8,
         train_size=1000,
-        optimizer="adam",
-        lr=3e-3,
-        schedule="cosine",
-        steps=40,
-        batch_size=64,
+        **study.adam_cosine(40),
         eval_points=1,
     ),
     seeds=3,
@@ -91,14 +66,7 @@ FULL = Recipe(
     grids=grids(
         110,
         16,
-        optimizer="sgd",
-        momentum=0.9,
-        lr=0.1,
-        weight_decay=1e-4,
-        schedule="step",
-        epochs=160,
-        batch_size=128,
-        augment="shift+flip",
+        **study.he_cifar(160),
     ),
     seeds=5,
     minutes_cpu=None,
@@ -163,13 +131,7 @@ def check(res: StudyResults) -> ClaimCheck:
         reasons.append(f"{sc} − projection: {diff_sentence(t)}")
     more = [t.p_adj < ALPHA and t.diff > 0 for t in tests]
     less = [t.p_adj < ALPHA and t.diff < 0 for t in tests]
-    if any(less):
-        outcome = NOT_HELD
-    elif tests and all(more):
-        outcome = HELD
-    else:
-        outcome = INCONCLUSIVE
-    return ClaimCheck(outcome, tuple(reasons))
+    return verdict(reasons, held=bool(tests) and all(more), not_held=any(less))
 
 
 def _log_sentence(t) -> str:
@@ -196,13 +158,7 @@ def depth_profile(results, when: str) -> list[float]:
 def figure(res: StudyResults, out_dir: Path) -> list[Path]:
     """Gradient norm per layer depth at initialisation and after training, one line per
     shortcut (mean over seeds): ``gradient_by_depth.png``."""
-    # imported on use: matplotlib is slow to import and only needed for the figure
-    from matplotlib.figure import Figure
-
-    from poolstride.report.palette import variant_styles
-
-    styles = variant_styles(SHORTCUTS)
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig, styles = study.new_figure(SHORTCUTS, (10, 4))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, when, title in zip(axes, ("init", "final"), ("at initialisation", "after training")):
         for shortcut in SHORTCUTS:
@@ -215,10 +171,7 @@ def figure(res: StudyResults, out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("gradient norm (probe batch)")
     axes[0].legend(fontsize=8)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "gradient_by_depth.png"
-    fig.savefig(path, dpi=120)
-    return [path]
+    return study.save_png(fig, out_dir, "gradient_by_depth.png")
 
 
 STUDY = Study(

@@ -29,25 +29,17 @@ import math
 from pathlib import Path
 
 from poolstride.experiment.stats import mean_ci
+from poolstride.reproduce import study
 from poolstride.reproduce.claims import (
     diff_sentence,
     pair,
     pair_sentence,
     seed_values,
+    verdict,
     welch,
     with_holm,
 )
-from poolstride.reproduce.study import (
-    HELD,
-    INCONCLUSIVE,
-    NOT_HELD,
-    ClaimCheck,
-    Grid,
-    Published,
-    Recipe,
-    Study,
-    StudyResults,
-)
+from poolstride.reproduce.study import ClaimCheck, Grid, Published, Recipe, Study, StudyResults
 
 #: Our variants, in the notebook's order; the notebook's names for them.
 VARIANTS = ("none", "subsample", "max", "avg", "lp")
@@ -67,6 +59,9 @@ NOTEBOOK_ACCURACY = {
     2000: {"none": 82.0, "subsample": 81.7, "max": 89.2, "avg": 90.0, "lp": 89.9},
 }
 WHERE = "notebook 9 (benchmark_pooling), training log at step 6000, one run"
+
+#: The training-set sizes of both budgets' grids.
+SIZES = (500, 1000, 2000, 4000)
 
 #: Training options shared by every grid: the notebook's network and optimiser.
 MODEL = dict(
@@ -88,7 +83,7 @@ def grids(sizes, **training) -> tuple[Grid, ...]:
 
 
 CPU = Recipe(
-    grids=grids((500, 1000, 2000, 4000), lr=3e-3, schedule="cosine", steps=1500),
+    grids=grids(SIZES, lr=3e-3, schedule="cosine", steps=1500),
     seeds=3,
     minutes_cpu=10,
     minutes_gpu=6,
@@ -98,7 +93,7 @@ CPU = Recipe(
     ),
 )
 FULL = Recipe(
-    grids=grids((500, 1000, 2000, 4000), lr=1e-2, schedule="constant", steps=6000),
+    grids=grids(SIZES, lr=1e-2, schedule="constant", steps=6000),
     seeds=10,
     minutes_cpu=90,
     minutes_gpu=40,
@@ -138,25 +133,13 @@ def check(res: StudyResults) -> ClaimCheck:
     reasons.append(f"gap at {labels[0]} − gap at {labels[-1]}: {diff_sentence(narrowing)}")
     narrows = narrowing.p < 0.05 and narrowing.diff > 0
     widens = narrowing.p < 0.05 and narrowing.diff < 0
-    if any(loses) or widens:
-        outcome = NOT_HELD
-    elif all(beats) and narrows:
-        outcome = HELD
-    else:
-        outcome = INCONCLUSIVE
-    return ClaimCheck(outcome, tuple(reasons))
+    return verdict(reasons, held=all(beats) and narrows, not_held=any(loses) or widens)
 
 
 def figure(res: StudyResults, out_dir: Path) -> list[Path]:
     """Test accuracy (mean, 95% CI over seeds) against training-set size, one line per
     variant: ``accuracy_vs_size.png``."""
-    # imported on use: matplotlib is slow to import and only needed for the figure
-    from matplotlib.figure import Figure
-
-    from poolstride.report.palette import variant_styles
-
-    styles = variant_styles(VARIANTS)
-    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    fig, styles = study.new_figure(VARIANTS, (7.5, 4.2))
     ax = fig.subplots()
     sizes = [g.x for g in res.recipe.grids]
     for k, variant in enumerate(VARIANTS):
@@ -191,10 +174,7 @@ def figure(res: StudyResults, out_dir: Path) -> list[Path]:
     ax.set_title("MNIST-1D: accuracy vs training-set size (95% CI over seeds; × = notebook, 1 run)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "accuracy_vs_size.png"
-    fig.savefig(path, dpi=120)
-    return [path]
+    return study.save_png(fig, out_dir, "accuracy_vs_size.png")
 
 
 STUDY = Study(

@@ -33,18 +33,9 @@ import math
 from poolstride.analysis import profile
 from poolstride.experiment.stats import paired_test
 from poolstride.models import build_model
-from poolstride.reproduce.claims import ALPHA, diff_sentence, seed_values, welch
-from poolstride.reproduce.study import (
-    HELD,
-    INCONCLUSIVE,
-    NOT_HELD,
-    ClaimCheck,
-    Grid,
-    Published,
-    Recipe,
-    Study,
-    StudyResults,
-)
+from poolstride.reproduce import study
+from poolstride.reproduce.claims import ALPHA, diff_sentence, seed_values, verdict, welch
+from poolstride.reproduce.study import ClaimCheck, Grid, Published, Recipe, Study, StudyResults
 
 STEMS = ("conv7s2-max", "conv7-pool", "deep3x3")
 STRIDED, POOLED = "conv7s2-max", "conv7-pool"
@@ -54,30 +45,14 @@ CLAIM = "the claim (no published table)"
 
 def grids(width: int, **training) -> tuple[Grid, ...]:
     """One grid per stem (label = the stem's name)."""
-    return tuple(
-        Grid(
-            stem,
-            {
-                "model": f"resnet20,stem={stem}",
-                "variants": (VARIANT,),
-                "width": width,
-                "augment": "none",
-                **training,
-            },
-        )
-        for stem in STEMS
-    )
+    return study.option_grids("resnet20", "stem", STEMS, VARIANT, width, **training)
 
 
 CPU = Recipe(
     grids=grids(
         16,
         train_size=2000,
-        optimizer="adam",
-        lr=3e-3,
-        schedule="cosine",
-        steps=150,
-        batch_size=64,
+        **study.adam_cosine(150),
     ),
     seeds=3,
     minutes_cpu=27,  # measured: 26.8 min at load average 6-13 on 2 cores
@@ -90,14 +65,7 @@ CPU = Recipe(
 FULL = Recipe(
     grids=grids(
         64,
-        optimizer="sgd",
-        momentum=0.9,
-        lr=0.1,
-        weight_decay=1e-4,
-        schedule="step",
-        epochs=90,
-        batch_size=128,
-        augment="shift+flip",
+        **study.he_cifar(90),
     ),
     seeds=5,
     minutes_cpu=None,
@@ -150,13 +118,7 @@ def check(res: StudyResults) -> ClaimCheck:
     faster = time.p < ALPHA and time.diff < 0
     slower = time.p < ALPHA and time.diff > 0
     worse = acc.p < ALPHA and acc.diff < 0
-    if slower or worse:
-        outcome = NOT_HELD
-    elif faster and ratio < 0.3:
-        outcome = HELD
-    else:
-        outcome = INCONCLUSIVE
-    return ClaimCheck(outcome, tuple(reasons))
+    return verdict(reasons, held=faster and ratio < 0.3, not_held=slower or worse)
 
 
 def _mean(values: dict) -> float:
