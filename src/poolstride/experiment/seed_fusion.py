@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -429,8 +428,6 @@ def train_fused(
     perms = None
     fused.train()
     synchronize(device)
-    start_time, start_cpu = time.perf_counter(), time.process_time()
-    eval_time = eval_cpu = 0.0
     usage = LoopUsage()
     usage.resume()
     done = 0
@@ -486,13 +483,10 @@ def train_fused(
             and (not curves[0]["eval_step"] or curves[0]["eval_step"][-1] != done)
         ):
             usage.pause()
-            t0, c0 = time.perf_counter(), time.process_time()
             scores = evaluate_fused(
                 fused, seeds, x_test, y_test, amp=amp, channels_last=channels_last
             )
             fused.train()
-            eval_time += time.perf_counter() - t0
-            eval_cpu += time.process_time() - c0
             usage.resume()
             for s, (acc, test_loss) in enumerate(scores):
                 curves[s]["eval_step"].append(done)
@@ -502,20 +496,14 @@ def train_fused(
                     loggers[s].log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
     synchronize(device)
     usage.pause()
-    elapsed = time.perf_counter() - start_time - eval_time
-    cpu = time.process_time() - start_cpu - eval_cpu
     return [
         SeedResult(
             steps=total,
             epochs=total / per_epoch,
-            train_time_s=elapsed / seeds,
-            train_cpu_s=cpu / seeds,
             final_train_loss=last_loss[s],
             diverged=diverged[s],
             curve=curves[s],
-            train_user_s=usage.user_s / seeds,
-            train_system_s=usage.system_s / seeds,
-            train_minor_faults=round(usage.minor_faults / seeds),
+            **usage.per_run(seeds),
         )
         for s in range(seeds)
     ]

@@ -57,35 +57,51 @@ class TrainResult:
 
 
 class LoopUsage:
-    """User and system CPU seconds and minor page faults of this process (all threads) over
-    a training loop, pauses left out: ``resume()`` … ``pause()`` around each stretch.
+    """Wall and CPU seconds, user and system CPU seconds and minor page faults of this
+    process (all threads) over a training loop, pauses (evaluations) left out: ``resume()`` …
+    ``pause()`` around each stretch of training steps.
 
     A high system share with many faults per step means the process is paying the kernel to
     hand it memory again (see :mod:`poolstride.experiment.allocator`), not computing.
     """
 
     def __init__(self) -> None:
+        self.wall_s = self.cpu_s = 0.0
         self.user_s = self.system_s = 0.0
         self.minor_faults = 0
-        self._since: tuple[float, float, int] | None = None
+        self._since: tuple[float, float, float, float, int] | None = None
 
     @staticmethod
-    def now() -> tuple[float, float, int]:
+    def now() -> tuple[float, float, float, float, int]:
+        """``(wall, process CPU, user, system, minor faults)`` of this process now."""
+        wall, cpu = time.perf_counter(), time.process_time()
         if resource is None:
-            return 0.0, 0.0, 0
+            return wall, cpu, 0.0, 0.0, 0
         r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime, r.ru_stime, r.ru_minflt
+        return wall, cpu, r.ru_utime, r.ru_stime, r.ru_minflt
 
     def resume(self) -> None:
         self._since = self.now()
 
     def pause(self) -> None:
         if self._since is not None:
-            user, system, faults = self.now()
-            self.user_s += user - self._since[0]
-            self.system_s += system - self._since[1]
-            self.minor_faults += faults - self._since[2]
+            wall, cpu, user, system, faults = self.now()
+            self.wall_s += wall - self._since[0]
+            self.cpu_s += cpu - self._since[1]
+            self.user_s += user - self._since[2]
+            self.system_s += system - self._since[3]
+            self.minor_faults += faults - self._since[4]
             self._since = None
+
+    def per_run(self, runs: int = 1) -> dict[str, float]:
+        """The loop's figures as result fields, shared evenly by ``runs`` fused runs."""
+        return dict(
+            train_time_s=self.wall_s / runs,
+            train_cpu_s=self.cpu_s / runs,
+            train_user_s=self.user_s / runs,
+            train_system_s=self.system_s / runs,
+            train_minor_faults=round(self.minor_faults / runs),
+        )
 
 
 def total_steps(cfg: RunConfig, n_train: int) -> int:
@@ -183,8 +199,6 @@ def train(
     perm = None
     model.train()
     synchronize(device)
-    start_time, start_cpu = time.perf_counter(), time.process_time()
-    eval_time = eval_cpu = 0.0
     usage = LoopUsage()
     usage.resume()
     for step in range(total):
@@ -227,11 +241,8 @@ def train(
             and (not curve["eval_step"] or curve["eval_step"][-1] != done)
         ):
             usage.pause()
-            t0, c0 = time.perf_counter(), time.process_time()
             acc, test_loss = evaluate(model, x_test, y_test)
             model.train()
-            eval_time += time.perf_counter() - t0
-            eval_cpu += time.process_time() - c0
             usage.resume()
             curve["eval_step"].append(done)
             curve["test_acc"].append(acc)
@@ -240,16 +251,10 @@ def train(
                 logger.log_scalars(done, {"test/acc": acc, "test/loss": test_loss})
     synchronize(device)
     usage.pause()
-    elapsed = time.perf_counter() - start_time - eval_time
-    cpu = time.process_time() - start_cpu - eval_cpu
     return TrainResult(
         steps=total,
         epochs=total / per_epoch,
-        train_time_s=elapsed,
-        train_cpu_s=cpu,
         final_train_loss=last_loss,
         curve=curve,
-        train_user_s=usage.user_s,
-        train_system_s=usage.system_s,
-        train_minor_faults=usage.minor_faults,
+        **usage.per_run(),
     )
