@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
+from sgd_step import step_time  # bench/sgd_step.py, beside this script
 
 from poolstride.analysis import profile
 from poolstride.layers.reshaping import Subsample
@@ -29,19 +29,6 @@ MODELS = {
     "cifar simple": ("simple", (3, 32, 32)),
     "resnet20": ("resnet20", (3, 32, 32)),
 }
-
-
-def step_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    """Median seconds of ``steps`` SGD steps on one batch."""
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
