@@ -15,21 +15,89 @@ from poolstride.errors import PoolstrideError, unknown
 #: Dataset names accepted by :func:`load_dataset` (plus ``folder:PATH``).
 DATASETS: tuple[str, ...] = ("mnist1d", "shapes2d", "digits", *TORCHVISION_SETS, "folder:PATH")
 
-# Keyword options each loader accepts beyond the common ones (the rest is an error).
-_OPTIONS = {
-    "mnist1d": {
-        "use_cache",
-        "num_samples",
-        "train_split",
-        "final_seq_length",
-        "shuffle_seq",
-        "seed_data",
-    },
-    "shapes2d": {"image_size", "num_train", "num_test", "noise", "generator_seed", "use_cache"},
-    "digits": set(),
-    "folder": {"image_size", "test_fraction", "stream", "memory_cap"},
-    **{name: set() for name in TORCHVISION_SETS},
+#: Keyword options each dataset family's loader accepts beyond the common ones (the rest is
+#: an error); ``folder`` is every ``folder:PATH``.
+LOADER_OPTIONS: dict[str, frozenset[str]] = {
+    family: frozenset(names)
+    for family, names in {
+        "mnist1d": {
+            "use_cache",
+            "num_samples",
+            "train_split",
+            "final_seq_length",
+            "shuffle_seq",
+            "seed_data",
+        },
+        "shapes2d": {"image_size", "num_train", "num_test", "noise", "generator_seed", "use_cache"},
+        "digits": set(),
+        "folder": {"image_size", "test_fraction", "stream", "memory_cap"},
+        **{name: set() for name in TORCHVISION_SETS},
+    }.items()
 }
+
+#: The value each loader option takes: ``int`` (a positive count), ``"seed"`` (an integer
+#: >= 0), ``"fraction"`` (strictly between 0 and 1), ``float`` (>= 0), ``bool``; options
+#: not listed here (``image_size``, ``stream``, ``memory_cap``, ``use_cache``) are checked
+#: by their loaders.
+OPTION_KINDS: dict[str, object] = {
+    "num_samples": int,
+    "final_seq_length": int,
+    "num_train": int,
+    "num_test": int,
+    "train_split": "fraction",
+    "test_fraction": "fraction",
+    "noise": float,
+    "seed_data": "seed",
+    "generator_seed": "seed",
+    "shuffle_seq": bool,
+}
+
+
+def dataset_family(name: str) -> str:
+    """The loader family of a dataset name: ``"folder"`` for ``folder:PATH``, else the
+    lower-cased name (``"mnist1d"``); an unknown name raises :class:`PoolstrideError`."""
+    if not isinstance(name, str):
+        raise PoolstrideError(f"dataset name must be a string, got {name!r}")
+    key = name.strip().lower()
+    if key.startswith("folder:"):
+        return "folder"
+    if key in LOADER_OPTIONS and key != "folder":
+        return key
+    raise unknown("dataset", name, DATASETS)
+
+
+def option_value(key: str, text: object) -> object:
+    """``text`` (``"20000"``, ``"0.8"``, ``"true"`` or a number) as the value loader option
+    ``key`` takes (see :data:`OPTION_KINDS`); a bad value raises one line naming it."""
+    kind = OPTION_KINDS.get(key)
+    raw = text.strip() if isinstance(text, str) else text
+    if kind is bool:
+        words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+        value = raw if isinstance(raw, bool) else words.get(str(raw).lower())
+        if value is None:
+            raise PoolstrideError(f"dataset option {key} must be true or false, got {text!r}")
+        return value
+    if kind in (int, "seed"):
+        try:
+            value = int(raw) if not isinstance(raw, (bool, float)) else None
+        except (TypeError, ValueError):
+            value = None
+        low = 1 if kind is int else 0
+        if value is None or value < low:
+            what = "a positive integer" if kind is int else "an integer >= 0"
+            raise PoolstrideError(f"dataset option {key} must be {what}, got {text!r}")
+        return value
+    if kind in (float, "fraction"):
+        try:
+            value = float(raw) if not isinstance(raw, bool) else None
+        except (TypeError, ValueError):
+            value = None
+        valid = value is not None and (0 < value < 1 if kind == "fraction" else 0 <= value)
+        if not valid or value == float("inf"):
+            what = "a number strictly between 0 and 1" if kind == "fraction" else "a number >= 0"
+            raise PoolstrideError(f"dataset option {key} must be {what}, got {text!r}")
+        return value
+    return raw
 
 
 def load_dataset(
@@ -67,21 +135,16 @@ def load_dataset(
         pixels read as standardised float32) and int64 labels. How each set is normalised is stated in its module and in
         ``Dataset.normalization``.
     """
-    if not isinstance(name, str):
-        raise PoolstrideError(f"dataset name must be a string, got {name!r}")
-    key = name.strip().lower()
-    if key.startswith("folder:"):
-        family, path = "folder", name.strip()[len("folder:") :]
+    family, path = dataset_family(name), None
+    if family == "folder":
+        path = name.strip()[len("folder:") :]
         if not path:
             raise PoolstrideError("dataset 'folder:' needs a path, e.g. folder:/data/pets")
-    elif key in _OPTIONS and key != "folder":
-        family, path = key, None
-    else:
-        raise unknown("dataset", name, DATASETS)
 
-    bad = sorted(set(options) - _OPTIONS[family])
+    valid = LOADER_OPTIONS[family]
+    bad = sorted(set(options) - valid)
     if bad:
-        raise unknown(f"option for dataset {family!r}:", bad[0], _OPTIONS[family] or {"(none)"})
+        raise unknown(f"option for dataset {family!r}:", bad[0], valid or {"(none)"})
 
     if family == "mnist1d":
         if "seed_data" in options:

@@ -122,6 +122,19 @@ class TrainingFields:
     train_size: int | None = option(
         None, "Use a stratified subset of the training set.", value_type=int
     )
+    image_size: str | None = option(
+        None,
+        "Image folders (and shapes2d): images resized to SIZE (64) or HxW (64x96) pixels; "
+        "part of each run's identity.",
+        default_text="the folder's most common size",
+    )
+    data_options: str | None = option(
+        None,
+        "Dataset loader options, KEY=VALUE[,KEY=VALUE]: mnist1d num_samples, train_split, "
+        "final_seq_length, shuffle_seq, seed_data; folder:PATH test_fraction; shapes2d "
+        "num_train, num_test, noise, generator_seed. Part of each run's identity.",
+        default_text="none",
+    )
     data_seed: int = 0
     optimizer: str = option("adam", "Optimiser.", choices=OPTIMIZERS)
     lr: float = option(3e-3, "Peak learning rate.", value_type=float)
@@ -200,6 +213,9 @@ class RunConfig(TrainingFields):
         data = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_KEY}
         if data.get("amp") == "none":  # absent unless used: keys made before amp stay valid
             del data["amp"]
+        for name in ("image_size", "data_options"):  # the same: absent unless used
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
     def to_dict(self) -> dict[str, Any]:
@@ -286,6 +302,7 @@ def _number(value: Any, kind: type) -> Any:
 
 def validate_run_fields(cfg: Any) -> None:
     """Check the choice-valued and numeric fields shared by RunConfig and CompareConfig."""
+    _check_data_fields(cfg)
     _check_types(cfg)
     for name, valid in (
         ("optimizer", OPTIMIZERS),
@@ -397,7 +414,16 @@ class CompareConfig(TrainingFields):
         default_text="on, in chunks that keep every worker busy",
     )
     channels_last: bool = option(
-        False, "Channels-last memory format (2D models; mostly useful on GPU).", switch="flag"
+        False,
+        "Train 2D models channels-last (then --autotune only picks the pooling kernels).",
+        switch="flag",
+    )
+    autotune: bool = option(
+        True,
+        "Time each variant's training step in every memory format, with poolstride's pooling "
+        "kernels and PyTorch's, and train in the fastest when it is at least 10% faster than "
+        "the default (contiguous, kernels on); recorded with each run, not part of its key.",
+        switch="pair",
     )
     tensorboard: bool = option(
         False, "Log per-step loss and test metrics to RUN_DIR/tensorboard/.", switch="flag"
@@ -461,6 +487,7 @@ class CompareConfig(TrainingFields):
                 raise PoolstrideError(f"{name} must be a positive integer, got {value!r}")
         if self.backend not in BACKENDS:
             raise unknown("backend", self.backend, BACKENDS)
+        _check_data_fields(self)  # image_size as text before its type is checked
         _check_types(self)  # progress_every as a number before it is compared
         if not self.progress_every > 0:
             raise PoolstrideError(
@@ -594,6 +621,121 @@ def parse_seeds(text: str | int) -> int | list[int] | str:
         ) from None
 
 
+# Loader options that have a field of their own (``use_cache`` never changes the data).
+_OWN_FLAGS = {"image_size": "--image-size", "stream": "--stream", "memory_cap": "--memory-cap"}
+
+
+def _check_data_fields(cfg: Any) -> None:
+    """``image_size`` and ``data_options`` checked against the dataset's loader and written in
+    one canonical text form (``"64"``, ``"64x96"``; ``"num_samples=20000,train_split=0.8"``,
+    keys sorted), so equal data always gets an equal run key."""
+    if cfg.image_size is None and cfg.data_options in (None, "", {}):
+        object.__setattr__(cfg, "data_options", None)
+        return
+    # imported on use: the data package loads torch, which option declarations never need
+    from poolstride.data.load import LOADER_OPTIONS, dataset_family, option_value
+
+    family = dataset_family(cfg.dataset)
+    valid = LOADER_OPTIONS[family]
+    if cfg.image_size is not None:
+        if "image_size" not in valid:
+            raise PoolstrideError(
+                f"--image-size applies to image folders (--dataset folder:PATH) and shapes2d, "
+                f"not {cfg.dataset!r}"
+            )
+        height, width = parse_image_size(cfg.image_size)
+        if family == "shapes2d" and height != width:
+            raise PoolstrideError(
+                f"shapes2d images are square: give one --image-size, got {cfg.image_size!r}"
+            )
+        text = str(height) if height == width else f"{height}x{width}"
+        object.__setattr__(cfg, "image_size", text)
+    if cfg.data_options in (None, "", {}):
+        object.__setattr__(cfg, "data_options", None)
+        return
+    settable = sorted(valid - set(_OWN_FLAGS) - {"use_cache"})
+    values = {}
+    for key, value in _option_pairs(cfg.data_options).items():
+        if key in _OWN_FLAGS:
+            raise PoolstrideError(f"give {key} as {_OWN_FLAGS[key]}, not in --data-options")
+        if not settable:
+            raise PoolstrideError(
+                f"dataset {cfg.dataset!r} takes no --data-options, got {key}={value}"
+            )
+        if key not in settable:
+            raise unknown(f"--data-options key for dataset {family!r}:", key, settable)
+        values[key] = option_value(key, value)
+    object.__setattr__(cfg, "data_options", _options_text(values))
+
+
+def parse_image_size(value: Any) -> tuple[int, int]:
+    """``64``, ``"64"``, ``"64x96"`` or ``(64, 96)`` -> ``(height, width)``, both positive."""
+    parts: Any = value
+    if isinstance(value, str):
+        parts = value.strip().lower().split("x")
+    elif isinstance(value, int):
+        parts = [value]
+    try:
+        sizes = [_whole(part) for part in parts]
+    except (TypeError, ValueError):
+        sizes = []
+    if len(sizes) not in (1, 2) or min(sizes) < 1:
+        raise PoolstrideError(
+            f"image_size must be a positive integer (64) or HEIGHTxWIDTH (64x96), got {value!r}"
+        )
+    return (sizes[0], sizes[-1])
+
+
+def _whole(part: Any) -> int:
+    if isinstance(part, bool) or isinstance(part, float):
+        raise ValueError(part)
+    return int(str(part).strip())
+
+
+def _option_pairs(options: Any) -> dict[str, Any]:
+    """``"a=1,b=2"`` (or a mapping, as a YAML config gives it) -> ``{"a": "1", "b": "2"}``."""
+    if isinstance(options, Mapping):
+        return {str(k).strip(): v for k, v in options.items()}
+    if not isinstance(options, str):
+        raise PoolstrideError(
+            f"data_options must be KEY=VALUE[,KEY=VALUE] or a mapping, got {options!r}"
+        )
+    pairs: dict[str, Any] = {}
+    for item in split_list(options):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise PoolstrideError(
+                f"--data-options takes KEY=VALUE pairs (num_samples=20000), got {item!r}"
+            )
+        if key.strip() in pairs:
+            raise PoolstrideError(f"--data-options gives {key.strip()} twice: {options!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _options_text(values: Mapping[str, Any]) -> str:
+    def text(value: Any) -> str:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return ",".join(f"{key}={text(values[key])}" for key in sorted(values))
+
+
+def dataset_options(image_size: str | None, data_options: str | None) -> dict[str, Any]:
+    """The ``load_dataset`` keyword options of a config's ``image_size`` and
+    ``data_options`` (both already checked): ``("64x96", "test_fraction=0.1")`` ->
+    ``{"image_size": (64, 96), "test_fraction": 0.1}``; an int for a square size."""
+    out: dict[str, Any] = {}
+    if image_size is not None:
+        height, width = parse_image_size(image_size)
+        out["image_size"] = height if height == width else (height, width)
+    if data_options:
+        from poolstride.data.load import option_value  # imported on use, as above
+
+        for key, value in _option_pairs(data_options).items():
+            out[key] = option_value(key, value)
+    return out
+
+
 def _check_auto_fields(cfg: Any) -> None:
     """``margin`` (normalised to its text form), ``max_seeds`` and ``budget``."""
     from poolstride.experiment.stats import METRICS, parse_margins
@@ -662,7 +804,9 @@ __all__ = [
     "DEFAULT_VARIANTS",
     "CompareConfig",
     "RunConfig",
+    "dataset_options",
     "load_config_file",
+    "parse_image_size",
     "parse_seeds",
     "split_list",
 ]

@@ -14,7 +14,7 @@ import torch.nn as nn
 
 from poolstride.data import StandardizedImages, load_dataset
 from poolstride.errors import PoolstrideError
-from poolstride.experiment.config import RunConfig
+from poolstride.experiment.config import RunConfig, dataset_options
 from poolstride.models import build_model, match_budget
 from poolstride.surgery import model_variant
 from poolstride.zoo import load_model
@@ -29,9 +29,13 @@ def cached_dataset(
     data_seed: int,
     stream: bool = False,
     memory_cap: float | None = None,
+    image_size: str | None = None,
+    data_options: str | None = None,
 ):
     """:func:`poolstride.data.load_dataset`, loaded once per process and arguments
-    (``stream`` and ``memory_cap`` apply to image folders only)."""
+    (``stream`` and ``memory_cap`` apply to image folders only; ``image_size`` and
+    ``data_options`` are a config's checked text forms, see
+    :func:`~poolstride.experiment.config.dataset_options`)."""
     folder = {"stream": stream, "memory_cap": memory_cap}
     return load_dataset(
         dataset,
@@ -40,6 +44,7 @@ def cached_dataset(
         train_size=train_size,
         seed=data_seed,
         **(folder if dataset.strip().lower().startswith("folder:") else {}),
+        **dataset_options(image_size, data_options),
     )
 
 
@@ -53,6 +58,8 @@ def load_data(cfg: RunConfig):
         cfg.data_seed,
         cfg.stream,
         cfg.memory_cap,
+        cfg.image_size,
+        cfg.data_options,
     )
 
 

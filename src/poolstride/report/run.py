@@ -28,7 +28,7 @@ from poolstride.analysis.profile_table import profile
 from poolstride.data import load_dataset
 from poolstride.errors import PoolstrideError
 from poolstride.experiment.adaptive import auto_from_dict
-from poolstride.experiment.config import CompareConfig, RunConfig, cli_options
+from poolstride.experiment.config import CompareConfig, RunConfig, cli_options, dataset_options
 from poolstride.experiment.estimate import read_timing
 from poolstride.experiment.results import Results, verdict_options
 from poolstride.experiment.store import STORE_FILENAME, RunRecord, Store
@@ -422,9 +422,15 @@ def rebuild_model(rec: RunRecord, shapes: dict[tuple, Any] | None = None):
     cfg, metrics = rec.config, rec.metrics
     input_shape, num_classes = metrics.get("input_shape"), metrics.get("num_classes")
     if input_shape is None or num_classes is None:
-        key = (cfg.get("dataset", "mnist1d"), cfg.get("data_dir"))
-        if key not in shapes:
-            ds = load_dataset(key[0], data_dir=key[1], download=False)
+        key = (
+            cfg.get("dataset", "mnist1d"),
+            cfg.get("data_dir"),
+            cfg.get("image_size"),
+            cfg.get("data_options"),
+        )
+        if key not in shapes:  # the run's own data: its image size and loader options
+            options = dataset_options(key[2], key[3])
+            ds = load_dataset(key[0], data_dir=key[1], download=False, **options)
             shapes[key] = (tuple(ds.input_shape), int(ds.num_classes))
         input_shape, num_classes = shapes[key]
     run_cfg = RunConfig.from_dict(cfg)
