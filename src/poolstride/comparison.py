@@ -23,7 +23,7 @@ import yaml
 from poolstride.experiment import allocator
 from poolstride.experiment.adaptive import run_auto
 from poolstride.experiment.config import CompareConfig, make_config
-from poolstride.experiment.cores import load_warning, resolve_workers
+from poolstride.experiment.cores import load_warning, resolve_workers, threads_per_worker
 from poolstride.experiment.estimate import Estimate, estimate_grid, write_timing
 from poolstride.experiment.grid import plan, run_grid, validate
 from poolstride.experiment.mlflow_tracking import log_grid, require_mlflow
@@ -168,6 +168,8 @@ def plan_comparison(
         batch_seeds=cfg.batch_seeds,
         channels_last=cfg.channels_last,
         workers=workers if local_pool or cfg.backend != "local" else 1,
+        autotune=cfg.autotune,
+        threads=cfg.threads or threads_per_worker(workers),
     )
     est, why = None, None
     if estimate:
@@ -223,6 +225,7 @@ def run_comparison(
             address=cfg.address,
             batch_seeds=cfg.batch_seeds,
             channels_last=cfg.channels_last,
+            autotune=cfg.autotune,
             allocator=cfg.allocator,
             progress=progress,
             console=console,

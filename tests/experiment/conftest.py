@@ -2,16 +2,17 @@
 
 import pytest
 
-from poolstride.experiment import grid, task
+from poolstride.experiment import grid, step_choice, task
 
 
 @pytest.fixture
 def patch_runs(monkeypatch):
     """``patch_runs(name, value)``: replace ``load_data`` / ``build`` wherever runs use it
-    (the grid validates and plans with them, a task trains with them)."""
+    (the grid validates and plans with them, the step choice times them, a task trains
+    with them)."""
 
     def patch(name, value):
-        for module in (grid, task):
+        for module in (grid, step_choice, task):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, value)
 

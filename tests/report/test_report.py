@@ -128,6 +128,7 @@ def test_speed_table_and_step_column(run_dir):
     table = speed_table(data)
     assert table.headers == [
         "variant",
+        "trained in",
         "fastest configuration",
         "contiguous, poolstride pooling, ms",
         "contiguous, pytorch pooling, ms",
@@ -137,9 +138,11 @@ def test_speed_table_and_step_column(run_dir):
     ]
     rows = {r[0]: r for r in table.rows}
     # fake timings are 2.0 / 3.0 ms + 0.1 * seed for seeds 0-2: means 2.1 and 3.1; the fake
-    # runs did not measure the system share or faults (as runs stored before they were)
+    # runs did not measure the system share or faults, nor record the configuration they
+    # trained in (as runs stored before they were)
     assert rows["max"] == [
         "max",
+        "–",
         "contiguous, poolstride pooling",
         "2.1",
         "3.1",
@@ -183,7 +186,7 @@ def test_speed_columns_put_contiguous_first_whatever_the_stored_key_order(run_di
     for r in records:  # as read back from the store: keys sorted, channels_last first
         r.metrics["step_ms_by_config"] = {c: 1.0 for c in sorted(labels)}
     headers = speed_table(from_records(records)).headers
-    assert headers[2:6] == [
+    assert headers[3:7] == [
         f"{f}, {p} pooling, ms"
         for f in ("contiguous", "channels_last")
         for p in ("poolstride", "pytorch")
@@ -202,8 +205,8 @@ def test_runs_stored_before_step_timing_still_render(tmp_path, make_run):
                 store.put(type(r)(**{**r.to_dict(), "metrics": metrics}))
     data = load_run(run)
     rows = {r[0]: r for r in speed_table(data).rows}
-    assert rows["conv"] == ["conv", "–", "–", "–", "–", "–", "–"]
-    assert rows["max"][1] == "contiguous, poolstride pooling"
+    assert rows["conv"] == ["conv", "–", "–", "–", "–", "–", "–", "–"]
+    assert rows["max"][2] == "contiguous, poolstride pooling"
     col = results_table(data).headers.index("train step ms (fastest config)")
     assert [r[col] for r in results_table(data).rows][1] == "–"
     page = html.unescape(write_report(run, profiles=False).read_text())

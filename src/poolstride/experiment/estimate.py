@@ -45,7 +45,7 @@ from poolstride.experiment.config import RunConfig
 from poolstride.experiment.cores import ThreadChoice, cpu_count, load_average, pick_threads
 from poolstride.experiment.device import resolve_device
 from poolstride.experiment.seed_fusion import fuse_models, fusion_blocker, train_fused
-from poolstride.experiment.task import Task, execute
+from poolstride.experiment.task import Task, execute, step_kernels
 from poolstride.experiment.train import total_steps, train
 from poolstride.experiment.workload import build, load_data, tensors_on_device
 
@@ -218,7 +218,14 @@ def _shape(task: Task) -> tuple:
     """What a task's step time depends on: its variant's config (not the seed), its seeds,
     and the loop it runs in."""
     base = dataclasses.replace(task.configs[0], seed=0)
-    return (base, len(task.configs), task.fused, task.own_loop, task.channels_last)
+    return (
+        base,
+        len(task.configs),
+        task.fused,
+        task.own_loop,
+        task.channels_last,
+        task.pooling_kernels,
+    )
 
 
 def loop_step_seconds(task: Task) -> float:
@@ -233,9 +240,10 @@ def loop_step_seconds(task: Task) -> float:
         torch.manual_seed(c.seed)
         models.append(build(c, ds).to(device))
     fused = len(models) > 1 and all(fusion_blocker(m) is None for m in models)
-    seconds = _loop_seconds(task, models, fused, x_train, y_train, _WARMUP_STEPS)
-    steps = int(min(_MAX_STEPS, max(_MIN_STEPS, TIMING_SECONDS * _WARMUP_STEPS / seconds)))
-    return _loop_seconds(task, models, fused, x_train, y_train, steps) / steps
+    with step_kernels(task):  # the pooling implementation the task trains with
+        seconds = _loop_seconds(task, models, fused, x_train, y_train, _WARMUP_STEPS)
+        steps = int(min(_MAX_STEPS, max(_MIN_STEPS, TIMING_SECONDS * _WARMUP_STEPS / seconds)))
+        return _loop_seconds(task, models, fused, x_train, y_train, steps) / steps
 
 
 def _loop_seconds(task: Task, models, fused: bool, x, y, steps: int) -> float:
@@ -284,7 +292,7 @@ torch.set_num_threads(task["threads"])
 configs = tuple(RunConfig.from_dict(c) for c in task["configs"])
 load_data(configs[0])
 ready = time.time()
-shape = dict(fused=task["fused"], own_loop=task["own_loop"], channels_last=task["channels_last"])
+shape = {k: task[k] for k in ("fused", "own_loop", "channels_last", "pooling_kernels")}
 print(json.dumps({"ready": ready, "step_s": loop_step_seconds(Task(configs, **shape))}))
 """
 
@@ -304,6 +312,7 @@ def pool_trial(task: Task, workers: int, threads: int) -> tuple[float, float]:
             "fused": task.fused,
             "own_loop": task.own_loop,
             "channels_last": task.channels_last,
+            "pooling_kernels": task.pooling_kernels,
             "threads": threads,
         }
     )

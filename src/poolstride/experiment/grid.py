@@ -40,6 +40,7 @@ from poolstride.experiment.local_backend import run_in_process, run_local_pool
 from poolstride.experiment.progress import DEFAULT_EVERY, StepReporter, drain, grid_progress
 from poolstride.experiment.ray_backend import run_ray
 from poolstride.experiment.seed_fusion import fusion_blocker
+from poolstride.experiment.step_choice import choose_step, default_step
 from poolstride.experiment.store import RunRecord, Store, git_hash
 from poolstride.experiment.task import Outcome, Task, one_line, run_task
 from poolstride.experiment.workload import build, load_data
@@ -77,6 +78,8 @@ def plan(
     batch_seeds: bool | None = None,
     channels_last: bool = False,
     workers: int = 1,
+    autotune: bool = False,
+    threads: int = 1,
 ) -> tuple[list[Task], list[str]]:
     """Cut ``configs`` into tasks; return them with notes for the user (why seeds of a
     variant were not fused).
@@ -85,6 +88,11 @@ def plan(
     group into one task; ``None`` (the default) fuses in chunks (:func:`chunk_sizes`) that
     keep ``workers`` processes busy to the end; ``False`` gives one task per run. Groups whose model cannot be fused run one task per run, with a note.
     Fused (longer) tasks come first so the pool's tail is short.
+
+    ``autotune``: each variant trains in the configuration (memory format, pooling kernels)
+    its step was measured fastest in, timed with ``threads`` torch threads
+    (:func:`~poolstride.experiment.step_choice.choose_step`); else contiguous, or
+    channels-last when ``channels_last``, with the process's kernels.
     """
     groups: dict[RunConfig, list[RunConfig]] = {}
     for cfg in configs:
@@ -97,7 +105,12 @@ def plan(
     tasks: list[Task] = []
     notes: list[str] = []
     for (base, members), chunk in zip(groups.items(), chunks):
-        own_loop = channels_last or base.amp != "none"
+        step = (
+            choose_step(base, channels_last=channels_last, threads=threads)
+            if autotune
+            else default_step(channels_last)
+        )
+        own_loop = step.channels_last or base.amp != "none"
         reason = fusion_reason(base) if chunk > 1 and len(members) > 1 else None
         if reason is not None:
             notes.append(f"{base.variant}: seeds trained separately ({reason})")
@@ -109,7 +122,10 @@ def plan(
                     part,
                     fused=len(part) > 1,
                     own_loop=own_loop or len(part) > 1,
-                    channels_last=channels_last,
+                    channels_last=step.channels_last,
+                    pooling_kernels=step.pooling_kernels,
+                    step_config=step.config,
+                    step_reason=step.reason,
                 )
             )
     tasks.sort(key=lambda t: -len(t.configs))  # stable: grid order within equal sizes
@@ -210,6 +226,7 @@ def run_grid(
     estimate_s: float | None = None,
     loop_share: dict[str, float] | None = None,
     threads_choice: str | None = None,
+    autotune: bool = False,
 ) -> list[RunRecord]:
     """Run every config not already finished in ``store`` on ``backend``; return all records.
 
@@ -227,7 +244,8 @@ def run_grid(
     ``progress_every`` seconds (:mod:`poolstride.experiment.progress`; ``estimate_s``, the
     expected wall time, gives the first ETA; ``loop_share``, by task label, the part of a
     task's time in its training loop). ``threads_choice``: why ``threads`` (stored
-    with each run).
+    with each run). ``autotune``: train each variant in the configuration its step is
+    fastest in (see :func:`plan`; recorded with each run, not part of its key).
     """
     if backend not in BACKENDS:
         raise unknown("backend", backend, BACKENDS)
@@ -247,6 +265,8 @@ def run_grid(
         batch_seeds=batch_seeds,
         channels_last=channels_last,
         workers=1 if backend == "local" and workers <= 1 else workers,
+        autotune=autotune,
+        threads=threads or threads_per_worker(workers),
     )
     ui = None
     if progress:

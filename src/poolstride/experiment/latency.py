@@ -40,7 +40,8 @@ def configurations(model: nn.Module, x: torch.Tensor) -> list[tuple[str, str]]:
     return [(f, p) for f in formats for p in pooling]
 
 
-def _label(config: tuple[str, str]) -> str:
+def label(config: tuple[str, str]) -> str:
+    """``("channels_last", "pytorch") -> "channels_last, pytorch pooling"``."""
     return f"{config[0]}, {config[1]} pooling"
 
 
@@ -48,7 +49,7 @@ class _Setup:
     """One configuration: a train-mode copy of the model and the input in its memory format."""
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: tuple[str, str]):
-        self.label = _label(config)
+        self.label = label(config)
         fmt = _FORMATS[config[0]]
         self.model = copy.deepcopy(model).train().to(memory_format=fmt)
         self.x = x.contiguous(memory_format=fmt)
@@ -101,22 +102,48 @@ def fastest_step(
 
 
 def _fastest(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rounds: int) -> dict[str, Any]:
-    setups = {s.label: s for s in (_Setup(model, x, y, c) for c in configurations(model, x))}
-    for setup in setups.values():
-        for _ in range(_WARMUP):
-            setup.step()
-    times: dict[str, list[float]] = {label: [] for label in setups}
-    order = list(setups)
-    rng = random.Random(0)
-    for _ in range(rounds):
-        rng.shuffle(order)
-        for label in order:
-            times[label].append(min(setups[label].step() for _ in range(_REPEATS)))
-    by_config = {label: 1000 * statistics.median(t) for label, t in times.items()}
+    setups = [_Setup(model, x, y, c) for c in configurations(model, x)]
+    by_config = _median_ms(setups, rounds, warmup=_WARMUP, repeats=_REPEATS)
     best = min(by_config, key=by_config.__getitem__)
     return {
         "step_ms": by_config[best],
         "step_config": best,
         "step_ms_by_config": by_config,
-        "downsampling_kernels": setups[best].dispatch(),
+        "downsampling_kernels": next(s for s in setups if s.label == best).dispatch(),
     }
+
+
+def time_configurations(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    configs: list[tuple[str, str]],
+    *,
+    budget_s: float = 0.5,
+    max_rounds: int = 15,
+) -> dict[str, float]:
+    """Median training-step ms of ``model`` on ``(x, y)`` in each of ``configs`` (label ->
+    ms; see :func:`configurations`): each on its own deep copy, one warm-up step, then
+    shuffled rounds, each taking the best of two back-to-back steps -- as many rounds (3 to
+    ``max_rounds``) as fit ``budget_s`` seconds, so fast steps get enough samples to rise
+    above a busy machine's noise and slow ones stay cheap."""
+    with torch.random.fork_rng(devices=[]):
+        setups = [_Setup(model, x, y, c) for c in configs]
+        first = sum(s.step() for s in setups)  # warm-up, and the cost of one round
+        rounds = int(min(max_rounds, max(3, budget_s / max(2 * first, 1e-9))))
+        return _median_ms(setups, rounds, warmup=0, repeats=2)
+
+
+def _median_ms(setups: list[_Setup], rounds: int, *, warmup: int, repeats: int) -> dict[str, float]:
+    by_label = {s.label: s for s in setups}
+    for setup in setups:
+        for _ in range(warmup):
+            setup.step()
+    times: dict[str, list[float]] = {label: [] for label in by_label}
+    order = list(by_label)
+    rng = random.Random(0)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for name in order:
+            times[name].append(min(by_label[name].step() for _ in range(repeats)))
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 
+from poolstride import kernels
 from poolstride.analysis.gradient_flow import gradient_norms
 from poolstride.experiment import allocator
 from poolstride.experiment.config import RunConfig
@@ -49,13 +50,19 @@ class Task:
     """A unit of work for one worker: ``configs`` (one run, or several seeds of one variant).
 
     ``fused``: train the configs as one seed-fused model. ``own_loop``: use the fused loop
-    even for one run (it carries ``amp``/``channels_last``).
+    even for one run (it carries ``amp``/``channels_last``). ``channels_last`` and
+    ``pooling_kernels`` (``None``: as the process has them) are the configuration the runs
+    train in, ``step_config`` its name and ``step_reason`` why
+    (:mod:`poolstride.experiment.step_choice`; recorded with each run).
     """
 
     configs: tuple[RunConfig, ...]
     fused: bool = False
     own_loop: bool = False
     channels_last: bool = False
+    pooling_kernels: bool | None = None
+    step_config: str = ""
+    step_reason: str = ""
 
     @property
     def label(self) -> str:
@@ -90,7 +97,7 @@ def lost_outcomes(task: Task, err: BaseException) -> list[Outcome]:
 
 def run_task(task: Task, on_progress: ProgressCallback | None = None) -> list[Outcome]:
     """Execute ``task`` in this process; one outcome per config, in order."""
-    with deterministic_mode(any(c.deterministic for c in task.configs)):
+    with deterministic_mode(any(c.deterministic for c in task.configs)), step_kernels(task):
         if task.fused or task.own_loop:
             outcomes = execute_fused(
                 task.configs, channels_last=task.channels_last, on_progress=on_progress
@@ -98,8 +105,19 @@ def run_task(task: Task, on_progress: ProgressCallback | None = None) -> list[Ou
         else:
             outcomes = [run_safely(cfg, on_progress) for cfg in task.configs]
     for cfg, outcome in zip(task.configs, outcomes):
+        if outcome.metrics is not None and task.step_config:
+            outcome.metrics["train_step_config"] = task.step_config
+            outcome.metrics["train_step_choice"] = task.step_reason
         log_final(cfg, outcome.metrics)  # TensorBoard hparams + final metrics, when asked
     return outcomes
+
+
+def step_kernels(task: Task):
+    """Context: poolstride's pooling kernels on or off as ``task`` trains (unchanged if
+    ``task.pooling_kernels`` is None)."""
+    if task.pooling_kernels is None:
+        return nullcontext()
+    return kernels.use_kernels(task.pooling_kernels)
 
 
 @contextmanager

@@ -395,8 +395,9 @@ def _mean(s: Summary | None) -> float | None:
 
 
 def speed_table(data: RunData) -> Table:
-    """One row per variant: its fastest configuration (the most common over its seeds), the
-    mean training-step ms of every configuration timed, and the pooling kernels it used."""
+    """One row per variant: the configuration it trained in and the fastest one after
+    training (each the most common over its seeds), the mean training-step ms of every
+    configuration timed, and the pooling kernels it used."""
     per_variant = {v: [r.metrics for r in data.runs_of(v)] for v in data.variants}
     configs: list[str] = []
     for runs in per_variant.values():
@@ -405,8 +406,7 @@ def speed_table(data: RunData) -> Table:
     configs.sort(key=lambda c: (not c.startswith("contiguous"), c))  # the store sorts keys
     rows = []
     for v, runs in per_variant.items():
-        fastest = Counter(str(m["step_config"]) for m in runs if m.get("step_config"))
-        row = [v, fastest.most_common(1)[0][0] if fastest else "–"]
+        row = [v, _most_common(runs, "train_step_config"), _most_common(runs, "step_config")]
         for c in configs:
             ms = [_by_config(m)[c] for m in runs if c in _by_config(m)]
             row.append(f"{sum(ms) / len(ms):.1f}" if ms else "–")
@@ -420,13 +420,20 @@ def speed_table(data: RunData) -> Table:
         rows.append(row)
     headers = [
         "variant",
+        "trained in",
         "fastest configuration",
         *(f"{c}, ms" for c in configs),
         "training CPU in the kernel",
         "page faults / step",
         "downsampling kernels (fastest configuration)",
     ]
-    return Table(headers, rows, [False, False] + [True] * (len(configs) + 2) + [False])
+    return Table(headers, rows, [False, False, False] + [True] * (len(configs) + 2) + [False])
+
+
+def _most_common(runs: Sequence[dict[str, Any]], name: str) -> str:
+    """The most common value of metric ``name`` over ``runs`` ("–" if none has it)."""
+    seen = Counter(str(m[name]) for m in runs if m.get(name))
+    return seen.most_common(1)[0][0] if seen else "–"
 
 
 def machine_load(runs: Sequence[dict[str, Any]]) -> list[str]:
@@ -453,7 +460,10 @@ SPEED_NOTE = (
     "Each variant's training step (forward and backward of one batch) is timed in "
     "every memory format and with poolstride's pooling kernels on and off, "
     "interleaved, medians over rounds; the fastest configuration is the one "
-    "reported, so no variant is judged by a slow pooling implementation. The share of the "
+    "reported, so no variant is judged by a slow pooling implementation. Before training, the "
+    "same timing on a fresh model picked the configuration each variant trained in (the default, "
+    "contiguous with poolstride's kernels, unless another was at least 10% faster; --no-autotune "
+    "keeps the default); results differ between configurations only by floating-point rounding. The share of the "
     "training loop's CPU time spent in the kernel and its page faults per step show when the "
     "machine (handing memory back and forth), not the model, is the bottleneck."
 )
