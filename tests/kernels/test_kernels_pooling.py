@@ -222,3 +222,29 @@ def test_generated_kernels_serve_common_windows_only(monkeypatch):
     assert seen[-1] == {}
     kernels.max_pool(x, 2, 2, dilation=2)
     assert seen[-1] == {}
+
+
+@given(
+    problem=common_window_problems(),
+    count_include_pad=st.booleans(),
+    divisor_override=st.one_of(st.none(), st.integers(1, 7)),
+    seed=st.integers(0, 2**16),
+)
+def test_common_avg_windows_follow_pytorch_divisor_rules(
+    problem, count_include_pad, divisor_override, seed
+):
+    # Overlapping windows sum each input row by column phase (avg_bwd_phases): border
+    # windows' divisors (padding counted or not, or overridden), ceil-mode windows past the
+    # input and odd sizes must give PyTorch's gradient bits.
+    x, kwargs = problem
+    kwargs = dict(kwargs, count_include_pad=count_include_pad, divisor_override=divisor_override)
+    x_ref = x.detach().clone().requires_grad_()
+    x_new = x.detach().clone().requires_grad_()
+    ref, out = F.avg_pool2d(x_ref, **kwargs), kernels.avg_pool(x_new, **kwargs)
+    _exact(out, ref)
+    g = torch.Generator().manual_seed(seed)
+    grad_out = torch.randn(out.shape, generator=g)
+    grad_out[torch.rand(out.shape, generator=g) < 0.2] = -0.0
+    (grad_ref,) = torch.autograd.grad(ref, x_ref, grad_out)
+    (grad_new,) = torch.autograd.grad(out, x_new, grad_out)
+    assert torch.equal(_bits(grad_new), _bits(grad_ref))

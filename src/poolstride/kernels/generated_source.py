@@ -16,17 +16,22 @@ import numpy as np
 from numba import njit, uint8, uint64
 
 from poolstride.kernels.call_plan import CHANNELS_LAST, DENSE, PAIRS, PLANAR
-from poolstride.kernels.generic import (avg_one, avg_scatter_one, cl_avg_one, cl_window_max,
-                                        inner_range, window_max)
+from poolstride.kernels.generic import (avg_divisor, avg_one, avg_window, cl_avg_one,
+                                        cl_window_max, inner_range)
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 {max_fwd}
 
 @njit(inline="always")
 def _border(xp, out, idx, up, uo, ow, h0, w0, width):
-    best, arg = window_max(xp, h0, w0, {kh}, {kw}, 1, 1)
+    """A window that crosses the border: every tap unrolled, taps outside masked out (no
+    loop, no branch, no division). Starts from -inf at the first tap inside, as PyTorch."""
+    height = xp.shape[0]
+    best = xp.dtype.type(-np.inf)
+    k = uint8(max(-h0, 0) * {kw} + max(-w0, 0))
+{border_taps}
     out[up, uo, uint64(ow)] = best
-    idx[up, uo, uint64(ow)] = uint8((arg // width - h0) * {kw} + arg % width - w0)
+    idx[up, uo, uint64(ow)] = k
 
 
 @njit(**_OPTS)
@@ -39,7 +44,8 @@ def max_bwd_planar(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, cons
     read-modify-write). The value is PyTorch's ``0 + grad``: -0 becomes +0, a signalling
     NaN becomes quiet. Overlapping windows at stride 1: :func:`max_bwd_gather`. Otherwise:
     zero the plane, then add ``grad_out`` at each argmax in output scan order (PyTorch's
-    accumulation order)."""
+    accumulation order; one add per output, where a pass per tap would add 8 zeros for
+    each gradient in a 3x3 window: measured slower)."""
     height, width = grad_in.shape[1], grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
     sign, inf_bits, quiet = consts[0], consts[1], consts[2]
@@ -66,6 +72,65 @@ def max_bwd_planar(grad_out, grad_bits, idx, grad_in, grad_in_bits, lo, hi, cons
         for h in range(oh_count * {sh}, height):
             for w in range(width):
                 grad_in_bits[up, uint64(h), uint64(w)] = 0
+
+
+@njit(inline="always")
+def _phase_grid(height, width, oh_count, ow_count):
+    """Sizes of the phase-split buffer of :func:`avg_bwd_phases`:
+    row length ``span`` (outputs and phase columns, plus guard columns) and ``rows`` per
+    phase block (plus guard rows), so every tap's target is in bounds."""
+    span = max((width + {kw}) // {sw}, ow_count) + 3
+    rows = max((height + {kh}) // {sh}, oh_count) + 3
+    return span, rows
+
+
+@njit(inline="always")
+def _phase_store(grad_in, up, t, span, rows):
+    """Write each element of plane ``up`` once from ``t``: element (h, w) lives in phase
+    block ``(h % {sh}, w % {sw})`` at row ``h // {sh} + 1``, column ``w // {sw} + 1``."""
+    height, width = grad_in.shape[1], grad_in.shape[2]
+    for h in range(height):
+        uh = uint64(h)
+        block = (h % {sh}) * {sw} * rows * span + (h // {sh} + 1) * span + 1
+{phase_store}
+
+
+@njit(**_OPTS)
+def avg_bwd_phases(grad_out, grad_in, lo, hi, ph, pw, count_include_pad, divisor):
+    """Overlapping windows, planes [lo, hi). Input element (h, w) is summed in a buffer
+    split by phase (``h % {sh}``, ``w % {sw}``), where tap (i, j) of every output is ONE
+    fixed offset from the output's place in a row-padded copy of ``grad_out / divisor``:
+    each tap is one long contiguous pass over the whole plane (guard rows and columns take
+    what falls outside). Taps in descending (i, j) order add each element's terms in
+    output scan order, ``0 + d1 + d2 + ...``: PyTorch's accumulation order, bit for bit.
+    Then each input element is written once."""
+    height, width = grad_in.shape[1], grad_in.shape[2]
+    oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
+    span, rows = _phase_grid(height, width, oh_count, ow_count)
+    block = rows * span
+    t = np.empty({sh} * {sw} * block, grad_in.dtype)
+    n = oh_count * span
+    size = t.size
+    zero = grad_in.dtype.type(0)
+    divisors = np.ones((oh_count, span), grad_in.dtype)
+    for oh in range(oh_count):
+        h0, h1, pool_h = avg_window(oh, {sh}, ph, {kh}, height)
+        for ow in range(ow_count):
+            w0, w1, pool_w = avg_window(ow, {sw}, pw, {kw}, width)
+            divisors[oh, ow + 1] = avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0,
+                                               h1, w0, w1)
+    deltas = np.zeros(n, grad_in.dtype)  # guard columns stay 0
+    for p in range(lo, hi):
+        up = uint64(p)
+        for oh in range(oh_count):
+            uo = uint64(oh)
+            base = oh * span + 1
+            for ow in range(ow_count):
+                u = uint64(ow)
+                deltas[uint64(base + ow)] = grad_out[up, uo, u] / divisors[uo, uint64(ow + 1)]
+        t[:] = zero
+{avg_phase_passes}
+        _phase_store(grad_in, up, t, span, rows)
 
 
 @njit(**_OPTS)
@@ -138,46 +203,24 @@ def avg_fwd_planar(x, out, lo, hi, ph, pw, count_include_pad, divisor):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def avg_bwd_planar(grad_out, grad_in, lo, hi, ph, pw, count_include_pad, divisor):
+    """Windows tiling the plane (kernel == stride, no padding): each element written once,
+    PyTorch's ``0 + grad / d`` (+0 turns a -0 quotient into +0), no zeroing pass. Other
+    windows: :func:`avg_bwd_phases`."""
     width = grad_in.shape[2]
     oh_count, ow_count = grad_out.shape[1], grad_out.shape[2]
-    oh_lo, oh_hi = inner_range(ph, {sh}, 1, {kh}, grad_in.shape[1], oh_count)
-    ow_lo, ow_hi = inner_range(pw, {sw}, 1, {kw}, width, ow_count)
     d = grad_in.dtype.type(divisor if divisor > 0 else {kh} * {kw})
-    # Windows tiling the plane (kernel == stride, no padding): write each element once,
-    # PyTorch's ``0 + grad / d`` (+0 turns a -0 quotient into +0), no zeroing pass.
     tiles = {tiles} and oh_count * {sh} <= grad_in.shape[1] and ow_count * {sw} <= width
+    if not tiles:
+        avg_bwd_phases(grad_out, grad_in, lo, hi, ph, pw, count_include_pad, divisor)
+        return
     zero = grad_in.dtype.type(0)
     for p in range(lo, hi):
         up = uint64(p)
-        if tiles:
-            for oh in range(oh_count):
-                uoh = uint64(oh)
-{avg_tile_rows}
-            for h in range(oh_count * {sh}, grad_in.shape[1]):
-                grad_in[p, h] = 0
-            continue
-        gp = grad_in[p]
-        gp[:, :] = 0
         for oh in range(oh_count):
-            inner = oh_lo <= oh < oh_hi
-            a = ow_lo if inner else ow_count
-            b = ow_hi if inner else ow_count
-            # Outputs strictly in scan order (left border, interior, right border): with
-            # overlapping windows that is PyTorch's accumulation order.
-            for ow in range(a):
-                avg_scatter_one(gp, grad_out[p, oh, ow], oh, ow, {kh}, {kw}, {sh}, {sw}, ph, pw,
-                                count_include_pad, divisor)
             uoh = uint64(oh)
-            h0 = oh * {sh} - ph
-{rows}
-            for ow in range(a, b):
-                w = ow * {sw} - pw
-{cols}
-                delta = grad_out[up, uoh, uint64(ow)] / d
-{adds}
-            for ow in range(b, ow_count):
-                avg_scatter_one(gp, grad_out[p, oh, ow], oh, ow, {kh}, {kw}, {sh}, {sw}, ph, pw,
-                                count_include_pad, divisor)
+{avg_tile_rows}
+        for h in range(oh_count * {sh}, grad_in.shape[1]):
+            grad_in[p, h] = 0
 
 
 @njit(**_OPTS)
@@ -329,6 +372,28 @@ def _max_taps(pad: str, kh: int, kw: int, value) -> str:
     return "\n".join(taps)
 
 
+def _border_taps(kh: int, kw: int) -> str:
+    """The body of the generated ``_border``: each tap read at its index clamped into the
+    plane and taken only when inside (``ok``) and PyTorch's rule says so."""
+    pad = " " * 4
+    lines = []
+    for i in range(kh):
+        lines += [
+            f"{pad}h = h0 + {i}",
+            f"{pad}row_ok = (h >= 0) & (h < height)",
+            f"{pad}uh = uint64(min(max(h, 0), height - 1))",
+        ]
+        for j in range(kw):
+            lines += [
+                f"{pad}w = w0 + {j}",
+                f"{pad}v = xp[uh, uint64(min(max(w, 0), width - 1))]",
+                f"{pad}t = row_ok & (w >= 0) & (w < width) & ((v > best) | (v != v))",
+                f"{pad}best = v if t else best",
+                f"{pad}k = uint8({i * kw + j}) if t else k",
+            ]
+    return "\n".join(lines)
+
+
 def _max_dense(kh, kw) -> str:
     offsets = "\n".join(
         f"    o{i}{j} = uint64({i} * width + {j})" for i in range(kh) for j in range(kw)
@@ -407,16 +472,49 @@ def _avg_tile_rows(kh, kw, sh, sw) -> str:
     blocks = []
     for i in range(kh):
         stores = "\n".join(
-            f"                    grad_in[up, r, uint64(ow * {sw} + {j})] = delta"
-            for j in range(kw)
+            f"                grad_in[up, r, uint64(ow * {sw} + {j})] = delta" for j in range(kw)
         )
-        blocks.append(f"""                r = uint64(oh * {sh} + {i})
-                for ow in range(ow_count):
-                    delta = grad_out[up, uoh, uint64(ow)] / d + zero
+        blocks.append(f"""            r = uint64(oh * {sh} + {i})
+            for ow in range(ow_count):
+                delta = grad_out[up, uoh, uint64(ow)] / d + zero
 {stores}
-                for w in range(ow_count * {sw}, width):
-                    grad_in[up, r, uint64(w)] = 0""")
+            for w in range(ow_count * {sw}, width):
+                grad_in[up, r, uint64(w)] = 0""")
     return "\n".join(blocks)
+
+
+def _phase_passes(kh: int, kw: int, sh: int, sw: int, ph: int, pw: int) -> str:
+    """The tap passes of ``avg_bwd_phases``: tap (i, j) of output (oh, ow) reaches input
+    (oh * sh - ph + i, ow * sw - pw + j), i.e. phase block ``((i - ph) % sh, (j - pw) %
+    sw)``, row offset ``(i - ph) // sh`` and column offset ``(j - pw) // sw``: one constant
+    offset from the output's padded position ``e``. Taps in descending (i, j): output rows,
+    then columns, ascending for every input element."""
+    pad = " " * 8
+    lines = []
+    for i in range(kh - 1, -1, -1):
+        for j in range(kw - 1, -1, -1):
+            block = ((i - ph) % sh) * sw + (j - pw) % sw
+            lines += [
+                f"{pad}off = {block} * block + ({(i - ph) // sh} + 1) * span + {(j - pw) // sw}",
+                f"{pad}for e in range(max(0, -off), min(n, size - off)):",
+                f"{pad}    t[uint64(e + off)] += deltas[uint64(e)]",
+            ]
+    return "\n".join(lines)
+
+
+def _phase_store(sw: int) -> str:
+    """The body of ``_phase_store`` for one input row: interleave the column phases."""
+    pad = " " * 8
+    lines = [f"{pad}for q in range(width // {sw}):", f"{pad}    uq = uint64(q)"]
+    lines += [
+        f"{pad}    grad_in[up, uh, uint64(q * {sw} + {c})] = t[uint64(block + {c} * rows * span) + uq]"
+        for c in range(sw)
+    ]
+    lines += [
+        f"{pad}for w in range(width // {sw} * {sw}, width):",
+        f"{pad}    grad_in[up, uh, uint64(w)] = t[(w % {sw}) * rows * span + block + w // {sw}]",
+    ]
+    return "\n".join(lines)
 
 
 def _gather_passes(kh, kw, sw, pw) -> str:
@@ -478,7 +576,6 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
     cols = "\n".join(f"{pad}c{j} = uint64(w + {j})" for j in range(kw))
     # Row-major window order, the order PyTorch sums in.
     sums = "\n".join(f"{pad}s += x[up, u{i}, c{j}]" for i in range(kh) for j in range(kw))
-    adds = "\n".join(f"{pad}grad_in[up, u{i}, c{j}] += delta" for i in range(kh) for j in range(kw))
     cl_rows = "\n".join(f"        u{i} = uint64(h0 + {i})" for i in range(kh))
     cl_cols = "\n".join(f"            c{j} = uint64(w0 + {j})" for j in range(kw))
     cl_sums = "\n".join(f"{pad}s += x[un, u{i}, c{j}, uc]" for i in range(kh) for j in range(kw))
@@ -490,19 +587,21 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
         ph=ph,
         pw=pw,
         max_fwd=max_fwd,
+        border_taps=_border_taps(kh, kw),
         cl_rows=cl_rows,
         cl_cols=cl_cols,
         cl_taps=_max_taps(pad, kh, kw, lambda i, j: f"x[un, u{i}, c{j}, uc]"),
         cl_sums=cl_sums,
         gather_passes=_gather_passes(kh, kw, sw, pw),
+        avg_phase_passes=_phase_passes(kh, kw, sh, sw, ph, pw),
+        phase_store=_phase_store(sw),
         stride1=sh == sw == 1,
         tiles=tiles,
         tile_rows=_tile_rows(kh, kw, sh, sw) if tiles else "            pass",
         rows=rows,
         cols=cols,
         sums=sums,
-        adds=adds,
-        avg_tile_rows=_avg_tile_rows(kh, kw, sh, sw) if tiles else "                pass",
+        avg_tile_rows=_avg_tile_rows(kh, kw, sh, sw) if tiles else "            pass",
         kernel_table="\n".join(table),
     )
 
