@@ -11,7 +11,7 @@ from PIL import Image
 from poolstride.cli import main
 from poolstride.comparison import compare
 from poolstride.errors import PoolstrideError
-from poolstride.experiment.config import CompareConfig, RunConfig, dataset_options
+from poolstride.experiment.config import CompareConfig, RunConfig, dataset_options, make_config
 from poolstride.experiment.store import RunRecord
 from poolstride.experiment.workload import load_data
 from poolstride.report.run import rebuild_model, reproduce_command
@@ -158,3 +158,11 @@ def test_the_reproduce_command_carries_the_data_options():
     record = RunRecord(key=cfg.key, status="finished", config=cfg.to_dict(), metrics={})
     command = reproduce_command([record])
     assert "--data-options num_samples=1500,train_split=0.75" in command
+
+
+def test_a_config_file_may_give_the_options_as_a_mapping(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text("data-options: {train_split: 0.75, num_samples: 1500}\nvariants: max\n")
+    cfg = make_config(path)
+    assert cfg.data_options == "num_samples=1500,train_split=0.75"
+    assert make_config(cfg.to_dict()).runs()[0].key == cfg.runs()[0].key
