@@ -31,15 +31,20 @@ def float64():
     torch.set_default_dtype(old)
 
 
-@pytest.mark.parametrize("kind", ["max", "avg", "blur-max", "conv"])
-def test_every_configuration_trains_the_same_run(kind, float64):
+@pytest.mark.parametrize(
+    ("model_name", "kind"),
+    [("simple", "max"), ("simple", "avg"), ("simple", "blur-max"), ("simple", "conv")]
+    + [("resnet20", "max"), ("resnet20", "subsample")],
+)
+def test_every_configuration_trains_the_same_run(model_name, kind, float64):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(24, 2, 8, 8, generator=g), torch.randint(0, 3, (24,), generator=g)
     cfg = RunConfig(variant=kind, steps=5, batch_size=8, log_every=1, eval_points=1)
     trained = {}
     for fmt, pooling in CONFIGS:
         torch.manual_seed(0)
-        model = build_model("simple", kind, (2, 8, 8), 3, width=4, depth=2)
+        depth = {"depth": 2} if model_name == "simple" else {}
+        model = build_model(model_name, kind, (2, 8, 8), 3, width=4, **depth)
         channels_last = fmt == "channels_last"
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -49,10 +54,10 @@ def test_every_configuration_trains_the_same_run(kind, float64):
     ref_result, ref_state = trained["contiguous", "poolstride"]
     for result, state in trained.values():
         assert result.curve["train_loss"] == pytest.approx(
-            ref_result.curve["train_loss"], abs=1e-12
+            ref_result.curve["train_loss"], abs=1e-10
         )
         for name, tensor in state.items():
-            torch.testing.assert_close(tensor, ref_state[name], atol=1e-11, rtol=0)
+            torch.testing.assert_close(tensor, ref_state[name], atol=1e-9, rtol=0)
 
 
 def _fake_timings(monkeypatch, ms: dict[str, float]):
