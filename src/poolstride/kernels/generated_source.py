@@ -95,6 +95,62 @@ def _phase_store(grad_in, up, t, span, rows):
 {phase_store}
 
 
+@njit(inline="always")
+def _phase_load(x, up, t, span, rows):
+    """Split plane ``up`` of ``x`` into the phase blocks of ``t`` (as :func:`_phase_store`)."""
+    height, width = x.shape[1], x.shape[2]
+    for h in range(height):
+        uh = uint64(h)
+        block = (h % {sh}) * {sw} * rows * span + (h // {sh} + 1) * span + 1
+{phase_load}
+
+
+@njit(inline="always")
+def _divisors(height, width, oh_count, ow_count, span, ph, pw, count_include_pad, divisor,
+              dtype):
+    """PyTorch's divisor of each output (oh, ow), at ``[oh, ow + 1]`` (1 in guard columns)."""
+    divisors = np.ones((oh_count, span), dtype)
+    for oh in range(oh_count):
+        h0, h1, pool_h = avg_window(oh, {sh}, ph, {kh}, height)
+        for ow in range(ow_count):
+            w0, w1, pool_w = avg_window(ow, {sw}, pw, {kw}, width)
+            divisors[oh, ow + 1] = avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0,
+                                               h1, w0, w1)
+    return divisors
+
+
+@njit(**_OPTS)
+def avg_fwd_phases(x, out, lo, hi, ph, pw, count_include_pad, divisor):
+    """Windows that overlap or cross the border, planes [lo, hi): the plane is split by phase
+    (``h % {sh}``, ``w % {sw}``) into a buffer with zero guard rows and columns, where tap
+    (i, j) of every output is one fixed offset (see :func:`avg_bwd_phases`); each tap is
+    then one long contiguous pass adding into the outputs' sums, in the window's row-major
+    order from 0 (a tap outside the input adds +0, which changes no sum): PyTorch's sum,
+    then its one division."""
+    height, width = x.shape[1], x.shape[2]
+    oh_count, ow_count = out.shape[1], out.shape[2]
+    span, rows = _phase_grid(height, width, oh_count, ow_count)
+    block = rows * span
+    t = np.zeros({sh} * {sw} * block, x.dtype)  # guards stay 0
+    n = oh_count * span
+    size = t.size
+    sums = np.empty(n, x.dtype)
+    zero = x.dtype.type(0)
+    divisors = _divisors(height, width, oh_count, ow_count, span, ph, pw, count_include_pad,
+                         divisor, x.dtype)
+    for p in range(lo, hi):
+        up = uint64(p)
+        _phase_load(x, up, t, span, rows)
+        sums[:] = zero
+{avg_fwd_passes}
+        for oh in range(oh_count):
+            uo = uint64(oh)
+            base = oh * span + 1
+            for ow in range(ow_count):
+                u = uint64(ow)
+                out[up, uo, u] = sums[uint64(base + ow)] / divisors[uo, uint64(ow + 1)]
+
+
 @njit(**_OPTS)
 def avg_bwd_phases(grad_out, grad_in, lo, hi, ph, pw, count_include_pad, divisor):
     """Overlapping windows, planes [lo, hi). Input element (h, w) is summed in a buffer
@@ -112,13 +168,8 @@ def avg_bwd_phases(grad_out, grad_in, lo, hi, ph, pw, count_include_pad, divisor
     n = oh_count * span
     size = t.size
     zero = grad_in.dtype.type(0)
-    divisors = np.ones((oh_count, span), grad_in.dtype)
-    for oh in range(oh_count):
-        h0, h1, pool_h = avg_window(oh, {sh}, ph, {kh}, height)
-        for ow in range(ow_count):
-            w0, w1, pool_w = avg_window(ow, {sw}, pw, {kw}, width)
-            divisors[oh, ow + 1] = avg_divisor(divisor, count_include_pad, pool_h, pool_w, h0,
-                                               h1, w0, w1)
+    divisors = _divisors(height, width, oh_count, ow_count, span, ph, pw, count_include_pad,
+                         divisor, grad_in.dtype)
     deltas = np.zeros(n, grad_in.dtype)  # guard columns stay 0
     for p in range(lo, hi):
         up = uint64(p)
@@ -174,6 +225,9 @@ def avg_fwd_planar(x, out, lo, hi, ph, pw, count_include_pad, divisor):
     oh_count, ow_count = out.shape[1], out.shape[2]
     oh_lo, oh_hi = inner_range(ph, {sh}, 1, {kh}, x.shape[1], oh_count)
     ow_lo, ow_hi = inner_range(pw, {sw}, 1, {kw}, width, ow_count)
+    if not ({tiles} and oh_count * {sh} <= x.shape[1] and ow_count * {sw} <= width):
+        avg_fwd_phases(x, out, lo, hi, ph, pw, count_include_pad, divisor)
+        return
     # Inside the input both divisor rules give the window size.
     d = x.dtype.type(divisor if divisor > 0 else {kh} * {kw})
     zero = x.dtype.type(0)
@@ -483,36 +537,45 @@ def _avg_tile_rows(kh, kw, sh, sw) -> str:
     return "\n".join(blocks)
 
 
-def _phase_passes(kh: int, kw: int, sh: int, sw: int, ph: int, pw: int) -> str:
-    """The tap passes of ``avg_bwd_phases``: tap (i, j) of output (oh, ow) reaches input
-    (oh * sh - ph + i, ow * sw - pw + j), i.e. phase block ``((i - ph) % sh, (j - pw) %
-    sw)``, row offset ``(i - ph) // sh`` and column offset ``(j - pw) // sw``: one constant
-    offset from the output's padded position ``e``. Taps in descending (i, j): output rows,
-    then columns, ascending for every input element."""
+def _phase_passes(kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, forward=False) -> str:
+    """The tap passes of ``avg_bwd_phases`` (``forward``: ``avg_fwd_phases``): tap (i, j)
+    of output (oh, ow) is input (oh * sh - ph + i, ow * sw - pw + j), i.e. phase block
+    ``((i - ph) % sh, (j - pw) % sw)``, row offset ``(i - ph) // sh`` and column offset
+    ``(j - pw) // sw``: one constant offset from the output's padded position ``e``.
+    Backward: taps in descending (i, j), so output rows, then columns, ascend for every input
+    element (PyTorch's scatter order); forward: ascending, the window's row-major order."""
     pad = " " * 8
     lines = []
-    for i in range(kh - 1, -1, -1):
-        for j in range(kw - 1, -1, -1):
-            block = ((i - ph) % sh) * sw + (j - pw) % sw
-            lines += [
-                f"{pad}off = {block} * block + ({(i - ph) // sh} + 1) * span + {(j - pw) // sw}",
-                f"{pad}for e in range(max(0, -off), min(n, size - off)):",
-                f"{pad}    t[uint64(e + off)] += deltas[uint64(e)]",
-            ]
+    taps = [(i, j) for i in range(kh) for j in range(kw)]
+    for i, j in taps if forward else reversed(taps):
+        block = ((i - ph) % sh) * sw + (j - pw) % sw
+        lines += [
+            f"{pad}off = {block} * block + ({(i - ph) // sh} + 1) * span + {(j - pw) // sw}",
+            f"{pad}for e in range(max(0, -off), min(n, size - off)):",
+            f"{pad}    sums[uint64(e)] += t[uint64(e + off)]"
+            if forward
+            else f"{pad}    t[uint64(e + off)] += deltas[uint64(e)]",
+        ]
     return "\n".join(lines)
 
 
-def _phase_store(sw: int) -> str:
-    """The body of ``_phase_store`` for one input row: interleave the column phases."""
+def _phase_copy(sw: int, plane: str, to_plane: bool) -> str:
+    """The body of ``_phase_store`` / ``_phase_load`` for input row ``h``: the row's column
+    phases interleaved into ``plane`` (``to_plane``) or split out of it into ``t``."""
     pad = " " * 8
+
+    def assign(column: str, buffer: str) -> str:
+        a, b = f"{plane}[up, uh, uint64({column})]", f"t[{buffer}]"
+        return f"{a} = {b}" if to_plane else f"{b} = {a}"
+
     lines = [f"{pad}for q in range(width // {sw}):", f"{pad}    uq = uint64(q)"]
     lines += [
-        f"{pad}    grad_in[up, uh, uint64(q * {sw} + {c})] = t[uint64(block + {c} * rows * span) + uq]"
+        f"{pad}    " + assign(f"q * {sw} + {c}", f"uint64(block + {c} * rows * span) + uq")
         for c in range(sw)
     ]
     lines += [
         f"{pad}for w in range(width // {sw} * {sw}, width):",
-        f"{pad}    grad_in[up, uh, uint64(w)] = t[(w % {sw}) * rows * span + block + w // {sw}]",
+        f"{pad}    " + assign("w", f"(w % {sw}) * rows * span + block + w // {sw}"),
     ]
     return "\n".join(lines)
 
@@ -594,7 +657,9 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
         cl_sums=cl_sums,
         gather_passes=_gather_passes(kh, kw, sw, pw),
         avg_phase_passes=_phase_passes(kh, kw, sh, sw, ph, pw),
-        phase_store=_phase_store(sw),
+        phase_store=_phase_copy(sw, "grad_in", to_plane=True),
+        phase_load=_phase_copy(sw, "x", to_plane=False),
+        avg_fwd_passes=_phase_passes(kh, kw, sh, sw, ph, pw, forward=True),
         stride1=sh == sw == 1,
         tiles=tiles,
         tile_rows=_tile_rows(kh, kw, sh, sw) if tiles else "            pass",
