@@ -10,6 +10,7 @@ BlurPool2d / kornia's MaxBlurPool2D. Nothing here is asserted; it prints.
     .venv/bin/python bench/kernels.py --reps 31 --threads 1 --shape 8,64,56,56
     .venv/bin/python bench/kernels.py --e2e           # + training the `simple` model on CPU
     .venv/bin/python bench/kernels.py --keep-freed-memory   # glibc keeps freed memory
+    .venv/bin/python bench/kernels.py --split --only max,avg  # where fwd+bwd time goes
     .venv/bin/python bench/kernels.py --compile       # first-call (compile/load) latency
 
 timm and kornia are optional (``pip install 'poolstride[bench]'``); missing ones are skipped.
@@ -203,6 +204,59 @@ def memory_floor_ratios(variants, fwd, fb) -> dict[str, tuple[float, float, floa
     return out
 
 
+def split_times(variants, reps: int, burst: int) -> dict[str, tuple[float, float, float]]:
+    """Where each ``ours`` variant's forward+backward time goes: ``{variant: (forward
+    kernels, backward kernels, the rest)}`` in seconds, medians over interleaved rounds of
+    the fastest of ``burst`` calls (the rest: allocating outputs, indices and the input
+    gradient, autograd, Python). Kernel time is the time inside
+    ``poolstride.kernels.threads.run``, which every kernel call goes through."""
+    from poolstride.kernels import threads
+
+    inside = [0.0]
+    run = threads.run
+
+    def timed_run(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            run(*args, **kwargs)
+        finally:
+            inside[0] += time.perf_counter() - start
+
+    def one_call(op, leaf, grad):
+        leaf.grad = None
+        inside[0] = 0.0
+        start = time.perf_counter()
+        y = op(leaf)
+        forward = inside[0]
+        y.backward(grad)
+        return time.perf_counter() - start, forward, inside[0] - forward
+
+    calls = {}
+    for name, (op, x) in variants.items():
+        if name.startswith("ours"):
+            leaf = x.detach().requires_grad_()
+            with torch.no_grad():
+                grad = torch.ones_like(op(leaf))
+            calls[name] = (op, leaf, grad)
+    rounds = {name: [] for name in calls}
+    threads.run = timed_run
+    try:
+        for call in calls.values():
+            one_call(*call)
+        order = list(calls)
+        for _ in range(reps):
+            random.shuffle(order)
+            for name in order:
+                rounds[name].append(min(one_call(*calls[name]) for _ in range(burst)))
+    finally:
+        threads.run = run
+    out = {}
+    for name, samples in rounds.items():
+        total, forward, backward = (statistics.median(s[i] for s in samples) for i in range(3))
+        out[name] = (forward, backward, total - forward - backward)
+    return out
+
+
 def run_kernels(args) -> None:
     shape = tuple(int(s) for s in args.shape.split(","))
     x = torch.randn(shape, dtype=getattr(torch, args.dtype))
@@ -244,6 +298,16 @@ def run_kernels(args) -> None:
                 print(
                     f"  {name} fwd+bwd / floor with the saved argmax ({saved_ms:.2f} ms): "
                     f"{ratio_saved:.2f}"
+                )
+        if args.split and not label.startswith(("blur", "max2/1")):
+            copy_ms = fwd["copy"] * 1e3
+            for name, parts in split_times(variants, args.reps, args.burst).items():
+                forward, backward, rest = (part * 1e3 for part in parts)
+                print(
+                    f"  {name} fwd+bwd split: forward kernel {forward:.2f} ms "
+                    f"({forward / copy_ms:.2f} copies), backward kernel {backward:.2f} "
+                    f"({backward / copy_ms:.2f}), the rest {rest:.2f} ({rest / copy_ms:.2f}: "
+                    f"allocation, autograd, Python)"
                 )
         for prefix, ours, base, target in _TARGETS:
             if label.startswith(prefix) and ours in fb and base in fb:
@@ -349,6 +413,12 @@ def main() -> None:
         help="back-to-back calls per variant per round, fastest kept (1 = strict interleave)",
     )
     parser.add_argument("--only", default="", help="comma-separated case prefixes: max,avg,blur")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also split our max/avg forward+backward into forward kernel, backward kernel "
+        "and the rest (allocation, autograd, Python), in copies of the input",
+    )
     parser.add_argument("--e2e", action="store_true", help="also time end-to-end training")
     parser.add_argument("--e2e-only", action="store_true")
     parser.add_argument("--e2e-batch", type=int, default=128)
