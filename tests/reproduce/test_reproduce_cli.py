@@ -16,6 +16,7 @@ def test_list_shows_every_study_with_cpu_and_gpu_estimates(capsys):
     assert out.count("2-core CPU") == sum(len(s.budgets) for s in STUDIES.values())
     assert "one GPU" in out
     assert "needs cifar10" in out
+    assert "3 grids; 64 px: --data an image folder)" in out  # resnet-stem's cpu budget
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,12 @@ def study_list() -> str:
         )
         lines.append(f"{study.name}: {study.title}{data}")
         for budget, recipe in study.budgets.items():
+            sizes = {g.options.get("image_size") for g in recipe.grids} - {None}
+            resized = f"; {'/'.join(sorted(sizes))} px: --data an image folder" if sizes else ""
             lines.append(
                 f"  --budget {budget:<5} 2-core CPU {_minutes(recipe.minutes_cpu):>9}, "
                 f"one GPU {_minutes(recipe.minutes_gpu):>9}  ({recipe.seeds} seeds, "
-                f"{len(recipe.grids)} grid{'s' if len(recipe.grids) > 1 else ''})"
+                f"{len(recipe.grids)} grid{'s' if len(recipe.grids) > 1 else ''}{resized})"
             )
     return "\n".join(lines)
 
