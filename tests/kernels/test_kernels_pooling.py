@@ -248,3 +248,26 @@ def test_common_avg_windows_follow_pytorch_divisor_rules(
     (grad_ref,) = torch.autograd.grad(ref, x_ref, grad_out)
     (grad_new,) = torch.autograd.grad(out, x_new, grad_out)
     assert torch.equal(_bits(grad_new), _bits(grad_ref))
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (2, 2, 1), (3, 2, 1), (3, 1, 1)])
+def test_common_windows_on_planes_smaller_than_the_window(layout, kernel, stride, padding):
+    # Planes of 1-4 rows and columns: every window of the generated kernels crosses a border
+    # (the unrolled max border, the guard rows and columns of the phase-split average).
+    geometry = dict(kernel_size=kernel, stride=stride, padding=padding)
+    for h, w, ceil_mode in [(h, w, c) for h in range(1, 5) for w in range(1, 5) for c in (0, 1)]:
+        if min(h, w) + 2 * padding < kernel:
+            continue  # PyTorch rejects an empty output
+        x = make_input((2, 3, h, w), torch.float32, layout, "special", seed=h * 10 + w)
+        for ours, theirs, extra in [
+            (kernels.max_pool, F.max_pool2d, {}),
+            (kernels.avg_pool, F.avg_pool2d, {"count_include_pad": False}),
+            (kernels.avg_pool, F.avg_pool2d, {"divisor_override": 3}),
+        ]:
+            a = x.detach().clone().requires_grad_()
+            b = x.detach().clone().requires_grad_()
+            out = ours(a, ceil_mode=bool(ceil_mode), **geometry, **extra)
+            ref = theirs(b, ceil_mode=bool(ceil_mode), **geometry, **extra)
+            _exact(out, ref)
+            _exact(_grad(out, a, h + w), _grad(ref, b, h + w))
