@@ -13,6 +13,7 @@ from poolstride.experiment.augment import make_augment, random_flip, random_shif
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.train import (
     Diverged,
+    eval_rows,
     evaluate,
     lr_at,
     make_optimizer,
@@ -206,3 +207,20 @@ def test_make_augment_kinds():
     assert make_augment("flip", 4, torch.Generator().manual_seed(1))(x).shape == x.shape
     both = make_augment("shift+flip", 2, torch.Generator().manual_seed(1))(x)
     assert both.shape == x.shape and not torch.equal(both, x)
+
+
+def test_evaluation_batches_stay_small_for_images_and_whole_for_mnist1d():
+    assert eval_rows(torch.zeros(4000, 1, 40), seeds=3) == 1000  # the default grid: unchanged
+    assert eval_rows(torch.zeros(1000, 3, 32, 32), seeds=2) == 2**21 // (2 * 3 * 32 * 32)
+    assert eval_rows(torch.zeros(10, 3, 512, 512), seeds=5) == 1
+    assert eval_rows(torch.zeros(0, 3, 32, 32)) == 1000
+
+
+def test_evaluation_in_batches_equals_one_batch():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.Flatten(), nn.Linear(32, 3))
+    x, y = torch.randn(50, 1, 10, dtype=torch.float64), torch.randint(0, 3, (50,))
+    model = model.double()
+    whole = evaluate(model, x, y, batch_size=50)
+    # per-example losses are float32 (as stored): sums differ by their rounding only
+    assert evaluate(model, x, y, batch_size=7) == pytest.approx(whole, rel=1e-6)

@@ -46,7 +46,7 @@ from poolstride.errors import unknown
 from poolstride.experiment.augment import make_augment
 from poolstride.experiment.config import RunConfig
 from poolstride.experiment.device import synchronize
-from poolstride.experiment.train import LoopUsage, lr_at, make_optimizer, total_steps
+from poolstride.experiment.train import LoopUsage, eval_rows, lr_at, make_optimizer, total_steps
 from poolstride.layers.dims import CONV_FN
 from poolstride.layers.functional import avg_pool, max_pool
 from poolstride.layers.heads import CatAvgMaxPool
@@ -349,11 +349,13 @@ def evaluate_fused(
     seeds: int,
     x: torch.Tensor,
     y: torch.Tensor,
-    batch_size: int = 1000,
+    batch_size: int | None = None,
     amp: str = "none",
     channels_last: bool = False,
 ) -> list[tuple[float, float]]:
-    """Per seed ``(accuracy, mean cross-entropy)`` on ``(x, y)`` in eval mode (as ``evaluate``)."""
+    """Per seed ``(accuracy, mean cross-entropy)`` on ``(x, y)`` in eval mode (as ``evaluate``),
+    ``batch_size`` rows at a time (default :func:`~poolstride.experiment.train.eval_rows`)."""
+    batch_size = batch_size or eval_rows(x, seeds)
     was_training = fused.training
     fused.eval()
     correct = torch.zeros(seeds, dtype=torch.long, device=x.device)
