@@ -12,6 +12,14 @@ BlurPool2d / kornia's MaxBlurPool2D. Nothing here is asserted; it prints.
     .venv/bin/python bench/kernels.py --keep-freed-memory   # glibc keeps freed memory
     .venv/bin/python bench/kernels.py --split --only max,avg  # where fwd+bwd time goes
     .venv/bin/python bench/kernels.py --compile       # first-call (compile/load) latency
+    .venv/bin/python bench/kernels.py --shape 32,64,224,224 --only max,avg --reps 5 \
+        --burst 2 --threads 1 --keep-freed-memory     # a DRAM-resident input (411 MB)
+
+The memory floor printed for each op is measured with a copy of the input, so it is only a
+*memory* floor when the input does not fit in the last-level cache: the default shape is
+26 MB, cache-resident on a machine with a large L3 (the development VM reports 300 MB), where
+the floor is a cache-speed copy. To see the distance to the DRAM floor (what a laptop with an
+8-16 MB L3 sees for real activations), run at a shape larger than the L3, as above.
 
 timm and kornia are optional (``pip install 'poolstride[bench]'``); missing ones are skipped.
 """
