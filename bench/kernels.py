@@ -12,6 +12,7 @@ BlurPool2d / kornia's MaxBlurPool2D. Nothing here is asserted; it prints.
     .venv/bin/python bench/kernels.py --keep-freed-memory   # glibc keeps freed memory
     .venv/bin/python bench/kernels.py --split --only max,avg  # where fwd+bwd time goes
     .venv/bin/python bench/kernels.py --compile       # first-call (compile/load) latency
+    .venv/bin/python bench/kernels.py --forms --reps 21 --burst 2  # max 3x3/2 forward forms
     .venv/bin/python bench/kernels.py --shape 32,64,224,224 --only max,avg --reps 5 \
         --burst 2 --threads 1 --keep-freed-memory     # a DRAM-resident input (411 MB)
 
@@ -327,6 +328,55 @@ def run_kernels(args) -> None:
             print(f"  {name:<58}{ratio:5.1f}x  target {target}x: {verdict}")
 
 
+def run_forms(args) -> None:
+    """The NCHW max 3x3/2 p1 forward's two kernel forms side by side: the separable
+    ``max_fwd_rows`` (row maxima, then columns; what ``kernels.max_pool`` runs) and the
+    column-pair ``max_fwd_pairs`` it replaced, each called directly over all planes on this
+    thread, with a ``copy_`` of the input into a preallocated tensor as the unit. Rounds
+    interleaved (shuffled), each the fastest of ``burst`` calls; medians."""
+    import numpy as np
+
+    from poolstride.kernels import generated
+    from poolstride.kernels.call_plan import PAIRS, ROWS
+
+    n, c, h, w = (int(s) for s in args.shape.split(","))
+    if w % 2:
+        raise SystemExit("--forms needs an even width (column pairs)")
+    x = torch.randn((n, c, h, w), dtype=getattr(torch, args.dtype))
+    table = generated.pool_kernels((3, 3), (2, 2), (1, 1), (1, 1))
+    planes = x.reshape(n * c, h, w).numpy()
+    pairs = planes.view(np.complex64 if planes.dtype == np.float32 else np.complex128)
+    out_shape = (n * c, (h - 1) // 2 + 1, w // 2)
+    results = {
+        form: (np.empty(out_shape, planes.dtype), np.empty(out_shape, np.uint8))
+        for form in ("rows", "pairs")
+    }
+    target = torch.empty_like(x)
+    runs = {
+        "rows": lambda: table["max", "fwd", ROWS](planes, pairs, *results["rows"], 0, n * c),
+        "pairs": lambda: table["max", "fwd", PAIRS](planes, pairs, *results["pairs"], 0, n * c),
+        "copy_": lambda: target.copy_(x),
+    }
+    for run in runs.values():  # compile, warm caches
+        run()
+    same = all(np.array_equal(a, b) for a, b in zip(results["rows"], results["pairs"]))
+    times = {name: [] for name in runs}
+    order = list(runs)
+    for _ in range(args.reps):
+        random.shuffle(order)
+        for name in order:
+            times[name].append(min(_timed(runs[name]) for _ in range(args.burst)))
+    ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    print(
+        f"max 3x3/2 p1 NCHW forward kernel forms, shape {(n, c, h, w)} {args.dtype}, one "
+        f"thread, {args.reps} interleaved rounds (best of {args.burst}), medians; "
+        f"load average {os.getloadavg()[0]:.1f}; outputs and taps identical: {same}"
+    )
+    for name in ("rows", "pairs", "copy_"):
+        print(f"  {name:<8}{ms[name]:8.2f} ms  {ms[name] / ms['copy_']:5.2f} copies")
+    print(f"  pairs / rows: {ms['pairs'] / ms['rows']:.2f}x")
+
+
 def run_e2e(args) -> None:
     """Train the `simple` 2D model with max pooling on random CPU images, kernels on vs off."""
     from poolstride.models import build_model
@@ -427,6 +477,12 @@ def main() -> None:
         help="also split our max/avg forward+backward into forward kernel, backward kernel "
         "and the rest (allocation, autograd, Python), in copies of the input",
     )
+    parser.add_argument(
+        "--forms",
+        action="store_true",
+        help="only time the NCHW max 3x3/2 p1 forward kernel's forms (separable rows vs "
+        "column pairs) side by side, in copies of the input",
+    )
     parser.add_argument("--e2e", action="store_true", help="also time end-to-end training")
     parser.add_argument("--e2e-only", action="store_true")
     parser.add_argument("--e2e-batch", type=int, default=128)
@@ -452,6 +508,9 @@ def main() -> None:
         raise SystemExit("numba is not installed: nothing to benchmark")
     if args.compile:
         run_compile_latency()
+        return
+    if args.forms:
+        run_forms(args)
         return
     if not args.e2e_only:
         run_kernels(args)

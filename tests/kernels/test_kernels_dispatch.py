@@ -270,7 +270,7 @@ def test_dispatch_log_sees_blur_served_by_pytorch_in_the_layers():
 @needs_numba
 def test_kernel_tables_name_every_kernel_the_dispatchers_look_up():
     from poolstride.kernels import dispatch, generated
-    from poolstride.kernels.call_plan import CHANNELS_LAST, DENSE, PAIRS, PLANAR
+    from poolstride.kernels.call_plan import CHANNELS_LAST, DENSE, PAIRS, PLANAR, ROWS
 
     generic = dispatch.generic_kernels().KERNELS
     layouts = (PLANAR, CHANNELS_LAST)
@@ -285,6 +285,8 @@ def test_kernel_tables_name_every_kernel_the_dispatchers_look_up():
     common = {("max", "fwd", PLANAR), ("max", "fwd", CHANNELS_LAST), ("max", "bwd", PLANAR)}
     common |= {("avg", "fwd", PLANAR), ("avg", "bwd", PLANAR), ("avg", "fwd", CHANNELS_LAST)}
     assert pool == common | {("max", "fwd", PAIRS)}
+    overlapping = set(generated.pool_kernels((3, 3), (2, 2), (1, 1), (1, 1)))
+    assert overlapping == common | {("max", "fwd", PAIRS), ("max", "fwd", ROWS)}
     dense = set(generated.pool_kernels((3, 3), (1, 1), (0, 0), (1, 1)))
     assert dense == common | {("max", "fwd", DENSE)}
     blur = generated.blur_kernels(3, 2, 1, "float32")

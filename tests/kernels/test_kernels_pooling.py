@@ -110,6 +110,24 @@ def test_common_windows_on_realistic_sizes(dtype, layout, geometry, op):
         _exact(_grad(out, a, 3), _grad(ref, b, 3))
 
 
+@pytest.mark.parametrize("values", ["ties", "special"])
+@pytest.mark.parametrize("padding, ceil_mode", [(1, False), (0, False), (0, True), (1, True)])
+def test_separable_max_3x3_stride_2_matches_pytorch_bit_for_bit(padding, ceil_mode, values):
+    # Rows first, then columns (max_fwd_rows, NCHW, even widths): the first maximum in
+    # row-major order and the last NaN must survive the split. Widths past one vector of
+    # outputs (and odd heights: a bottom border row) run its whole-vector row loops.
+    for shape, dtype in (((2, 3, 15, 40), torch.float32), ((1, 2, 12, 38), torch.float64)):
+        x = make_input(shape, dtype, "contiguous", values, seed=padding + 2 * ceil_mode)
+        geometry = dict(kernel_size=3, stride=2, padding=padding, ceil_mode=ceil_mode)
+        a = x.detach().clone().requires_grad_()
+        b = x.detach().clone().requires_grad_()
+        out, idx = kernels.max_pool(a, return_indices=True, **geometry)
+        ref, ref_idx = F.max_pool2d(b, return_indices=True, **geometry)
+        _exact(out, ref)
+        assert torch.equal(idx, ref_idx)
+        _exact(_grad(out, a, 3), _grad(ref, b, 3))
+
+
 def test_nan_and_ties_follow_pytorch_rule():
     # Window [1, 3, 3, nan, 3, nan]: PyTorch keeps the LAST NaN; [2, 2]: the FIRST max.
     x = torch.tensor([[[1.0, 3.0, 3.0, float("nan"), 3.0, float("nan"), 2.0, 2.0]]])

@@ -27,9 +27,10 @@ from poolstride.geometry.output_size import as_tuple, pool_output_size
 # ``poolstride.kernels.generic.KERNELS``):
 PLANAR = "planar"  # NCHW: numpy view (N*C, H, W)
 CHANNELS_LAST = "channels_last"  # NHWC: numpy view (N, H, W, C)
-# Two further forms of the generated max-pooling forward on planar data:
+# Further forms of the generated max-pooling forward on planar data:
 PAIRS = "pairs"  # stride 2: column pairs read as complex numbers
 DENSE = "dense"  # stride 1, no padding: one loop over the whole plane
+ROWS = "rows"  # stride 2, overlapping windows (3x3/2): row maxima first, then columns
 
 
 def _tuple_arg(value, dim: int, name: str) -> tuple[int, ...]:

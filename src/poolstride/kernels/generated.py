@@ -32,7 +32,7 @@ from poolstride.kernels.generated_source import blur_source, pool_source
 # Padding is at most kernel // 2 (PyTorch's limit): 0 or 1 here, also a constant.
 SIZES = (2, 3)
 STRIDES = (1, 2)
-_VERSION = 30  # bump when the template changes (file names carry it)
+_VERSION = 31  # bump when the template changes (file names carry it)
 _loaded: dict[tuple, object] = {}
 
 
@@ -83,7 +83,8 @@ def pool_kernels(kernel, stride, padding, dilation) -> dict:
     """The ``KERNELS`` table of the generated module for this window, or ``{}``.
 
     Its kernels: NCHW planes ``max_fwd_planar(x, x, out, idx, lo, hi)``, for
-    stride 2 ``max_fwd_pairs(x, pairs, out, idx, lo, hi)``, for stride 1 without padding
+    stride 2 ``max_fwd_pairs(x, pairs, out, idx, lo, hi)`` (for overlapping 3x3/2 windows
+    also the separable ``max_fwd_rows``, same arguments), for stride 1 without padding
     ``max_fwd_dense(x, x, out, idx, lo, hi)`` (uint8 taps), ``max_bwd_planar(grad_out,
     grad_bits, idx, grad_in, grad_in_bits, lo, hi, consts)``, ``avg_fwd_planar(x, out, lo,
     hi, ph, pw, count_include_pad, divisor)`` and ``avg_bwd_planar(grad_out, grad_in,

@@ -15,7 +15,7 @@ stride {sh}x{sw}, padding {ph}x{pw}, no dilation, NCHW planes (P, H, W). Do not 
 import numpy as np
 from numba import njit, uint8, uint64
 
-from poolstride.kernels.call_plan import CHANNELS_LAST, DENSE, PAIRS, PLANAR
+from poolstride.kernels.call_plan import CHANNELS_LAST, DENSE, PAIRS, PLANAR, ROWS
 from poolstride.kernels.generic import (avg_divisor, avg_one, avg_window, cl_avg_one,
                                         cl_window_max, inner_range)
 
@@ -409,6 +409,96 @@ def max_fwd_dense(x, xs, out, idx, lo, hi):
 '''
 
 
+_MAX_ROWS = """
+
+@njit(inline="always")
+def _row_border(x, up, h, rbest, rtap, ow, width, pairs):
+    \"\"\"Row ``h``'s max over the taps of output column ``ow``, a window crossing the border:
+    taps outside masked out, from -inf at the first tap inside (as PyTorch).\"\"\"
+    uh = uint64(h)
+    w0 = ow * 2 - {pw}
+    best = x.dtype.type(-np.inf)
+    k = uint8(max(-w0, 0))
+{row_border_taps}
+    rbest[uint64(h * pairs + ow)] = best
+    rtap[uint64(h * pairs + ow)] = k
+
+
+@njit(**_OPTS)
+def max_fwd_rows(x, xs, out, idx, lo, hi):
+    \"\"\"Separable max for windows that overlap: x (P, H, W) -> out, idx (P, OH, OW) uint8
+    taps, arguments as ``max_fwd_pairs``. Windows share input rows, so first each input
+    row's max over every output column's {kw} taps, ``rbest`` (H, W/2), and its column
+    ``rtap``: one loop over all column pairs of the plane (border columns redone after);
+    then each output is the max of its {kh} row maxima. PyTorch's row-major scan keeps the
+    first maximum (the last NaN): that is the first row whose row max is the window's max,
+    at that row's first maximum (the last NaN row's last NaN), so the same rule applied
+    rows first gives the same value and tap, bit for bit. Needs an even W and OW <= W/2,
+    else ``max_fwd_pairs`` runs.\"\"\"
+    height, width = x.shape[1], x.shape[2]
+    oh_count, ow_count = out.shape[1], out.shape[2]
+    pairs = width // 2
+    if width % 2 or ow_count > pairs:
+        max_fwd_pairs(x, xs, out, idx, lo, hi)
+        return
+    oh_lo, oh_hi = inner_range({ph}, 2, 1, {kh}, height, oh_count)
+    ow_lo, ow_hi = inner_range({pw}, 2, 1, {kw}, width, ow_count)
+    # An output row's loops run over whole vectors (``span`` outputs) into the next row,
+    # which is rewritten in its turn: no scalar remainder, whose data-dependent branches
+    # cost more than the row. The last row stops at the plane's end.
+    span = (ow_count + 15) // 16 * 16
+    rbest = np.empty(height * pairs + span, x.dtype)
+    rtap = np.empty(height * pairs + span, np.uint8)
+    flat = xs.reshape(xs.shape[0], height * pairs)
+    outf = out.reshape(out.shape[0], oh_count * ow_count)
+    idxf = idx.reshape(idx.shape[0], oh_count * ow_count)
+    for p in range(lo, hi):
+        up = uint64(p)
+        for q in range({q_lo}, height * pairs - {q_hi}):
+            u = uint64(q)
+{pair_loads}
+{row_taps}
+            rbest[u] = best
+            rtap[u] = k
+        for h in range(height):
+            for ow in range(ow_lo):
+                _row_border(x, up, h, rbest, rtap, ow, width, pairs)
+            for ow in range(ow_hi, ow_count):
+                _row_border(x, up, h, rbest, rtap, ow, width, pairs)
+        for oh in range(oh_count):
+            uo = uint64(oh)
+            b = (oh * 2 - {ph}) * pairs
+            if oh_lo <= oh < oh_hi:
+                o = oh * ow_count
+                count = min(span, oh_count * ow_count - o)
+                # Values, then taps: each loop touches few enough arrays for LLVM's runtime
+                # alias checks, so both vectorise.
+                for ow in range(count):
+{col_values}
+                    outf[up, uint64(o + ow)] = best
+                for ow in range(count):
+{col_taps}
+                    idxf[up, uint64(o + ow)] = k
+                continue
+            # A window row outside the input: its first row inside starts, the rest follow.
+            i_lo = max(-(oh * 2 - {ph}), 0)
+            i_hi = min({kh}, height - (oh * 2 - {ph}))
+            for ow in range(ow_count):
+                u = uint64(ow)
+                r = uint64(b + i_lo * pairs + ow)
+                out[up, uo, u] = rbest[r]
+                idx[up, uo, u] = uint8(i_lo * {kw} + rtap[r])
+            for i in range(i_lo + 1, i_hi):
+                for ow in range(ow_count):
+                    u = uint64(ow)
+                    r = uint64(b + i * pairs + ow)
+                    v = rbest[r]
+                    t = (v > out[up, uo, u]) | (v != v)
+                    out[up, uo, u] = v if t else out[up, uo, u]
+                    idx[up, uo, u] = uint8(i * {kw} + rtap[r]) if t else idx[up, uo, u]
+"""
+
+
 def _max_taps(pad: str, kh: int, kw: int, value) -> str:
     """The unrolled max over a window with PyTorch's rule in its scan order (strictly
     greater, or NaN): ``best`` and its tap ``k = i * kw + j``; ``value(i, j)`` reads tap
@@ -454,6 +544,61 @@ def _max_dense(kh, kw) -> str:
     )
     taps = _max_taps(" " * 12, kh, kw, lambda i, j: f"flat[up, uq + o{i}{j}]")
     return _MAX_DENSE.format(offsets=offsets, taps=taps)
+
+
+def _row_border_taps(kw: int) -> str:
+    """The body of the generated ``_row_border``: tap ``j`` read at its column clamped into
+    the row, taken only when inside and PyTorch's rule says so."""
+    lines = []
+    for j in range(kw):
+        lines += [
+            f"    w = w0 + {j}",
+            "    v = x[up, uh, uint64(min(max(w, 0), width - 1))]",
+            "    t = (w >= 0) & (w < width) & ((v > best) | (v != v))",
+            "    best = v if t else best",
+            f"    k = uint8({j}) if t else k",
+        ]
+    return "\n".join(lines)
+
+
+def _max_rows(kh, kw, ph, pw) -> str:
+    """``max_fwd_rows`` (stride 2, overlapping windows): the row pass reads column pairs
+    ``q + (j - pw) // 2`` of the flat plane; the column pass row ``i`` at ``b + i * pairs``."""
+    pad = " " * 12
+    offsets = [divmod(j - pw, 2) for j in range(kw)]
+    loads, value = [], {}
+    for j, (pair, part) in enumerate(offsets):
+        name = f"z{pair + 1}"
+        line = f"{pad}{name} = flat[up, uint64(q + {pair})]"
+        if line not in loads:
+            loads.append(line)
+        value[0, j] = f"{name}." + ("imag" if part else "real")
+    pad = " " * 20
+    row = [f"rbest[uint64(b + {i} * pairs + ow)]" for i in range(kh)]
+    col_values = [f"{pad}best = {row[0]}"]
+    for i in range(1, kh):
+        col_values += [f"{pad}v = {row[i]}", f"{pad}best = v if (v > best) | (v != v) else best"]
+    col_taps = [f"{pad}best = {row[0]}", f"{pad}k = rtap[uint64(b + ow)]"]
+    for i in range(1, kh):
+        col_taps += [
+            f"{pad}v = {row[i]}",
+            f"{pad}t = (v > best) | (v != v)",
+            f"{pad}best = v if t else best",
+            f"{pad}k = uint8({i * kw} + rtap[uint64(b + {i} * pairs + ow)]) if t else k",
+        ]
+    return _MAX_ROWS.format(
+        kh=kh,
+        kw=kw,
+        ph=ph,
+        pw=pw,
+        q_lo=max(0, -min(pair for pair, _ in offsets)),
+        q_hi=max(0, max(pair for pair, _ in offsets)),
+        row_border_taps=_row_border_taps(kw),
+        pair_loads="\n".join(loads),
+        row_taps=_max_taps(" " * 12, 1, kw, lambda i, j: value[i, j]),
+        col_values="\n".join(col_values),
+        col_taps="\n".join(col_taps),
+    )
 
 
 _DOCS = {
@@ -622,6 +767,9 @@ def pool_source(kh, kw, sh, sw, ph, pw) -> str:
     if sw == 2:
         max_fwd += _max_fwd("max_fwd_pairs", kh, kw, sh, sw, ph, pw)
         table.append('    ("max", "fwd", PAIRS): max_fwd_pairs,')
+    if sh == sw == 2 and kh > sh:  # overlapping rows: separable (measured faster)
+        max_fwd += _max_rows(kh, kw, ph, pw)
+        table.append('    ("max", "fwd", ROWS): max_fwd_rows,')
     if sh == sw == 1 and ph == pw == 0:
         max_fwd += _max_dense(kh, kw)
         table.append('    ("max", "fwd", DENSE): max_fwd_dense,')

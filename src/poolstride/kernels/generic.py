@@ -762,7 +762,7 @@ def avg_bwd_cl(grad_out, grad_in, lo, hi, kh, kw, sh, sw, ph, pw, count_include_
 #: ``resample`` (blur pooling), direction ``fwd`` or ``bwd``, layout
 #: :data:`~poolstride.kernels.call_plan.PLANAR` or
 #: :data:`~poolstride.kernels.call_plan.CHANNELS_LAST`. A generated module's ``KERNELS``
-#: uses the same keys (plus the planar max forward forms ``PAIRS`` and ``DENSE``).
+#: uses the same keys (plus the planar max forward forms ``PAIRS``, ``ROWS`` and ``DENSE``).
 KERNELS = {
     ("max", "fwd", PLANAR): max_fwd_planar,
     ("max", "fwd", CHANNELS_LAST): max_fwd_cl,

@@ -20,6 +20,7 @@ from poolstride.kernels.call_plan import (
     DENSE,
     PAIRS,
     PLANAR,
+    ROWS,
     Plan,
     from4d,
     pool_plan,
@@ -60,7 +61,8 @@ class _MaxPool(torch.autograd.Function):
             if plan.stride[1] == 2 and xa.shape[2] % 2 == 0:
                 # column pairs as one complex number: contiguous loads for stride 2
                 pairs = xa.view(np.complex64 if xa.dtype == np.float32 else np.complex128)
-                threads.run(fast["max", "fwd", PAIRS], (xa, pairs, oa, ia), xa.shape[0], (), work)
+                fn = fast.get(("max", "fwd", ROWS), fast["max", "fwd", PAIRS])
+                threads.run(fn, (xa, pairs, oa, ia), xa.shape[0], (), work)
             else:
                 fn = fast.get(("max", "fwd", DENSE), fast["max", "fwd", PLANAR])
                 threads.run(fn, (xa, xa, oa, ia), xa.shape[0], (), work)
