@@ -1,6 +1,7 @@
 """Fixtures shared by the experiment tests."""
 
 import pytest
+import torch
 
 from poolstride.experiment import grid, step_choice, task
 
@@ -17,3 +18,12 @@ def patch_runs(monkeypatch):
                 monkeypatch.setattr(module, name, value)
 
     return patch
+
+
+@pytest.fixture
+def float64():
+    """torch's default dtype float64 for the test (checks of "equal up to reordering")."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)

@@ -27,14 +27,6 @@ from poolstride.models import MODELS, build_model
 SEEDS = (0, 1, 2)
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _data(shape, n=32, classes=3, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, *shape, generator=g)

@@ -23,14 +23,6 @@ CONFIGS = [
 ]
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 @pytest.mark.parametrize(
     ("model_name", "kind"),
     [("simple", "max"), ("simple", "avg"), ("simple", "blur-max"), ("simple", "conv")]
